@@ -1,0 +1,118 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { StoreUnavailableError } from './stores/store';
+
+/** Every stable error code the library answers with, and its HTTP status. */
+export const ERROR_STATUS = {
+  'auth.unauthorized': 401,
+  'request.invalid_json': 400,
+  'request.invalid_input': 400,
+  'request.too_large': 413,
+  'request.unsupported_media_type': 415,
+  'request.rate_limited': 429,
+  'verification.invalid_credentials': 422,
+  'verification.too_many_attempts': 429,
+  'verification.required': 403,
+  'verification.invalid': 403,
+  'verification.insufficient': 403,
+  'verification.unavailable': 503,
+  'verification_record.not_found': 404,
+  'verification_code.rate_limited': 429,
+  'verification_code.delivery_failed': 502,
+  'verification_code.identifier_not_allowed': 422,
+  'verification_code.identifier_mismatch': 422,
+  'verification_code.code_mismatch': 422,
+  'verification_code.exceed_max_try': 429,
+  'server.internal_error': 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
+  'auth.unauthorized': 'A valid access token is required.',
+  'request.invalid_json': 'The request body is not valid JSON.',
+  'request.invalid_input': 'The request body is not valid.',
+  'request.too_large': 'The request body is too large.',
+  'request.unsupported_media_type': 'The request body must be application/json.',
+  'request.rate_limited': 'Too many requests. Try again later.',
+  'verification.invalid_credentials': 'The password is not correct.',
+  'verification.too_many_attempts': 'Too many failed attempts. Try again later.',
+  'verification.required': 'This action needs a fresh security verification.',
+  'verification.invalid': 'The security verification is not valid. Verify again.',
+  'verification.insufficient': 'This action needs a different or more recent security verification.',
+  'verification.unavailable': 'Security verification is temporarily unavailable. Try again shortly.',
+  'verification_record.not_found': 'The verification was not found or has expired.',
+  'verification_code.rate_limited': 'Too many codes requested. Wait before requesting another.',
+  'verification_code.delivery_failed': 'The code could not be sent. Try again later.',
+  'verification_code.identifier_not_allowed': 'Codes cannot be sent to this destination.',
+  'verification_code.identifier_mismatch': 'The code was not sent to this identifier.',
+  'verification_code.code_mismatch': 'The code is not correct.',
+  'verification_code.exceed_max_try': 'Too many wrong codes. Request a new code.',
+  'server.internal_error': 'Something went wrong.',
+};
+
+/** Extra JSON fields of an error answer. Never put a secret here: they are sent to the client. */
+export type ErrorDetails = Record<string, unknown>;
+
+/** The one error type of the library: a stable code, its HTTP status, a message safe to show. */
+export class VerificationError extends Error {
+  override readonly name = 'VerificationError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string = DEFAULT_MESSAGES[code],
+    readonly details: ErrorDetails = {},
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { ...this.details, code: this.code, message: this.message };
+  }
+}
+
+/** Writes an error answer as the contract's JSON. */
+export function sendError(res: Response, error: VerificationError): void {
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res.status(error.status).type('application/json').send(JSON.stringify(error.toJSON()));
+}
+
+/** Maps anything thrown to a VerificationError, without ever exposing the original message or stack. */
+export function toVerificationError(error: unknown): VerificationError {
+  if (error instanceof VerificationError) return error;
+  if (error instanceof StoreUnavailableError) return new VerificationError('verification.unavailable');
+  const type = (error as { type?: unknown } | null)?.type;
+  // body-parser's error types (express.json()).
+  if (type === 'entity.parse.failed') return new VerificationError('request.invalid_json');
+  if (type === 'entity.too.large') return new VerificationError('request.too_large');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new VerificationError('request.unsupported_media_type', 'The request body must be UTF-8 JSON.');
+  }
+  if (type === 'request.aborted' || type === 'request.size.invalid') {
+    return new VerificationError('request.invalid_input', 'The request body was incomplete.');
+  }
+  return new VerificationError('server.internal_error');
+}
+
+/**
+ * Answers anything thrown as the contract's JSON. Unexpected errors go to
+ * `onUnexpected` (the app's logs) and are answered as a bare 500.
+ */
+export function respondWithError(res: Response, caught: unknown, onUnexpected?: (error: unknown) => void): void {
+  const error = toVerificationError(caught);
+  if (error.code === 'server.internal_error') onUnexpected?.(caught);
+  sendError(res, error);
+}
+
+/** The JSON error handler of the router (usable by the app too). */
+export function jsonErrorHandler(onUnexpected?: (error: unknown) => void): ErrorRequestHandler {
+  return (error, _req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    respondWithError(res, error, onUnexpected);
+  };
+}

@@ -1,0 +1,66 @@
+import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
+import { z } from 'zod';
+import { VerificationError } from './errors';
+import type { Identifier } from './records';
+
+/** RFC 5321 caps a path at 254 characters; E.164 at 15 digits. Longer input is refused early. */
+const MAX_EMAIL_LENGTH = 254;
+const MAX_PHONE_LENGTH = 32;
+
+/** The wire shape of an identifier; `normalizeIdentifier` then checks and normalises the value. */
+export const identifierSchema = z.object({
+  type: z.enum(['email', 'phone']),
+  value: z.string().min(1).max(MAX_EMAIL_LENGTH),
+});
+
+const emailSchema = z.email();
+
+function invalid(message: string): VerificationError {
+  return new VerificationError('request.invalid_input', message, { field: 'identifier.value' });
+}
+
+/** Lower-cased email or E.164 phone number, or a 400 naming `identifier.value`. */
+export function normalizeIdentifier(input: { type: 'email' | 'phone'; value: string }): Identifier {
+  const value = input.value.trim();
+  if (input.type === 'email') {
+    const email = value.toLowerCase();
+    if (email.length > MAX_EMAIL_LENGTH || !emailSchema.safeParse(email).success) {
+      throw invalid('Invalid field "identifier.value": not a valid email address');
+    }
+    return { type: 'email', value: email };
+  }
+  if (!value.startsWith('+') || value.length > MAX_PHONE_LENGTH) {
+    throw invalid('Invalid field "identifier.value": a phone number must be in E.164 form, e.g. +14155550100');
+  }
+  try {
+    // The "max" metadata checks number ranges per country, not only lengths.
+    const phone = parsePhoneNumberWithError(value);
+    if (phone.isValid()) return { type: 'phone', value: phone.number };
+  } catch {
+    // fall through to the same answer as an invalid number
+  }
+  throw invalid('Invalid field "identifier.value": not a valid phone number');
+}
+
+/** The user's identifier of this type as the lookup reports it, normalised the same way (null when unusable). */
+export function normalizeKnown(type: 'email' | 'phone', value: string | null | undefined): Identifier | null {
+  if (typeof value !== 'string' || value.length === 0) return null;
+  try {
+    return normalizeIdentifier({ type, value });
+  } catch {
+    return null;
+  }
+}
+
+/** `a***e@example.com`, `+1415***0100`: enough to recognise, not to use. For events and logs. */
+export function maskIdentifier(identifier: Identifier): string {
+  if (identifier.type === 'email') {
+    const at = identifier.value.lastIndexOf('@');
+    const local = identifier.value.slice(0, at);
+    const domain = identifier.value.slice(at);
+    const masked = local.length <= 2 ? `${local[0] ?? ''}***` : `${local[0]}***${local[local.length - 1]}`;
+    return `${masked}${domain}`;
+  }
+  const v = identifier.value;
+  return v.length <= 8 ? `${v.slice(0, 3)}***` : `${v.slice(0, 5)}***${v.slice(-4)}`;
+}

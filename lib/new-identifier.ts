@@ -1,0 +1,70 @@
+import type { Request, RequestHandler } from 'express';
+import { authenticateRequest, type Authenticator } from './auth/authenticator';
+import { respondWithError, VerificationError } from './errors';
+import type { Identifier, IdentifierType } from './records';
+import type { VerificationService } from './verification-service';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `requireNewIdentifier()`: the identifier this user has just proven to own (normalised). */
+      newIdentifier?: Identifier;
+    }
+  }
+}
+
+export interface RequireNewIdentifierOptions {
+  /** Which kind of identifier the route binds. */
+  type: IdentifierType;
+  /** Where the new identifier is in the request. Default: `req.body[type]` (`email` or `phone`). */
+  value?: (req: Request) => unknown;
+  /** Where the new-identifier record id is. Default: `req.body.newIdentifierVerificationRecordId`. */
+  recordId?: (req: Request) => unknown;
+}
+
+export interface NewIdentifierConfig {
+  readonly service: VerificationService;
+  readonly authenticate: Authenticator;
+  readonly onUnexpectedError: ((error: unknown) => void) | undefined;
+}
+
+function field(value: unknown, name: string, max: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new VerificationError('request.invalid_input', `Invalid field "${name}": expected a string`, { field: name });
+  }
+  return value;
+}
+
+/**
+ * Builds `requireNewIdentifier(options)`: redeems, once, a record proving that
+ * this user owns the new identifier in the request, and sets `req.newIdentifier`.
+ * Mount it after `express.json()` and after `requireVerification()` (which proves
+ * identity): the two records together allow binding the identifier.
+ */
+export function createNewIdentifierFactory(config: NewIdentifierConfig) {
+  return function requireNewIdentifier(options: RequireNewIdentifierOptions): RequestHandler {
+    if (options?.type !== 'email' && options?.type !== 'phone') {
+      throw new TypeError("requireNewIdentifier: type must be 'email' or 'phone'");
+    }
+    const { type } = options;
+    const readValue = options.value ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.[type]);
+    const readRecordId =
+      options.recordId ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.newIdentifierVerificationRecordId);
+
+    return async (req, res, next) => {
+      let identifier: Identifier;
+      try {
+        const userId = await authenticateRequest(config.authenticate, req);
+        const value = field(readValue(req), type, 254);
+        const recordId = field(readRecordId(req), 'newIdentifierVerificationRecordId', 128);
+        identifier = await config.service.redeemNewIdentifier(userId, recordId, { type, value });
+      } catch (caught) {
+        respondWithError(res, caught, config.onUnexpectedError);
+        return;
+      }
+      req.newIdentifier = identifier;
+      next();
+    };
+  };
+}

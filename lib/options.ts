@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import type { Authenticator } from './auth/authenticator';
+import type { Sender } from './senders/sender';
+import { MemoryStore } from './stores/memory-store';
+import type { VerificationStore } from './stores/store';
+import type { UserLookup } from './users';
+
+export interface StepUpOptions {
+  /** Who is calling. Use `jwtAuthenticator({...})`, or `(req) => req.user?.id` with sessions or passport. */
+  authenticate: Authenticator;
+  /** The app's user lookup: password hash, current email and phone. */
+  users: UserLookup;
+  /** Where records live. Default: a new MemoryStore (one process only). */
+  store?: VerificationStore;
+  /** Delivers one-time codes. Without one, the code endpoints answer 502 `verification_code.delivery_failed`. */
+  sender?: Sender;
+  /**
+   * Server secret for the HMAC of codes, at least 32 bytes. Required with any store but
+   * the MemoryStore: every instance sharing a store must use the same secret.
+   */
+  secret?: string | Buffer;
+  /** Lifetime of a verified record, in seconds. Default 600. */
+  recordTtlSeconds?: number;
+  /** Lifetime of a one-time code, in seconds. Default 600. */
+  codeTtlSeconds?: number;
+  /** Wrong codes allowed per record before it dies. Default 5. */
+  maxCodeAttempts?: number;
+  /** Longest wait for a provider to accept a message, in ms. Default 10 000. */
+  sendTimeoutMs?: number;
+  /** Largest JSON body the router accepts (express.json `limit`). Default '16kb'. */
+  bodyLimit?: string | number;
+  /** Default header of `requireVerification()`. Default `Verification-Id`. */
+  header?: string;
+  /** Called with unexpected errors (answered as a bare 500), for the app's logs. */
+  onUnexpectedError?: (error: unknown) => void;
+  /** Clock, epoch ms. Default Date.now. */
+  now?: () => number;
+}
+
+export interface ResolvedOptions {
+  readonly authenticate: Authenticator;
+  readonly users: UserLookup;
+  readonly store: VerificationStore;
+  readonly sender: Sender | undefined;
+  readonly secret: Buffer;
+  readonly recordTtlMs: number;
+  readonly codeTtlMs: number;
+  readonly maxCodeAttempts: number;
+  readonly sendTimeoutMs: number;
+  readonly bodyLimit: string | number;
+  readonly header: string;
+  readonly onUnexpectedError: ((error: unknown) => void) | undefined;
+  readonly now: () => number;
+}
+
+const MIN_SECRET_BYTES = 32;
+
+function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
+  const resolved = value ?? fallback;
+  if (typeof resolved !== 'number' || !Number.isFinite(resolved) || resolved <= 0 || (integer && !Number.isInteger(resolved))) {
+    throw new TypeError(`express-step-up: \`${name}\` must be a positive ${integer ? 'integer' : 'number'}`);
+  }
+  return resolved;
+}
+
+function resolveSecret(secret: string | Buffer | undefined, store: VerificationStore): Buffer {
+  if (secret === undefined) {
+    if (store instanceof MemoryStore) return randomBytes(MIN_SECRET_BYTES);
+    throw new TypeError(
+      'express-step-up: `secret` is required with a shared store, and must be the same on every instance ' +
+        '(e.g. secret: process.env.VERIFICATION_SECRET, made with `openssl rand -base64 48`)',
+    );
+  }
+  const bytes = typeof secret === 'string' ? Buffer.from(secret) : secret;
+  if (!Buffer.isBuffer(bytes) || bytes.length < MIN_SECRET_BYTES) {
+    throw new TypeError(`express-step-up: \`secret\` must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  return bytes;
+}
+
+/** Defaults and checks, once at startup: a misconfiguration throws with a message that says how to fix it. */
+export function resolveOptions(options: StepUpOptions): ResolvedOptions {
+  if (typeof options?.authenticate !== 'function') {
+    throw new TypeError('express-step-up: `authenticate` is required, e.g. jwtAuthenticator({ secret, algorithms: [\'HS256\'] })');
+  }
+  if (typeof options.users?.findById !== 'function') {
+    throw new TypeError('express-step-up: `users` needs a findById(userId) function');
+  }
+  if (options.sender !== undefined && typeof options.sender.send !== 'function') {
+    throw new TypeError('express-step-up: `sender` needs a send(message) function');
+  }
+  const store = options.store ?? new MemoryStore(options.now ? { now: options.now } : {});
+  return {
+    authenticate: options.authenticate,
+    users: options.users,
+    store,
+    sender: options.sender,
+    secret: resolveSecret(options.secret, store),
+    recordTtlMs: positive('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000,
+    codeTtlMs: positive('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000,
+    maxCodeAttempts: positive('maxCodeAttempts', options.maxCodeAttempts, 5, true),
+    sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 10_000),
+    bodyLimit: options.bodyLimit ?? '16kb',
+    header: options.header ?? 'Verification-Id',
+    onUnexpectedError: options.onUnexpectedError,
+    now: options.now ?? Date.now,
+  };
+}

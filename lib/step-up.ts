@@ -1,0 +1,35 @@
+import type { Router } from 'express';
+import { createGuardFactory, type RequireVerificationOptions } from './guard';
+import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
+import { resolveOptions, type StepUpOptions } from './options';
+import { PasswordChecker } from './password';
+import { createVerificationRouter } from './router';
+import type { VerificationStore } from './stores/store';
+import { VerificationService } from './verification-service';
+import type { RequestHandler } from 'express';
+
+export interface StepUp {
+  /** The verification endpoints; mount it where you like, e.g. `app.use('/api/verifications', stepUp.router)`. */
+  readonly router: Router;
+  /** Guards a sensitive route: passes only with a fresh, matching verification record id in the header. */
+  requireVerification(options?: RequireVerificationOptions): RequestHandler;
+  /** Redeems once a record proving that the user owns a new email or phone; sets `req.newIdentifier`. */
+  requireNewIdentifier(options: RequireNewIdentifierOptions): RequestHandler;
+  /** The store in use (for health checks: `await stepUp.store.ping()`). */
+  readonly store: VerificationStore;
+}
+
+/** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
+export function createStepUp(options: StepUpOptions): StepUp {
+  const resolved = resolveOptions(options);
+  const passwords = new PasswordChecker();
+  void passwords.warmUp();
+  const service = new VerificationService({ ...resolved, passwords, codeLength: 6 });
+  const shared = { service, authenticate: resolved.authenticate, onUnexpectedError: resolved.onUnexpectedError };
+  return {
+    router: createVerificationRouter({ ...shared, bodyLimit: resolved.bodyLimit }),
+    requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header }),
+    requireNewIdentifier: createNewIdentifierFactory(shared),
+    store: resolved.store,
+  };
+}

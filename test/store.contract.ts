@@ -1,0 +1,202 @@
+import { guardVerdict, type CodeCheck, type GuardCriteria, type VerificationRecord } from '../lib/records';
+import { codeHash } from '../lib/secrets';
+import type { VerificationStore } from '../lib/stores/store';
+import { pendingCodeRecord, SECRET, sleep, verifiedRecord } from './helpers/records';
+
+/**
+ * The definition of a store: every store runs this suite and must pass it whole.
+ * `makeStore` gives a fresh, empty store for each test.
+ */
+export function storeContract(name: string, makeStore: () => VerificationStore | Promise<VerificationStore>): void {
+  describe(`${name} (store contract)`, () => {
+    let store: VerificationStore;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    const criteria = (overrides: Partial<GuardCriteria> = {}): GuardCriteria => ({
+      userId: 'usr_alice',
+      methods: ['password', 'email', 'phone'],
+      maxAgeMs: 60_000,
+      now: Date.now(),
+      ...overrides,
+    });
+
+    const codeCheck = (record: VerificationRecord, code: string, overrides: Partial<CodeCheck> = {}): CodeCheck => ({
+      userId: 'usr_alice',
+      identifier: { type: 'email', value: 'alice@example.com' },
+      candidateHash: codeHash(SECRET, record.id, code),
+      maxAttempts: 5,
+      now: Date.now(),
+      recordTtlMs: 60_000,
+      ...overrides,
+    });
+
+    test('create then get returns the same record; unknown ids are null', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      expect(await store.get(record.id)).toEqual(record);
+      expect(await store.get('x'.repeat(32))).toBeNull();
+    });
+
+    test('a record is gone once it expires', async () => {
+      const record = verifiedRecord({ expiresAt: Date.now() + 150 });
+      await store.create(record);
+      expect(await store.get(record.id)).not.toBeNull();
+      await sleep(250);
+      expect(await store.get(record.id)).toBeNull();
+      expect((await store.checkForGuard(record.id, criteria(), true)).record).toBeNull();
+    });
+
+    test('checkForGuard without consume leaves the record in place', async () => {
+      const record = verifiedRecord();
+      await store.create(record);
+      for (let i = 0; i < 3; i += 1) {
+        expect(await store.checkForGuard(record.id, criteria(), false)).toEqual({ record, consumed: false });
+      }
+    });
+
+    const cases: Array<[string, Partial<VerificationRecord>, Partial<GuardCriteria>]> = [
+      ['eligible', {}, {}],
+      ['another user', {}, { userId: 'usr_bob' }],
+      ['method not allowed', {}, { methods: ['email'] }],
+      ['verified too long ago', { verifiedAt: Date.now() - 120_000 }, {}],
+      ['new identifier', { purpose: 'new_identifier', method: 'email' }, {}],
+      ['not verified', { status: 'pending', verifiedAt: undefined }, {}],
+    ];
+    test.each(cases)('consume only when the guard would pass: %s', async (_label, recordOverrides, criteriaOverrides) => {
+      const record = verifiedRecord(recordOverrides);
+      if (recordOverrides.verifiedAt === undefined && 'verifiedAt' in recordOverrides) {
+        delete (record as { verifiedAt?: number }).verifiedAt;
+      }
+      await store.create(record);
+      const wanted = criteria(criteriaOverrides);
+      const eligible = guardVerdict(record, wanted) === 'ok';
+      const result = await store.checkForGuard(record.id, wanted, true);
+      expect(result.record).toEqual(record);
+      expect(result.consumed).toBe(eligible);
+      expect(await store.get(record.id)).toEqual(eligible ? null : record);
+    });
+
+    test('of 50 concurrent consumers of one record, exactly one consumes it', async () => {
+      const record = verifiedRecord();
+      await store.create(record);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () => store.checkForGuard(record.id, criteria(), true)),
+      );
+      expect(results.filter((r) => r.consumed)).toHaveLength(1);
+      expect(await store.get(record.id)).toBeNull();
+    });
+
+    test('checkCode: the right code verifies once, drops the code hash and restarts the expiry', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      const now = Date.now();
+      const result = await store.checkCode(record.id, codeCheck(record, '123456', { now, recordTtlMs: 30_000 }));
+      expect(result.outcome).toBe('verified');
+      if (result.outcome !== 'verified') return;
+      expect(result.record).toMatchObject({ status: 'verified', verifiedAt: now, expiresAt: now + 30_000 });
+      expect(result.record.codeHash).toBeUndefined();
+      expect(await store.get(record.id)).toEqual(result.record);
+      // A second verify changes nothing and fails.
+      expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'not_found' });
+      expect(await store.get(record.id)).toEqual(result.record);
+    });
+
+    test('checkCode: wrong codes are counted; after the 5th the right code no longer works', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      for (let remaining = 4; remaining >= 1; remaining -= 1) {
+        expect(await store.checkCode(record.id, codeCheck(record, '000000'))).toEqual({
+          outcome: 'code_mismatch',
+          remainingAttempts: remaining,
+        });
+      }
+      expect(await store.checkCode(record.id, codeCheck(record, '000000'))).toEqual({ outcome: 'exceed_max_try' });
+      expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'exceed_max_try' });
+      expect((await store.get(record.id))?.status).toBe('pending');
+    });
+
+    test("checkCode: another user's record is not found and nothing is counted", async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      expect(await store.checkCode(record.id, codeCheck(record, '000000', { userId: 'usr_bob' }))).toEqual({
+        outcome: 'not_found',
+      });
+      expect(await store.checkCode(record.id, codeCheck(record, '123456', { userId: 'usr_bob' }))).toEqual({
+        outcome: 'not_found',
+      });
+      expect((await store.get(record.id))?.attempts).toBe(0);
+    });
+
+    test('checkCode: identifier mismatch is told apart and not counted', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      const other = { type: 'email' as const, value: 'mallory@example.com' };
+      expect(await store.checkCode(record.id, codeCheck(record, '123456', { identifier: other }))).toEqual({
+        outcome: 'identifier_mismatch',
+      });
+      expect((await store.get(record.id))?.attempts).toBe(0);
+    });
+
+    test('checkCode: an expired or verified-by-password record is not found', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      expect(
+        await store.checkCode(record.id, codeCheck(record, '123456', { now: record.expiresAt + 1 })),
+      ).toEqual({ outcome: 'not_found' });
+      const password = verifiedRecord();
+      await store.create(password);
+      expect(await store.checkCode(password.id, codeCheck(password, '123456'))).toEqual({ outcome: 'not_found' });
+    });
+
+    test('checkCode: 20 concurrent wrong guesses count exactly up to the maximum', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.checkCode(record.id, codeCheck(record, String(100000 + i)))),
+      );
+      expect(results.filter((r) => r.outcome === 'code_mismatch')).toHaveLength(4);
+      expect(results.filter((r) => r.outcome === 'exceed_max_try')).toHaveLength(16);
+      expect((await store.get(record.id))?.attempts).toBe(5);
+    });
+
+    test('checkCode: of 20 concurrent right codes exactly one verifies', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => store.checkCode(record.id, codeCheck(record, '123456'))),
+      );
+      expect(results.filter((r) => r.outcome === 'verified')).toHaveLength(1);
+    });
+
+    test('redeem: a verified new-identifier record is redeemed once, only by its user for its identifier', async () => {
+      const identifier = { type: 'email' as const, value: 'new@example.com' };
+      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier });
+      await store.create(record);
+      const now = Date.now();
+      expect(await store.redeem(record.id, { userId: 'usr_bob', identifier, now })).toBeNull();
+      expect(
+        await store.redeem(record.id, { userId: 'usr_alice', identifier: { type: 'email', value: 'x@example.com' }, now }),
+      ).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toEqual(record);
+      expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toBeNull();
+    });
+
+    test('redeem: identity and pending records are never redeemed', async () => {
+      const identifier = { type: 'email' as const, value: 'alice@example.com' };
+      const identity = verifiedRecord({ method: 'email', identifier });
+      const pending = pendingCodeRecord('123456', { purpose: 'new_identifier' });
+      await store.create(identity);
+      await store.create(pending);
+      for (const record of [identity, pending]) {
+        expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now: Date.now() })).toBeNull();
+        expect(await store.get(record.id)).toEqual(record);
+      }
+    });
+
+    test('ping resolves while the store is up', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

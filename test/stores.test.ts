@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { MemoryStore } from '../lib/stores/memory-store';
+import { RedisStore } from '../lib/stores/redis-store';
+import { storeContract } from './store.contract';
+import { pendingCodeRecord, verifiedRecord } from './helpers/records';
+
+storeContract('MemoryStore', () => new MemoryStore());
+
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(process.env.TEST_REDIS_URL as string, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  return new Promise((resolve) => redis.once('ready', resolve));
+});
+afterAll(() => redis.quit());
+
+storeContract('RedisStore', () => new RedisStore({ client: redis, prefix: `t:${randomBytes(6).toString('hex')}:` }));
+
+describe('RedisStore specifics', () => {
+  test('every key has a TTL and no value holds the code', async () => {
+    const prefix = `ttl:${randomBytes(6).toString('hex')}:`;
+    const store = new RedisStore({ client: redis, prefix });
+    const code = '482913';
+    const pending = pendingCodeRecord(code);
+    await store.create(pending);
+    await store.create(verifiedRecord());
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys).toHaveLength(2);
+    for (const key of keys) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      const values = Object.values(await redis.hgetall(key));
+      expect(values.join(' ')).not.toContain(code);
+    }
+  });
+
+  test('keys carry the record id as a cluster hash tag', () => {
+    const store = new RedisStore({ client: redis, prefix: 'p:' });
+    expect(store.keyFor('abc')).toBe('p:rec:{abc}');
+  });
+
+  test('the scripts still run after SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
+    const store = new RedisStore({ client: redis, prefix: `nos:${randomBytes(6).toString('hex')}:` });
+    const record = verifiedRecord();
+    await store.create(record);
+    await redis.script('FLUSH');
+    const result = await store.checkForGuard(
+      record.id,
+      { userId: 'usr_alice', methods: ['password'], maxAgeMs: 60_000, now: Date.now() },
+      true,
+    );
+    expect(result.consumed).toBe(true);
+  });
+
+  test('rejects a missing client with a clear message', () => {
+    expect(() => new RedisStore({} as never)).toThrow(/ioredis client/);
+  });
+});
+
+describe('MemoryStore specifics', () => {
+  test('memory stays bounded: expired records are swept and the oldest dropped when full', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ maxRecords: 10, sweepIntervalMs: 1000, now: () => now });
+    for (let i = 0; i < 10; i += 1) await store.create(verifiedRecord({ createdAt: now, expiresAt: now + 500 }));
+    expect(store.size).toBe(10);
+    now += 2000;
+    await store.create(verifiedRecord({ createdAt: now, expiresAt: now + 60_000 }));
+    expect(store.size).toBe(1);
+    const first = verifiedRecord({ createdAt: now, expiresAt: now + 60_000 });
+    await store.create(first);
+    for (let i = 0; i < 20; i += 1) await store.create(verifiedRecord({ createdAt: now, expiresAt: now + 60_000 }));
+    expect(store.size).toBe(10);
+    expect(await store.get(first.id)).toBeNull();
+  });
+});
