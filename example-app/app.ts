@@ -1,0 +1,180 @@
+import path from 'node:path';
+import express, { type Request } from 'express';
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import {
+  consoleSender,
+  createStepUp,
+  jsonErrorHandler,
+  jwtAuthenticator,
+  senderByChannel,
+  sendgridSender,
+  twilioSender,
+  VerificationError,
+  type Sender,
+  type VerificationStore,
+} from '../lib/index';
+import type { ExampleConfig } from './config';
+import { DemoUsers } from './users';
+
+const ACCESS_TOKEN_SECONDS = 15 * 60;
+
+export interface ExampleAppDeps {
+  config: ExampleConfig;
+  /** Where records live: a RedisStore when REDIS_URL is set, else the default MemoryStore. */
+  store?: VerificationStore;
+  /** Overrides the senders the config chooses (tests pass a recording sender). */
+  sender?: Sender;
+  /** Where the console sender writes (default console.log). */
+  log?: (line: string) => void;
+}
+
+function sendersFor(config: ExampleConfig, log: (line: string) => void): Sender {
+  const fallback = consoleSender({ write: log });
+  return senderByChannel({
+    email: config.sendgrid
+      ? sendgridSender({
+          apiKey: config.sendgrid.apiKey,
+          from: config.sendgrid.from,
+          ...(config.sendgrid.apiUrl ? { apiBaseUrl: config.sendgrid.apiUrl } : {}),
+        })
+      : fallback,
+    phone: config.twilio
+      ? twilioSender({
+          accountSid: config.twilio.accountSid,
+          authToken: config.twilio.authToken,
+          from: config.twilio.from,
+          ...(config.twilio.apiUrl ? { apiBaseUrl: config.twilio.apiUrl } : {}),
+        })
+      : fallback,
+  });
+}
+
+const signInBody = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) });
+const newPasswordBody = z.object({ password: z.string().min(12).max(256) });
+const payoutBody = z.object({
+  amount: z.number().positive().max(1_000_000),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  destination: z.string().min(1).max(64),
+});
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const field = result.error.issues[0]?.path.map(String).join('.') || 'body';
+  throw new VerificationError('request.invalid_input', `Invalid field "${field}"`, { field });
+}
+
+/** The demo banking/payroll app: sign-in, an account, and sensitive routes behind step-up verification. */
+export async function createExampleApp(deps: ExampleAppDeps) {
+  const { config } = deps;
+  const log = deps.log ?? console.log;
+  const users = await DemoUsers.seed();
+  const authenticate = jwtAuthenticator({ secret: config.jwtSecret, algorithms: ['HS256'] });
+
+  const stepUp = createStepUp({
+    authenticate,
+    users,
+    ...(deps.store ? { store: deps.store } : {}),
+    sender: deps.sender ?? sendersFor(config, log),
+    secret: config.verificationSecret,
+    recordTtlSeconds: config.recordTtlSeconds,
+    codeTtlSeconds: config.codeTtlSeconds,
+    onUnexpectedError: (error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name })),
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/api/verifications', stepUp.router);
+  app.use(express.json({ limit: '16kb' }));
+
+  /** The app's own sign-in check for its account routes (the guard authenticates by itself). */
+  const signedIn = async (req: Request): Promise<string> => {
+    const userId = await authenticate(req);
+    if (!userId) throw new VerificationError('auth.unauthorized', undefined, {}, { 'WWW-Authenticate': 'Bearer realm="example"' });
+    return userId;
+  };
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await stepUp.store.ping();
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+
+  app.post('/api/sign-in', async (req, res) => {
+    const { email, password } = parse(signInBody, req.body);
+    const user = await users.checkPassword(email, password);
+    if (!user) {
+      res.status(401).json({ code: 'auth.invalid_credentials', message: 'Wrong email or password.' });
+      return;
+    }
+    const token = jwt.sign({ sub: user.id }, config.jwtSecret, { algorithm: 'HS256', expiresIn: ACCESS_TOKEN_SECONDS });
+    res.json({ access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS });
+  });
+
+  app.get('/api/my-account', async (req, res) => {
+    res.json(users.account(await signedIn(req)));
+  });
+
+  // Changing the password: any method, verified within 10 minutes.
+  app.post('/api/my-account/password', stepUp.requireVerification({ maxAge: 600 }), async (req, res) => {
+    const { password } = parse(newPasswordBody, req.body);
+    await users.setPassword(req.verification!.userId, password);
+    res.status(204).end();
+  });
+
+  // A new primary email: an identity verification, plus a second record proving the new address.
+  app.post(
+    '/api/my-account/primary-email',
+    stepUp.requireVerification(),
+    (req, _res, next) => {
+      const email = (req.body as { email?: unknown } | undefined)?.email;
+      const owner = typeof email === 'string' ? users.findByEmail(email) : null;
+      if (owner && owner.id !== req.verification!.userId) {
+        throw new VerificationError('request.invalid_input', 'That email belongs to another account.', { field: 'email' });
+      }
+      next();
+    },
+    stepUp.requireNewIdentifier({ type: 'email' }),
+    (req, res) => {
+      users.setEmail(req.verification!.userId, req.newIdentifier!.value);
+      res.status(204).end();
+    },
+  );
+
+  // Payslips: reusable for 10 minutes.
+  app.get('/api/payslips', stepUp.requireVerification({ maxAge: 600 }), (req, res) => {
+    res.json({
+      payslips: [
+        { period: '2026-10', net: 4210.55, currency: 'USD', employee: req.verification!.userId },
+        { period: '2026-09', net: 4198.1, currency: 'USD', employee: req.verification!.userId },
+      ],
+    });
+  });
+
+  // Payouts: the body is checked first (a bad request must not burn the record), then a
+  // single-use verification from the last 5 minutes.
+  app.post(
+    '/api/payouts',
+    async (req, _res, next) => {
+      await signedIn(req);
+      parse(payoutBody, req.body);
+      next();
+    },
+    stepUp.requireVerification({ maxAge: 300, singleUse: true }),
+    (req, res) => {
+      const payout = parse(payoutBody, req.body);
+      res.status(201).json({ id: `po_${Date.now().toString(36)}`, status: 'accepted', ...payout, by: req.verification!.userId });
+    },
+  );
+
+  app.use(express.static(path.join(__dirname, 'public'), { index: 'index.html' }));
+  app.use('/api', (_req, res) => {
+    res.status(404).json({ code: 'request.not_found', message: 'No such route.' });
+  });
+  app.use(jsonErrorHandler((error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name }))));
+  return { app, stepUp, users };
+}

@@ -1,0 +1,31 @@
+import Redis from 'ioredis';
+import { RedisStore } from '../lib/index';
+import { createExampleApp } from './app';
+import { readConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = readConfig(process.env);
+  let store: RedisStore | undefined;
+  let redis: Redis | undefined;
+  if (config.redisUrl) {
+    // Fail fast when Redis is down: no offline queue, one retry, a command timeout.
+    redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, lazyConnect: true });
+    await redis.connect();
+    store = new RedisStore({ client: redis });
+  }
+  const { app } = await createExampleApp({ config, ...(store ? { store } : {}) });
+  const server = app.listen(config.port, () => {
+    console.log(`example app on http://localhost:${config.port} (store: ${store ? 'redis' : 'memory'})`);
+  });
+  const stop = () => {
+    server.close();
+    redis?.disconnect();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(`example app failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

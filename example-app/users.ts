@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import type { StepUpUser, UserLookup } from '../lib/index';
+
+interface DemoUser {
+  id: string;
+  email: string;
+  phone: string;
+  passwordHash: string;
+}
+
+/** bcrypt cost of the demo's hashes: the library times "no password" answers to match it. */
+const BCRYPT_COST = 10;
+
+/** The contract's demo users. Ids are fixed so several instances sharing a Redis agree on who is who. */
+const SEED = [
+  { id: 'usr_alice', email: 'alice@example.com', phone: '+14155550100', password: 'correct-horse-battery-staple' },
+  { id: 'usr_bob', email: 'bob@example.com', phone: '+14155550101', password: 'bob-very-secret-pass' },
+] as const;
+
+/** An in-memory user table for the demo; a real app has its own database. */
+export class DemoUsers implements UserLookup {
+  readonly #byId = new Map<string, DemoUser>();
+  /** A hash of a random string, compared against at sign-in for unknown emails. */
+  #dummyHash = '';
+
+  static async seed(): Promise<DemoUsers> {
+    const users = new DemoUsers();
+    users.#dummyHash = await bcrypt.hash(randomBytes(32).toString('base64'), BCRYPT_COST);
+    for (const { password, ...user } of SEED) {
+      users.#byId.set(user.id, { ...user, passwordHash: await bcrypt.hash(password, BCRYPT_COST) });
+    }
+    return users;
+  }
+
+  findById(userId: string): StepUpUser | null {
+    return this.#byId.get(userId) ?? null;
+  }
+
+  findByEmail(email: string): DemoUser | null {
+    const wanted = email.trim().toLowerCase();
+    for (const user of this.#byId.values()) if (user.email === wanted) return user;
+    return null;
+  }
+
+  async checkPassword(email: string, password: string): Promise<DemoUser | null> {
+    const user = this.findByEmail(email);
+    // Compare even when there is no such user, so sign-in timing does not reveal which emails exist.
+    const ok = await bcrypt.compare(password, user?.passwordHash ?? this.#dummyHash);
+    return ok && user !== null ? user : null;
+  }
+
+  async setPassword(userId: string, password: string): Promise<void> {
+    const user = this.#byId.get(userId);
+    if (user) user.passwordHash = await bcrypt.hash(password, BCRYPT_COST);
+  }
+
+  setEmail(userId: string, email: string): void {
+    const user = this.#byId.get(userId);
+    if (user) user.email = email;
+  }
+
+  account(userId: string): { id: string; email: string; phone: string } | null {
+    const user = this.#byId.get(userId);
+    return user ? { id: user.id, email: user.email, phone: user.phone } : null;
+  }
+}

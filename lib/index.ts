@@ -1,0 +1,27 @@
+export { createStepUp, type StepUp } from './step-up';
+export type { StepUpOptions } from './options';
+export type { RequireVerificationOptions, VerificationContext } from './guard';
+export type { RequireNewIdentifierOptions } from './new-identifier';
+export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } from './auth/jwt';
+export type { Authenticator } from './auth/authenticator';
+export type { StepUpUser, UserLookup } from './users';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store';
+export { RedisStore, type RedisStoreOptions } from './stores/redis-store';
+export { StoreUnavailableError, type VerificationStore } from './stores/store';
+export type { Sender, CodeMessage } from './senders/sender';
+export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode } from './errors';
+export type {
+  VerificationMethod,
+  VerificationRecord,
+  RecordPurpose,
+  Identifier,
+  IdentifierType,
+  GuardCriteria,
+  CodeCheck,
+  CodeCheckResult,
+  RedeemCriteria,
+} from './records';
+export { senderByChannel } from './senders/by-channel';
+export { consoleSender } from './senders/console';
+export { sendgridSender, type SendgridSenderOptions } from './senders/sendgrid';
+export { twilioSender, type TwilioSenderOptions } from './senders/twilio';

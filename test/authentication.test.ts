@@ -1,0 +1,115 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import { createStepUp, jwtAuthenticator, MemoryStore, RedisStore } from '../lib/index';
+import { bearer, harness, JWT_SECRET, PASSWORDS, tokenFor, type Harness } from './helpers/harness';
+
+const fakeReq = (authorization?: string) =>
+  ({ headers: authorization === undefined ? {} : { authorization } }) as unknown as Parameters<ReturnType<typeof jwtAuthenticator>>[0];
+
+describe('jwtAuthenticator', () => {
+  const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+
+  test('a valid token gives its sub', () => {
+    expect(auth(fakeReq(`Bearer ${tokenFor('usr_alice')}`))).toBe('usr_alice');
+  });
+
+  test('no Authorization header: unauthenticated (null)', () => {
+    expect(auth(fakeReq())).toBeNull();
+  });
+
+  const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(
+    JSON.stringify({ sub: 'usr_alice', exp: Math.floor(Date.now() / 1000) + 60 }),
+  ).toString('base64url')}.`;
+
+  test.each([
+    ['expired', tokenFor('usr_alice', { expiresIn: -10 })],
+    ['alg none', unsigned],
+    ['signed with another secret', jwt.sign({ sub: 'usr_alice' }, 'x'.repeat(32), { expiresIn: 60 })],
+    ['HS512 when only HS256 is allowed', jwt.sign({ sub: 'usr_alice' }, JWT_SECRET, { algorithm: 'HS512', expiresIn: 60 })],
+    ['without exp', jwt.sign({ sub: 'usr_alice' }, JWT_SECRET, { algorithm: 'HS256' })],
+    ['without sub', jwt.sign({ foo: 1 }, JWT_SECRET, { algorithm: 'HS256', expiresIn: 60 })],
+    ['not a JWT', 'abc'],
+    ['10 000 characters', 'a'.repeat(10_000)],
+  ])('%s: 401 invalid_token', (_label, token) => {
+    expect(() => auth(fakeReq(`Bearer ${token}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+  });
+
+  test('a Basic header is refused', () => {
+    expect(() => auth(fakeReq('Basic dXNlcjpwYXNz'))).toThrow(expect.objectContaining({ status: 401 }));
+  });
+
+  test('issuer and audience are checked when configured', () => {
+    const strict = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'], issuer: 'https://id.example', audience: 'bank' });
+    const good = jwt.sign({ sub: 'u1' }, JWT_SECRET, { expiresIn: 60, issuer: 'https://id.example', audience: 'bank' });
+    const wrongAud = jwt.sign({ sub: 'u1' }, JWT_SECRET, { expiresIn: 60, issuer: 'https://id.example', audience: 'shop' });
+    expect(strict(fakeReq(`Bearer ${good}`))).toBe('u1');
+    expect(() => strict(fakeReq(`Bearer ${wrongAud}`))).toThrow(expect.objectContaining({ status: 401 }));
+  });
+
+  test('RS256 with a public key; an HS256 token made with the public key as secret is refused', () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rs = jwtAuthenticator({ publicKey, algorithms: ['RS256'] });
+    expect(rs(fakeReq(`Bearer ${jwt.sign({ sub: 'u2' }, privateKey, { algorithm: 'RS256', expiresIn: 60 })}`))).toBe('u2');
+    const pem = publicKey.export({ type: 'spki', format: 'pem' });
+    const confused = jwt.sign({ sub: 'u2' }, pem, { algorithm: 'HS256', expiresIn: 60 });
+    expect(() => rs(fakeReq(`Bearer ${confused}`))).toThrow(expect.objectContaining({ status: 401 }));
+  });
+
+  test.each([
+    [{ algorithms: [] }, /algorithms/],
+    [{ algorithms: ['none'] }, /none/],
+    [{ algorithms: ['HS256', 'RS256'], secret: JWT_SECRET }, /all be HS/],
+    [{ algorithms: ['HS256'] }, /secret/],
+    [{ algorithms: ['HS256'], secret: 'short' }, /32 bytes/],
+    [{ algorithms: ['RS256'] }, /publicKey/],
+  ])('misconfiguration %p throws at startup', (options, message) => {
+    expect(() => jwtAuthenticator(options as never)).toThrow(message);
+  });
+});
+
+describe('createStepUp options', () => {
+  const base = { authenticate: () => 'u', users: { findById: () => null } };
+  test('a shared store without a secret is a startup error', () => {
+    const redisLike = { defineCommand: () => undefined } as never;
+    expect(() => createStepUp({ ...base, store: new RedisStore({ client: redisLike }) })).toThrow(/secret.*same on every instance/);
+  });
+  test('the memory store works without a secret; short secrets are refused', () => {
+    expect(() => createStepUp({ ...base, store: new MemoryStore() })).not.toThrow();
+    expect(() => createStepUp({ ...base, secret: 'short' })).toThrow(/32 bytes/);
+  });
+  test('missing authenticate or users, bad numbers', () => {
+    expect(() => createStepUp({ users: base.users } as never)).toThrow(/authenticate/);
+    expect(() => createStepUp({ authenticate: base.authenticate } as never)).toThrow(/users/);
+    expect(() => createStepUp({ ...base, recordTtlSeconds: -1 })).toThrow(/recordTtlSeconds/);
+    expect(() => createStepUp({ ...base, maxCodeAttempts: 2.5 })).toThrow(/maxCodeAttempts/);
+  });
+});
+
+describe('router authentication', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness('memory');
+  });
+
+  test.each(['/v/password/verify', '/v/verification-code', '/v/verification-code/verify'])('%s without a token: 401 JSON', async (path) => {
+    const res = await request(h.app).post(path).send({});
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="express-step-up"');
+    expect(res.body).toEqual({ code: 'auth.unauthorized', message: expect.any(String) });
+  });
+
+  test('an expired token: 401 with error="invalid_token"', async () => {
+    const res = await request(h.app)
+      .post('/v/password/verify')
+      .set('Authorization', `Bearer ${tokenFor('usr_alice', { expiresIn: -1 })}`)
+      .send({ password: PASSWORDS.usr_alice });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+  });
+
+  test('the secret of the token never appears in an answer', async () => {
+    const res = await request(h.app).post('/v/password/verify').set('Authorization', bearer('usr_alice')).send({ password: randomBytes(4).toString('hex') });
+    expect(JSON.stringify(res.body)).not.toContain(JWT_SECRET);
+  });
+});

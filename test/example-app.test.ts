@@ -1,0 +1,98 @@
+import request from 'supertest';
+import { ALICE, BOB, startExample } from './helpers/example';
+import { STORE_KINDS } from './helpers/harness';
+
+describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) => {
+  let ex: Awaited<ReturnType<typeof startExample>>;
+  beforeAll(async () => {
+    ex = await startExample(kind);
+  });
+  afterAll(() => ex.close());
+
+  const verifyPassword = async (auth: string, password = ALICE.password): Promise<string> => {
+    const res = await request(ex.app).post('/api/verifications/password/verify').set('Authorization', auth).send({ password });
+    expect(res.status).toBe(201);
+    return res.body.verificationRecordId as string;
+  };
+  const payout = { amount: 125.5, currency: 'USD', destination: 'DE89 3704 0044 0532 0130 00' };
+
+  test('healthz answers 200 while the store answers', async () => {
+    await request(ex.app).get('/healthz').expect(200, { status: 'ok' });
+  });
+
+  test('sign-in: 200 with a bearer token; wrong password or unknown email 401', async () => {
+    const res = await request(ex.app).post('/api/sign-in').send({ email: ALICE.email, password: ALICE.password });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900 });
+    await request(ex.app).post('/api/sign-in').send({ email: ALICE.email, password: 'nope' }).expect(401);
+    await request(ex.app).post('/api/sign-in').send({ email: 'nobody@example.com', password: 'nope' }).expect(401);
+  });
+
+  test('my-account needs a token and shows the account', async () => {
+    await request(ex.app).get('/api/my-account').expect(401);
+    const res = await request(ex.app).get('/api/my-account').set('Authorization', await ex.signIn(ALICE));
+    expect(res.body).toEqual({ id: ALICE.id, email: ALICE.email, phone: ALICE.phone });
+  });
+
+  test('payout: 403 without verification, then one payout per verification', async () => {
+    const auth = await ex.signIn(ALICE);
+    const refused = await request(ex.app).post('/api/payouts').set('Authorization', auth).send(payout);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'verification.required', requirement: { methods: ['password', 'email', 'phone'], maxAge: 300 } });
+
+    const id = await verifyPassword(auth);
+    const paid = await request(ex.app).post('/api/payouts').set('Authorization', auth).set('Verification-Id', id).send(payout);
+    expect(paid.status).toBe(201);
+    expect(paid.body).toMatchObject({ status: 'accepted', amount: 125.5, currency: 'USD', by: ALICE.id });
+
+    const again = await request(ex.app).post('/api/payouts').set('Authorization', auth).set('Verification-Id', id).send(payout);
+    expect(again.status).toBe(403);
+    expect(again.body.code).toBe('verification.invalid');
+  });
+
+  test('a bad payout body is refused with 400 before the record is spent', async () => {
+    const auth = await ex.signIn(ALICE);
+    const id = await verifyPassword(auth);
+    const bad = await request(ex.app).post('/api/payouts').set('Authorization', auth).set('Verification-Id', id).send({ amount: -1 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('request.invalid_input');
+    await request(ex.app).post('/api/payouts').set('Authorization', auth).set('Verification-Id', id).send(payout).expect(201);
+  });
+
+  test("bob cannot pay out with alice's record", async () => {
+    const id = await verifyPassword(await ex.signIn(ALICE));
+    const res = await request(ex.app).post('/api/payouts').set('Authorization', await ex.signIn(BOB)).set('Verification-Id', id).send(payout);
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('verification.invalid');
+  });
+
+  test('payslips: reusable within 10 minutes', async () => {
+    const auth = await ex.signIn(ALICE);
+    await request(ex.app).get('/api/payslips').set('Authorization', auth).expect(403);
+    const id = await verifyPassword(auth);
+    for (let i = 0; i < 2; i += 1) {
+      const res = await request(ex.app).get('/api/payslips').set('Authorization', auth).set('Verification-Id', id);
+      expect(res.status).toBe(200);
+      expect(res.body.payslips.length).toBeGreaterThan(0);
+    }
+  });
+
+  test('password change: needs verification; then the new password works and the old no longer', async () => {
+    const auth = await ex.signIn(BOB);
+    const newPassword = 'a-brand-new-passphrase';
+    await request(ex.app).post('/api/my-account/password').set('Authorization', auth).send({ password: newPassword }).expect(403);
+    const id = await verifyPassword(auth, BOB.password);
+    await request(ex.app).post('/api/my-account/password').set('Authorization', auth).set('Verification-Id', id).send({ password: newPassword }).expect(204);
+    await request(ex.app).post('/api/sign-in').send({ email: BOB.email, password: BOB.password }).expect(401);
+    await request(ex.app).post('/api/sign-in').send({ email: BOB.email, password: newPassword }).expect(200);
+    // the password step-up now wants the new password too
+    await request(ex.app).post('/api/verifications/password').set('Authorization', auth).send({ password: BOB.password }).expect(422);
+    await request(ex.app).post('/api/verifications/password').set('Authorization', auth).send({ password: newPassword }).expect(201);
+  });
+
+  test('unknown API routes answer JSON 404', async () => {
+    const res = await request(ex.app).get('/api/nope');
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('request.not_found');
+  });
+});

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import express from 'express';
+import jwt from 'jsonwebtoken';
+import Redis from 'ioredis';
+import {
+  createStepUp,
+  jwtAuthenticator,
+  MemoryStore,
+  RedisStore,
+  type CodeMessage,
+  type StepUpOptions,
+  type StepUpUser,
+  type VerificationStore,
+} from '../../lib/index';
+
+export const JWT_SECRET = randomBytes(32).toString('hex');
+export const PASSWORDS = { usr_alice: 'alice-password-123', usr_bob: 'bob-password-456' } as const;
+
+export function tokenFor(userId: string, options: jwt.SignOptions = {}): string {
+  return jwt.sign({ sub: userId }, JWT_SECRET, { algorithm: 'HS256', expiresIn: 300, ...options });
+}
+
+export const bearer = (userId: string) => `Bearer ${tokenFor(userId)}`;
+
+let cachedUsers: Map<string, StepUpUser> | undefined;
+
+/** alice and bob with passwords, email and phone; carol without a password. bcrypt cost 10, as a real app. */
+export async function testUsers(): Promise<Map<string, StepUpUser>> {
+  cachedUsers ??= new Map<string, StepUpUser>([
+    ['usr_alice', { id: 'usr_alice', passwordHash: await bcrypt.hash(PASSWORDS.usr_alice, 10), email: 'alice@example.com', phone: '+14155550100' }],
+    ['usr_bob', { id: 'usr_bob', passwordHash: await bcrypt.hash(PASSWORDS.usr_bob, 10), email: 'bob@example.com', phone: '+14155550101' }],
+    ['usr_carol', { id: 'usr_carol', passwordHash: null, email: 'carol@example.com', phone: null }],
+  ]);
+  return cachedUsers;
+}
+
+export type StoreKind = 'memory' | 'redis';
+export const STORE_KINDS: StoreKind[] = ['memory', 'redis'];
+
+/** A client on the test run's private Redis (never 6379), failing fast like the README recommends. */
+export async function testRedisClient(): Promise<Redis> {
+  const client = new Redis(process.env.TEST_REDIS_URL as string, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    lazyConnect: true,
+  });
+  await client.connect();
+  return client;
+}
+
+export interface Harness {
+  app: express.Express;
+  store: VerificationStore;
+  sent: CodeMessage[];
+  redis: Redis | undefined;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A small app with the router at /v and guarded routes of every kind, on the
+ * chosen store. Codes are captured by a recording sender.
+ */
+export async function harness(kind: StoreKind, options: Partial<StepUpOptions> = {}): Promise<Harness> {
+  const users = await testUsers();
+  const sent: CodeMessage[] = [];
+  const prefix = `h:${randomBytes(6).toString('hex')}:`;
+  const redis = kind === 'redis' ? await testRedisClient() : undefined;
+  const store = redis ? new RedisStore({ client: redis, prefix }) : new MemoryStore(options.now ? { now: options.now } : {});
+  const stepUp = createStepUp({
+    authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
+    users: { findById: (id) => users.get(id) ?? null },
+    store,
+    secret: randomBytes(32),
+    sender: { send: async (message) => void sent.push(message) },
+    ...options,
+  });
+  const app = express();
+  app.use('/v', stepUp.router);
+  const ok = (req: express.Request, res: express.Response) => res.json({ verification: req.verification });
+  app.get('/reusable', stepUp.requireVerification(), ok);
+  app.post('/single', stepUp.requireVerification({ singleUse: true }), ok);
+  app.get('/password-only', stepUp.requireVerification({ methods: ['password'] }), ok);
+  app.get('/codes-only', stepUp.requireVerification({ methods: ['email', 'phone'] }), ok);
+  app.get('/fresh', stepUp.requireVerification({ maxAge: 60 }), ok);
+  app.get('/custom-header', stepUp.requireVerification({ header: 'logto-verification-id' }), ok);
+  app.post('/bind-email', express.json(), stepUp.requireVerification(), stepUp.requireNewIdentifier({ type: 'email' }), (req, res) =>
+    res.json({ bound: req.newIdentifier }),
+  );
+  return { app, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
+}

@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import express from 'express';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { createStepUp, jwtAuthenticator, RedisStore } from '../lib/index';
+import { bearer, JWT_SECRET, PASSWORDS, testUsers } from './helpers/harness';
+import { startRedisServer, type PrivateRedis } from './helpers/redis-server';
+
+/**
+ * Redis stops in the middle: the guard fails closed with 503 quickly, never a pass.
+ * Runs on a redis-server of its own, since it kills it.
+ */
+describe.each([
+  ['recommended client options', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }],
+  ["ioredis's defaults (offline queue, 20 retries)", {}],
+])('Redis outage with %s', (_label, clientOptions) => {
+  let server: PrivateRedis;
+  let client: Redis;
+  let app: express.Express;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    client = new Redis(server.url, { ...clientOptions, lazyConnect: true, disconnectTimeout: 100 });
+    client.on('error', () => undefined); // connection errors are expected once the server is gone
+    await client.connect();
+    const users = await testUsers();
+    const stepUp = createStepUp({
+      authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
+      users: { findById: (id) => users.get(id) ?? null },
+      store: new RedisStore({ client, timeoutMs: 1000 }),
+      secret: randomBytes(32),
+    });
+    app = express();
+    app.use('/v', stepUp.router);
+    app.post('/payout', stepUp.requireVerification({ singleUse: true }), (_req, res) => res.status(201).json({ ok: true }));
+    app.get('/slips', stepUp.requireVerification(), (_req, res) => res.json({ ok: true }));
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await server.stop();
+  });
+
+  test('503 verification.unavailable within about a second, never 2xx', async () => {
+    const created = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    expect(created.status).toBe(201);
+    const id = created.body.verificationRecordId as string;
+    await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
+
+    await server.stop();
+
+    for (const [method, path] of [['post', '/payout'], ['get', '/slips']] as const) {
+      const started = Date.now();
+      const res = await request(app)[method](path).set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+      const took = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ code: 'verification.unavailable', message: expect.any(String) });
+      expect(took).toBeLessThan(1500);
+    }
+    const password = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    expect(password.status).toBe(503);
+    expect(password.body.code).toBe('verification.unavailable');
+  });
+});
