@@ -9,8 +9,8 @@ import { testRedisClient, type StoreKind } from './harness';
 export const ALICE = { id: 'usr_alice', email: 'alice@example.com', phone: '+14155550100', password: 'correct-horse-battery-staple' };
 export const BOB = { id: 'usr_bob', email: 'bob@example.com', phone: '+14155550101', password: 'bob-very-secret-pass' };
 
-/** The example app as `npm start` builds it, on the chosen store, with codes captured instead of sent. */
-export async function startExample(kind: StoreKind, env: NodeJS.ProcessEnv = {}) {
+/** The example app as `npm start` builds it, on the chosen store, with codes captured instead of sent (unless realSenders). */
+export async function startExample(kind: StoreKind, env: NodeJS.ProcessEnv = {}, options: { realSenders?: boolean } = {}) {
   const config = readConfig(
     { JWT_SECRET: randomBytes(32).toString('hex'), VERIFICATION_SECRET: randomBytes(32).toString('hex'), ...env },
     () => undefined,
@@ -26,7 +26,8 @@ export async function startExample(kind: StoreKind, env: NodeJS.ProcessEnv = {})
   const { app } = await createExampleApp({
     config,
     ...(store ? { store } : {}),
-    sender: { send: async (message) => void sent.push(message) },
+    // By default codes are captured; with realSenders the env chooses SendGrid/Twilio/console as in production.
+    ...(options.realSenders ? {} : { sender: { send: async (message: CodeMessage) => void sent.push(message) } }),
     log: (line) => void lines.push(line),
   });
   const signIn = async (user: { email: string; password: string }): Promise<string> => {
