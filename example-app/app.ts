@@ -11,13 +11,19 @@ import {
   sendgridSender,
   twilioSender,
   VerificationError,
+  type RateLimits,
   type Sender,
   type VerificationStore,
 } from '../lib/index';
 import type { ExampleConfig } from './config';
 import { DemoUsers } from './users';
+import { bundleWebApp } from './web-bundle';
 
 const ACCESS_TOKEN_SECONDS = 15 * 60;
+
+/** The demo page loads only its own script and stylesheet: no inline code, no third party, no framing. */
+const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 export interface ExampleAppDeps {
   config: ExampleConfig;
@@ -25,8 +31,10 @@ export interface ExampleAppDeps {
   store?: VerificationStore;
   /** Overrides the senders the config chooses (tests pass a recording sender). */
   sender?: Sender;
-  /** Where the console sender writes (default console.log). */
+  /** Where the console sender and the audit events write (default console.log). */
   log?: (line: string) => void;
+  /** Overrides the library's default rate limits (tests that run many flows back to back). */
+  limits?: RateLimits;
 }
 
 function sendersFor(config: ExampleConfig, log: (line: string) => void): Sender {
@@ -70,6 +78,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   const { config } = deps;
   const log = deps.log ?? console.log;
   const users = await DemoUsers.seed();
+  const pageScript = await bundleWebApp();
   const authenticate = jwtAuthenticator({ secret: config.jwtSecret, algorithms: ['HS256'] });
 
   const stepUp = createStepUp({
@@ -80,6 +89,9 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     secret: config.verificationSecret,
     recordTtlSeconds: config.recordTtlSeconds,
     codeTtlSeconds: config.codeTtlSeconds,
+    ...(deps.limits ? { limits: deps.limits } : {}),
+    // Audit events as JSON lines: they never hold a code, password or token.
+    onEvent: (event) => log(JSON.stringify({ level: 'info', msg: 'audit', ...event })),
     onUnexpectedError: (error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name })),
   });
 
@@ -171,6 +183,30 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     },
   );
 
+  // Tells the page which channels print codes to this console instead of delivering them.
+  // A sender passed in by a test is a stand-in, so it counts as 'console' too.
+  app.get('/api/demo-info', (_req, res) => {
+    res.json({
+      delivery: {
+        email: !deps.sender && config.sendgrid ? 'sendgrid' : 'console',
+        phone: !deps.sender && config.twilio ? 'twilio' : 'console',
+      },
+    });
+  });
+
+  // The demo page: security headers on everything it loads, then its bundled script, then the static files.
+  app.use((req, res, next) => {
+    if (!/^\/api(\/|$)/.test(req.path)) {
+      res.setHeader('Content-Security-Policy', PAGE_CSP);
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Referrer-Policy', 'no-referrer');
+    }
+    next();
+  });
+  app.get('/app.js', (_req, res) => {
+    res.type('text/javascript').setHeader('Cache-Control', 'no-cache');
+    res.send(pageScript);
+  });
   app.use(express.static(path.join(__dirname, 'public'), { index: 'index.html' }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ code: 'request.not_found', message: 'No such route.' });

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
 import { respondWithError, VerificationError } from './errors';
+import type { Audit } from './events';
 import { VERIFICATION_METHODS, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
 
@@ -38,6 +39,7 @@ export interface GuardConfig {
   readonly service: VerificationService;
   readonly authenticate: Authenticator;
   readonly defaultHeader: string;
+  readonly audit: Audit;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
 
@@ -71,13 +73,24 @@ export function createGuardFactory(config: GuardConfig) {
       new VerificationError(code, undefined, { requirement });
 
     return async (req, res, next) => {
+      let userId: string | undefined;
       let context: VerificationContext;
       try {
-        context = await check(req.headers[rule.header], await authenticateRequest(config.authenticate, req));
+        userId = await authenticateRequest(config.authenticate, req);
+        context = await check(req.headers[rule.header], userId);
       } catch (caught) {
+        if (caught instanceof VerificationError && userId !== undefined) {
+          config.audit.emit(req, { type: 'guard.refused', userId, reason: caught.code });
+        }
         respondWithError(res, caught, config.onUnexpectedError);
         return;
       }
+      config.audit.emit(req, {
+        type: rule.singleUse ? 'record.consumed' : 'guard.passed',
+        userId,
+        method: context.method,
+        recordId: context.id,
+      });
       req.verification = context;
       next();
     };

@@ -1,5 +1,7 @@
 export { createStepUp, type StepUp } from './step-up';
 export type { StepUpOptions } from './options';
+export type { AuditEvent, AuditEventType } from './events';
+export { DEFAULT_LIMITS, type RateLimits, type LimitWindow } from './rate-limit/limits';
 export type { RequireVerificationOptions, VerificationContext } from './guard';
 export type { RequireNewIdentifierOptions } from './new-identifier';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } from './auth/jwt';
@@ -25,3 +27,4 @@ export { senderByChannel } from './senders/by-channel';
 export { consoleSender } from './senders/console';
 export { sendgridSender, type SendgridSenderOptions } from './senders/sendgrid';
 export { twilioSender, type TwilioSenderOptions } from './senders/twilio';
+export { withVerification, type FetchLike, type VerificationRequirement, type VerificationRequiredContext, type VerificationRecordId, type WithVerificationOptions } from './client/with-verification';

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
 import { respondWithError, VerificationError } from './errors';
+import type { Audit } from './events';
 import type { Identifier, IdentifierType } from './records';
 import type { VerificationService } from './verification-service';
 
@@ -26,6 +27,7 @@ export interface RequireNewIdentifierOptions {
 export interface NewIdentifierConfig {
   readonly service: VerificationService;
   readonly authenticate: Authenticator;
+  readonly audit: Audit;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
 
@@ -53,16 +55,22 @@ export function createNewIdentifierFactory(config: NewIdentifierConfig) {
       options.recordId ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.newIdentifierVerificationRecordId);
 
     return async (req, res, next) => {
+      let userId: string | undefined;
+      let recordId: string | undefined;
       let identifier: Identifier;
       try {
-        const userId = await authenticateRequest(config.authenticate, req);
+        userId = await authenticateRequest(config.authenticate, req);
         const value = field(readValue(req), type, 254);
-        const recordId = field(readRecordId(req), 'newIdentifierVerificationRecordId', 128);
+        recordId = field(readRecordId(req), 'newIdentifierVerificationRecordId', 128);
         identifier = await config.service.redeemNewIdentifier(userId, recordId, { type, value });
       } catch (caught) {
+        if (caught instanceof VerificationError && userId !== undefined) {
+          config.audit.emit(req, { type: 'new_identifier.refused', userId, method: type, reason: caught.code });
+        }
         respondWithError(res, caught, config.onUnexpectedError);
         return;
       }
+      config.audit.emit(req, { type: 'new_identifier.redeemed', userId, method: type, identifier, recordId });
       req.newIdentifier = identifier;
       next();
     };

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { Request } from 'express';
+import { Audit, type AuditEvent } from './events';
+import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
 import type { Authenticator } from './auth/authenticator';
 import type { Sender } from './senders/sender';
 import { MemoryStore } from './stores/memory-store';
@@ -31,6 +34,12 @@ export interface StepUpOptions {
   bodyLimit?: string | number;
   /** Default header of `requireVerification()`. Default `Verification-Id`. */
   header?: string;
+  /** Rate limits; every field optional, defaults in the README ("Security model"). */
+  limits?: RateLimits;
+  /** Receives an audit event for every security-relevant step (never a code, password or token). */
+  onEvent?: (event: AuditEvent) => void;
+  /** The request id put on audit events. Default: the `X-Request-Id` header when well formed. */
+  requestId?: (req: Request) => string | undefined;
   /** Called with unexpected errors (answered as a bare 500), for the app's logs. */
   onUnexpectedError?: (error: unknown) => void;
   /** Clock, epoch ms. Default Date.now. */
@@ -49,6 +58,8 @@ export interface ResolvedOptions {
   readonly sendTimeoutMs: number;
   readonly bodyLimit: string | number;
   readonly header: string;
+  readonly limits: ResolvedLimits;
+  readonly audit: Audit;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   readonly now: () => number;
 }
@@ -89,7 +100,11 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
   if (options.sender !== undefined && typeof options.sender.send !== 'function') {
     throw new TypeError('express-step-up: `sender` needs a send(message) function');
   }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+    throw new TypeError('express-step-up: `onEvent` must be a function');
+  }
   const store = options.store ?? new MemoryStore(options.now ? { now: options.now } : {});
+  const now = options.now ?? Date.now;
   return {
     authenticate: options.authenticate,
     users: options.users,
@@ -102,7 +117,9 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 10_000),
     bodyLimit: options.bodyLimit ?? '16kb',
     header: options.header ?? 'Verification-Id',
+    limits: resolveLimits(options.limits),
+    audit: new Audit(options.onEvent, options.requestId, now),
     onUnexpectedError: options.onUnexpectedError,
-    now: options.now ?? Date.now,
+    now,
   };
 }

@@ -1,17 +1,25 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { jsonErrorHandler } from './errors';
+import { jsonErrorHandler, toVerificationError, type ErrorCode } from './errors';
+import type { Audit, AuditEventType } from './events';
 import { jsonBody } from './http/json-body';
 import { parseBody } from './http/validate';
-import { identifierSchema } from './identifiers';
-import type { VerificationRecord } from './records';
+import { identifierSchema, normalizeIdentifier } from './identifiers';
+import { createLimiters } from './rate-limit/limiters';
+import type { ResolvedLimits } from './rate-limit/limits';
+import type { Identifier, VerificationRecord } from './records';
+import type { VerificationStore } from './stores/store';
 import type { VerificationService } from './verification-service';
 
 export interface RouterConfig {
   readonly service: VerificationService;
+  readonly store: VerificationStore;
   readonly authenticate: Authenticator;
   readonly bodyLimit: string | number;
+  readonly limits: ResolvedLimits;
+  readonly secret: Buffer;
+  readonly audit: Audit;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
 
@@ -24,14 +32,45 @@ const verifyCodeBody = z.object({
   code: z.string().min(1).max(32),
 });
 
-/** The user id the router's authentication step found. */
-const USER_ID = Symbol('express-step-up.userId');
-type AuthedRequest = Request & { [USER_ID]?: string };
+/** What the router's own middlewares learned about a request, kept off the app's `req` fields. */
+interface RequestState {
+  userId?: string;
+  identifier?: Identifier;
+  input?: unknown;
+}
+const STATE = Symbol('express-step-up.request');
+type WithState = Request & { [STATE]?: RequestState };
+
+function state(req: Request): RequestState {
+  const holder = req as WithState;
+  holder[STATE] ??= {};
+  return holder[STATE];
+}
 
 function userIdOf(req: Request): string {
-  const userId = (req as AuthedRequest)[USER_ID];
+  const { userId } = state(req);
   if (userId === undefined) throw new Error('route reached without authentication');
   return userId;
+}
+
+function identifierOf(req: Request): Identifier {
+  const { identifier } = state(req);
+  if (identifier === undefined) throw new Error('route reached without an identifier');
+  return identifier;
+}
+
+function inputOf<S extends z.ZodType>(req: Request, _schema: S): z.infer<S> {
+  return state(req).input as z.infer<S>;
+}
+
+/** Parses the body before any limiter runs, so malformed requests are never counted. */
+function validated(schema: z.ZodType, withIdentifier = false): RequestHandler {
+  return (req, _res, next) => {
+    const input = parseBody(schema, req.body);
+    state(req).input = input;
+    if (withIdentifier) state(req).identifier = normalizeIdentifier((input as { identifier: Identifier }).identifier);
+    next();
+  };
 }
 
 const LANGUAGE_TAG = /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/;
@@ -46,40 +85,115 @@ function sendRecord(res: Response, status: 200 | 201, record: VerificationRecord
   res.status(status).json({ verificationRecordId: record.id, expiresAt: new Date(record.expiresAt).toISOString() });
 }
 
+/** Which audit event a refusal of a verification endpoint is. */
+function failureEvent(code: ErrorCode): AuditEventType | undefined {
+  switch (code) {
+    case 'verification.invalid_credentials':
+    case 'verification_record.not_found':
+    case 'verification_code.identifier_mismatch':
+    case 'verification_code.code_mismatch':
+    case 'verification_code.delivery_failed':
+      return 'verification.failed';
+    case 'verification_code.exceed_max_try':
+      return 'verification.locked';
+    default:
+      return undefined;
+  }
+}
+
 /**
- * The verification endpoints. Every route authenticates the caller first, then
- * parses a JSON body; every answer, error or not, is JSON and never cached.
+ * The verification endpoints. Every route: per-IP ceiling, authentication, JSON
+ * body, validation, then its own limits, then the service. Every answer, error or
+ * not, is JSON and never cached.
  */
 export function createVerificationRouter(config: RouterConfig): Router {
-  const { service, authenticate } = config;
+  const { service, authenticate, audit } = config;
+  const limiters = createLimiters({
+    limits: config.limits,
+    store: config.store,
+    audit,
+    secret: config.secret,
+    userIdOf,
+    identifierOf,
+  });
   const router = express.Router();
 
   router.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  if (limiters.perIp) router.use(limiters.perIp);
   router.use(async (req, _res, next) => {
-    (req as AuthedRequest)[USER_ID] = await authenticateRequest(authenticate, req);
+    state(req).userId = await authenticateRequest(authenticate, req);
     next();
   });
   router.use(jsonBody(config.bodyLimit));
 
-  const verifyPassword: RequestHandler = async (req, res) => {
-    const { password } = parseBody(passwordBody, req.body);
-    sendRecord(res, 201, await service.verifyPassword(userIdOf(req), password));
-  };
-  router.post('/password/verify', verifyPassword);
-  router.post('/password', verifyPassword);
+  /** Runs a handler and reports its outcome as an audit event. */
+  const audited =
+    (method: (req: Request) => Pick<VerificationRecord, 'method'>['method'], run: (req: Request, res: Response) => Promise<VerificationRecord>, success: AuditEventType): RequestHandler =>
+    async (req, res) => {
+      const base = {
+        userId: userIdOf(req),
+        method: method(req),
+        ...(state(req).identifier ? { identifier: identifierOf(req) } : {}),
+      };
+      try {
+        const record = await run(req, res);
+        audit.emit(req, { ...base, type: success, recordId: record.id });
+      } catch (error) {
+        const code = toVerificationError(error).code;
+        const type = failureEvent(code);
+        if (type) audit.emit(req, { ...base, type, reason: code });
+        throw error;
+      }
+    };
 
-  router.post('/verification-code', async (req, res) => {
-    const { identifier } = parseBody(sendCodeBody, req.body);
-    sendRecord(res, 201, await service.sendCode(userIdOf(req), identifier, preferredLocale(req)));
-  });
+  router.post(
+    ['/password/verify', '/password'],
+    validated(passwordBody),
+    limiters.passwordFailures,
+    audited(
+      () => 'password',
+      async (req, res) => {
+        const record = await service.verifyPassword(userIdOf(req), inputOf(req, passwordBody).password);
+        sendRecord(res, 201, record);
+        return record;
+      },
+      'verification.created',
+    ),
+  );
 
-  router.post('/verification-code/verify', async (req, res) => {
-    const { identifier, verificationId, code } = parseBody(verifyCodeBody, req.body);
-    sendRecord(res, 200, await service.verifyCode(userIdOf(req), verificationId, identifier, code));
-  });
+  router.post(
+    '/verification-code',
+    validated(sendCodeBody, true),
+    ...limiters.codeSends,
+    audited(
+      (req) => identifierOf(req).type,
+      async (req, res) => {
+        const record = await service.sendCode(userIdOf(req), identifierOf(req), preferredLocale(req));
+        sendRecord(res, 201, record);
+        return record;
+      },
+      'verification.created',
+    ),
+  );
+
+  router.post(
+    '/verification-code/verify',
+    validated(verifyCodeBody, true),
+    limiters.codeFailures,
+    audited(
+      (req) => identifierOf(req).type,
+      async (req, res) => {
+        const { verificationId, code } = inputOf(req, verifyCodeBody);
+        const record = await service.verifyCode(userIdOf(req), verificationId, identifierOf(req), code);
+        sendRecord(res, 200, record);
+        return record;
+      },
+      'verification.succeeded',
+    ),
+  );
 
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;

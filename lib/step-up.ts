@@ -1,4 +1,4 @@
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { createGuardFactory, type RequireVerificationOptions } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
 import { resolveOptions, type StepUpOptions } from './options';
@@ -6,7 +6,6 @@ import { PasswordChecker } from './password';
 import { createVerificationRouter } from './router';
 import type { VerificationStore } from './stores/store';
 import { VerificationService } from './verification-service';
-import type { RequestHandler } from 'express';
 
 export interface StepUp {
   /** The verification endpoints; mount it where you like, e.g. `app.use('/api/verifications', stepUp.router)`. */
@@ -25,9 +24,20 @@ export function createStepUp(options: StepUpOptions): StepUp {
   const passwords = new PasswordChecker();
   void passwords.warmUp();
   const service = new VerificationService({ ...resolved, passwords, codeLength: 6 });
-  const shared = { service, authenticate: resolved.authenticate, onUnexpectedError: resolved.onUnexpectedError };
+  const shared = {
+    service,
+    authenticate: resolved.authenticate,
+    audit: resolved.audit,
+    onUnexpectedError: resolved.onUnexpectedError,
+  };
   return {
-    router: createVerificationRouter({ ...shared, bodyLimit: resolved.bodyLimit }),
+    router: createVerificationRouter({
+      ...shared,
+      store: resolved.store,
+      bodyLimit: resolved.bodyLimit,
+      limits: resolved.limits,
+      secret: resolved.secret,
+    }),
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header }),
     requireNewIdentifier: createNewIdentifierFactory(shared),
     store: resolved.store,

@@ -67,13 +67,13 @@ export class VerificationService {
   }
 
   /**
-   * Sends a one-time code and saves its pending record (only the code's HMAC).
+   * Sends a one-time code to a normalised identifier (see normalizeIdentifier) and
+   * saves its pending record (only the code's HMAC).
    * The record is written only after the provider accepted the message, so a
    * failed delivery leaves nothing that could ever be verified.
    */
-  async sendCode(userId: string, input: IdentifierInput, locale?: string): Promise<VerificationRecord> {
+  async sendCode(userId: string, identifier: Identifier, locale?: string): Promise<VerificationRecord> {
     const { users, store, sender, secret, now, codeTtlMs, codeLength } = this.config;
-    const identifier = normalizeIdentifier(input);
     if (sender === undefined) throw new VerificationError('verification_code.delivery_failed', 'No sender is configured.');
     const user = await users.findById(userId);
     const known = normalizeKnown(identifier.type, user?.[identifier.type]);
@@ -105,9 +105,8 @@ export class VerificationService {
   }
 
   /** Checks a code; the verified record, or the contract's 404/422/429. */
-  async verifyCode(userId: string, recordId: string, input: IdentifierInput, code: string): Promise<VerificationRecord> {
+  async verifyCode(userId: string, recordId: string, identifier: Identifier, code: string): Promise<VerificationRecord> {
     const { store, secret, now, maxCodeAttempts, recordTtlMs } = this.config;
-    const identifier = normalizeIdentifier(input);
     if (!RECORD_ID_PATTERN.test(recordId)) throw new VerificationError('verification_record.not_found');
     const result = await store.checkCode(recordId, {
       userId,

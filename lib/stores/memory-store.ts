@@ -1,3 +1,4 @@
+import { MemoryStore as RateLimitMemoryStore, type Store as RateLimitStore } from 'express-rate-limit';
 import {
   codeCheckPrecondition,
   guardVerdict,
@@ -109,6 +110,10 @@ export class MemoryStore implements VerificationStore {
   }
 
   async ping(): Promise<void> {}
+
+  counterStore(): RateLimitStore {
+    return new RateLimitMemoryStore();
+  }
 
   #live(id: string, now: number): VerificationRecord | null {
     const record = this.#records.get(id);

@@ -1,4 +1,6 @@
+import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
+import { RedisCounterStore } from '../rate-limit/redis-counter-store';
 import type {
   CodeCheck,
   CodeCheckResult,
@@ -12,7 +14,7 @@ import type {
 } from '../records';
 import { CHECK_AND_CONSUME, CHECK_CODE, REDEEM } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
-import { withTimeout } from '../timeout';
+import { boundedRedisCall } from './redis-call';
 
 export interface RedisStoreOptions {
   /**
@@ -154,18 +156,12 @@ export class RedisStore implements VerificationStore {
     await this.#call(this.#client.ping());
   }
 
-  /** Bounds every call by timeoutMs and turns any client error into StoreUnavailableError. */
-  async #call<T>(operation: Promise<T>): Promise<T> {
-    try {
-      return await withTimeout(
-        operation,
-        this.#timeoutMs,
-        () => new StoreUnavailableError(`The verification store did not answer within ${this.#timeoutMs} ms`),
-      );
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError('The verification store failed', { cause: error });
-    }
+  counterStore(name: string): RateLimitStore {
+    return new RedisCounterStore(this.#client, `${this.#prefix}rl:${name}:`, this.#timeoutMs);
+  }
+
+  #call<T>(operation: Promise<T>): Promise<T> {
+    return boundedRedisCall(operation, this.#timeoutMs);
   }
 }
 

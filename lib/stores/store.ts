@@ -1,3 +1,4 @@
+import type { Store as RateLimitStore } from 'express-rate-limit';
 import type {
   CodeCheck,
   CodeCheckResult,
@@ -46,6 +47,13 @@ export interface VerificationStore {
 
   /** Resolves when the backend answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
+
+  /**
+   * A new, unshared express-rate-limit store for the counters named `name`,
+   * on the same backend as the records, so that every instance sharing the
+   * records also shares the rate limits.
+   */
+  counterStore(name: string): RateLimitStore;
 }
 
 /** The backend of a store could not be reached in time. Callers answer 503. */

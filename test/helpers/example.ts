@@ -3,14 +3,18 @@ import type Redis from 'ioredis';
 import request from 'supertest';
 import { createExampleApp } from '../../example-app/app';
 import { readConfig } from '../../example-app/config';
-import { RedisStore, type CodeMessage } from '../../lib/index';
-import { testRedisClient, type StoreKind } from './harness';
+import { RedisStore, type CodeMessage, type RateLimits } from '../../lib/index';
+import { testRedisClient, UNLIMITED, type StoreKind } from './harness';
 
 export const ALICE = { id: 'usr_alice', email: 'alice@example.com', phone: '+14155550100', password: 'correct-horse-battery-staple' };
 export const BOB = { id: 'usr_bob', email: 'bob@example.com', phone: '+14155550101', password: 'bob-very-secret-pass' };
 
 /** The example app as `npm start` builds it, on the chosen store, with codes captured instead of sent (unless realSenders). */
-export async function startExample(kind: StoreKind, env: NodeJS.ProcessEnv = {}, options: { realSenders?: boolean } = {}) {
+export async function startExample(
+  kind: StoreKind,
+  env: NodeJS.ProcessEnv = {},
+  options: { realSenders?: boolean; limits?: RateLimits } = {},
+) {
   const config = readConfig(
     { JWT_SECRET: randomBytes(32).toString('hex'), VERIFICATION_SECRET: randomBytes(32).toString('hex'), ...env },
     () => undefined,
@@ -29,6 +33,8 @@ export async function startExample(kind: StoreKind, env: NodeJS.ProcessEnv = {},
     // By default codes are captured; with realSenders the env chooses SendGrid/Twilio/console as in production.
     ...(options.realSenders ? {} : { sender: { send: async (message: CodeMessage) => void sent.push(message) } }),
     log: (line) => void lines.push(line),
+    // The demo's real limits would stop these quick back-to-back flows; they are tested on their own.
+    limits: options.limits ?? UNLIMITED,
   });
   const signIn = async (user: { email: string; password: string }): Promise<string> => {
     const res = await request(app).post('/api/sign-in').send({ email: user.email, password: user.password });

@@ -9,6 +9,7 @@ import {
   MemoryStore,
   RedisStore,
   type CodeMessage,
+  type RateLimits,
   type StepUpOptions,
   type StepUpUser,
   type VerificationStore,
@@ -34,6 +35,19 @@ export async function testUsers(): Promise<Map<string, StepUpUser>> {
   ]);
   return cachedUsers;
 }
+
+/**
+ * Limits so high that tests of other behaviour never meet them; the limits
+ * themselves are tested with their defaults or small windows in rate-limits.test.ts.
+ */
+export const UNLIMITED: RateLimits = {
+  perIp: false,
+  passwordFailures: { limit: 1_000_000, windowSeconds: 3600 },
+  codeResendCooldownSeconds: 0.001,
+  codesPerIdentifier: { limit: 1_000_000, windowSeconds: 3600 },
+  codesPerUser: { limit: 1_000_000, windowSeconds: 3600 },
+  codeFailuresPerUser: { limit: 1_000_000, windowSeconds: 3600 },
+};
 
 export type StoreKind = 'memory' | 'redis';
 export const STORE_KINDS: StoreKind[] = ['memory', 'redis'];
@@ -75,6 +89,7 @@ export async function harness(kind: StoreKind, options: Partial<StepUpOptions> =
     store,
     secret: randomBytes(32),
     sender: { send: async (message) => void sent.push(message) },
+    limits: UNLIMITED,
     ...options,
   });
   const app = express();
@@ -90,4 +105,18 @@ export async function harness(kind: StoreKind, options: Partial<StepUpOptions> =
     res.json({ bound: req.newIdentifier }),
   );
   return { app, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
+}
+
+/** Every key under `pattern` with its TTL (ms) and all it holds as one string, whatever its type. */
+export async function dumpKeys(redis: Redis, pattern: string): Promise<Array<{ key: string; pttl: number; text: string }>> {
+  const keys = await redis.keys(pattern);
+  const dumped = await Promise.all(
+    keys.map(async (key) => {
+      const type = await redis.type(key);
+      const text = type === 'hash' ? Object.entries(await redis.hgetall(key)).flat().join(' ') : String(await redis.get(key));
+      return { key, pttl: await redis.pttl(key), text };
+    }),
+  );
+  // -2: the key expired since KEYS listed it (short test windows); -1 (no TTL) is kept and fails the tests.
+  return dumped.filter(({ pttl }) => pttl !== -2);
 }

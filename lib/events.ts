@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { maskIdentifier } from './identifiers';
+import type { Identifier, VerificationMethod } from './records';
+
+/** Every security-relevant step the library reports. */
+export type AuditEventType =
+  /** A password verification succeeded (record created), or a code was sent (pending record created). */
+  | 'verification.created'
+  /** A code was verified. */
+  | 'verification.succeeded'
+  /** A wrong password or code, an unknown record, an identifier mismatch, or a failed delivery. */
+  | 'verification.failed'
+  /** A record died after too many wrong codes, or a user's failure budget is spent. */
+  | 'verification.locked'
+  /** A request was refused by a rate limit. */
+  | 'verification.rate_limited'
+  /** A guarded route let a request through. */
+  | 'guard.passed'
+  /** A single-use guarded route consumed a record. */
+  | 'record.consumed'
+  /** A guarded route refused a request. */
+  | 'guard.refused'
+  /** A new-identifier record was redeemed (the app may now bind the identifier). */
+  | 'new_identifier.redeemed'
+  /** A new-identifier redemption was refused. */
+  | 'new_identifier.refused';
+
+/**
+ * One audit event. It never carries a code, a password, a token or a full
+ * record id: identifiers are masked and records are named by a short hash.
+ */
+export interface AuditEvent {
+  readonly type: AuditEventType;
+  /** ISO 8601 UTC. */
+  readonly at: string;
+  readonly userId?: string;
+  readonly method?: VerificationMethod;
+  /** Masked, e.g. `a***e@example.com`, `+1415***0100`. */
+  readonly identifier?: string;
+  /** First 12 hex digits of SHA-256 of the record id: correlates events without revealing the id. */
+  readonly recordRef?: string;
+  /** The stable error code behind a failure or refusal. */
+  readonly reason?: string;
+  /** Which limit refused the request. */
+  readonly limit?: string;
+  readonly requestId?: string;
+  readonly ip?: string;
+}
+
+export type AuditEventFields = Omit<AuditEvent, 'at' | 'requestId' | 'ip' | 'identifier' | 'recordRef'> & {
+  readonly identifier?: Identifier;
+  readonly recordId?: string;
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request id from `X-Request-Id` when it is well formed (it is echoed into logs). */
+export function defaultRequestId(req: Request): string | undefined {
+  const value = req.headers['x-request-id'];
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined;
+}
+
+export function recordRef(recordId: string): string {
+  return createHash('sha256').update(recordId).digest('hex').slice(0, 12);
+}
+
+/** Builds and delivers audit events; a failing listener never affects the request. */
+export class Audit {
+  constructor(
+    private readonly onEvent: ((event: AuditEvent) => void) | undefined,
+    private readonly requestIdOf: (req: Request) => string | undefined = defaultRequestId,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  emit(req: Request, fields: AuditEventFields): void {
+    if (this.onEvent === undefined) return;
+    const { identifier, recordId, ...rest } = fields;
+    const requestId = this.requestIdOf(req);
+    const event: AuditEvent = {
+      ...rest,
+      at: new Date(this.now()).toISOString(),
+      ...(identifier ? { identifier: maskIdentifier(identifier) } : {}),
+      ...(recordId ? { recordRef: recordRef(recordId) } : {}),
+      ...(requestId ? { requestId } : {}),
+      ...(req.ip ? { ip: req.ip } : {}),
+    };
+    try {
+      this.onEvent(event);
+    } catch {
+      // An audit listener's failure must not change the answer to the request.
+    }
+  }
+}
