@@ -16,6 +16,8 @@ import {
 } from '../../lib/index';
 
 export const JWT_SECRET = randomBytes(32).toString('hex');
+/** The code HMAC secret: the same for every harness, as for every instance of one app. */
+const SHARED_SECRET = randomBytes(32);
 export const PASSWORDS = { usr_alice: 'alice-password-123', usr_bob: 'bob-password-456' } as const;
 
 export function tokenFor(userId: string, options: jwt.SignOptions = {}): string {
@@ -77,17 +79,22 @@ export interface Harness {
  * A small app with the router at /v and guarded routes of every kind, on the
  * chosen store. Codes are captured by a recording sender.
  */
-export async function harness(kind: StoreKind, options: Partial<StepUpOptions> = {}): Promise<Harness> {
+export async function harness(
+  kind: StoreKind,
+  options: Partial<StepUpOptions> = {},
+  shared: { prefix?: string } = {},
+): Promise<Harness> {
   const users = await testUsers();
   const sent: CodeMessage[] = [];
-  const prefix = `h:${randomBytes(6).toString('hex')}:`;
+  // Two harnesses given the same prefix share records and counters, like two instances of one app.
+  const prefix = shared.prefix ?? `h:${randomBytes(6).toString('hex')}:`;
   const redis = kind === 'redis' ? await testRedisClient() : undefined;
   const store = redis ? new RedisStore({ client: redis, prefix }) : new MemoryStore(options.now ? { now: options.now } : {});
   const stepUp = createStepUp({
     authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
     users: { findById: (id) => users.get(id) ?? null },
     store,
-    secret: randomBytes(32),
+    secret: SHARED_SECRET,
     sender: { send: async (message) => void sent.push(message) },
     limits: UNLIMITED,
     ...options,
