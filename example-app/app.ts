@@ -1,10 +1,12 @@
 import path from 'node:path';
 import express, { type Request } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
   consoleSender,
   createStepUp,
+  jsonBody,
   jsonErrorHandler,
   jwtAuthenticator,
   senderByChannel,
@@ -98,7 +100,8 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.use('/api/verifications', stepUp.router);
-  app.use(express.json({ limit: '16kb' }));
+  // The same JSON parsing as the router: 400 bad JSON, 413 over 16 KiB, 415 for other bodies.
+  app.use(jsonBody('16kb'));
 
   /** The app's own sign-in check for its account routes (the guard authenticates by itself). */
   const signedIn = async (req: Request): Promise<string> => {
@@ -116,7 +119,23 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     }
   });
 
-  app.post('/api/sign-in', async (req, res) => {
+  // Sign-in is the app's own: it gets its own limit on failures per email (the library guards step-up only).
+  const signInFailures = rateLimit({
+    windowMs: 15 * 60 * 1000,
+    limit: 10,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    skipSuccessfulRequests: true,
+    keyGenerator: (req) => {
+      const email = (req.body as { email?: unknown } | undefined)?.email;
+      return `email:${typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : ''}`;
+    },
+    handler: (_req, res) => {
+      res.status(429).json({ code: 'auth.too_many_attempts', message: 'Too many failed sign-ins. Try again later.' });
+    },
+  });
+
+  app.post('/api/sign-in', signInFailures, async (req, res) => {
     const { email, password } = parse(signInBody, req.body);
     const user = await users.checkPassword(email, password);
     if (!user) {

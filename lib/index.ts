@@ -12,6 +12,7 @@ export { RedisStore, type RedisStoreOptions } from './stores/redis-store';
 export { StoreUnavailableError, type VerificationStore } from './stores/store';
 export type { Sender, CodeMessage } from './senders/sender';
 export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode } from './errors';
+export { jsonBody } from './http/json-body';
 export type {
   VerificationMethod,
   VerificationRecord,

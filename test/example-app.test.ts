@@ -2,6 +2,33 @@ import request from 'supertest';
 import { ALICE, BOB, startExample } from './helpers/example';
 import { STORE_KINDS } from './helpers/harness';
 
+describe('example app sign-in', () => {
+  test('failed sign-ins are limited per email; the right password is then refused too', async () => {
+    const ex = await startExample('memory');
+    for (let i = 0; i < 10; i += 1) {
+      await request(ex.app).post('/api/sign-in').send({ email: BOB.email, password: `guess-${i}` }).expect(401);
+    }
+    const res = await request(ex.app).post('/api/sign-in').send({ email: 'BOB@example.com', password: BOB.password });
+    expect(res.status).toBe(429);
+    expect(res.headers['retry-after']).toBeDefined();
+    await request(ex.app).post('/api/sign-in').send({ email: ALICE.email, password: ALICE.password }).expect(200);
+    await ex.close();
+  });
+
+  test('healthz answers 503 when the store does not', async () => {
+    const Redis = (await import('ioredis')).default;
+    const { RedisStore } = await import('../lib/index');
+    const { createExampleApp } = await import('../example-app/app');
+    const { readConfig } = await import('../example-app/config');
+    const dead = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    const { app } = await createExampleApp({ config: readConfig({}, () => undefined), store: new RedisStore({ client: dead }), log: () => undefined });
+    const res = await request(app).get('/healthz');
+    expect(res.status).toBe(503);
+    dead.disconnect();
+  });
+});
+
 describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) => {
   let ex: Awaited<ReturnType<typeof startExample>>;
   beforeAll(async () => {
@@ -88,6 +115,16 @@ describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) =>
     // the password step-up now wants the new password too
     await request(ex.app).post('/api/verifications/password').set('Authorization', auth).send({ password: BOB.password }).expect(422);
     await request(ex.app).post('/api/verifications/password').set('Authorization', auth).send({ password: newPassword }).expect(201);
+  });
+
+  test('app routes parse JSON like the router: 400, 415', async () => {
+    const auth = await ex.signIn(ALICE);
+    const bad = await request(ex.app).post('/api/payouts').set('Authorization', auth).set('Content-Type', 'application/json').send('{"amount":');
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('request.invalid_json');
+    const form = await request(ex.app).post('/api/sign-in').set('Content-Type', 'application/x-www-form-urlencoded').send('email=a&password=b');
+    expect(form.status).toBe(415);
+    expect(form.body.code).toBe('request.unsupported_media_type');
   });
 
   test('unknown API routes answer JSON 404', async () => {
