@@ -3,7 +3,7 @@ import request from 'supertest';
 import { twilioSender, type MemoryStore } from '../lib/index';
 import { ALICE, BOB, startExample } from './helpers/example';
 import { bearer, harness, STORE_KINDS } from './helpers/harness';
-import { lastCodeSentTo, startProviderStandIn, type ProviderStandIn } from './helpers/provider-stand-in';
+import { extractCode, lastCodeSentTo, startProviderStandIn, type ProviderStandIn } from './helpers/provider-stand-in';
 
 const SENDGRID_KEY = `SG.${randomBytes(12).toString('hex')}`;
 const TWILIO_SID = `AC${randomBytes(16).toString('hex')}`;
@@ -39,7 +39,11 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
     await ex.close();
     await standIn.close();
   });
-  beforeEach(() => standIn.reset());
+  const codesSeen: string[] = [];
+  afterEach(() => {
+    for (const r of standIn.requests) if (r.provider !== 'unknown' && r.answeredWith < 300) codesSeen.push(extractCode(r));
+    standIn.reset();
+  });
 
   const sendCode = (auth: string, identifier: object) =>
     request(ex.app).post('/api/verifications/verification-code').set('Authorization', auth).send({ identifier });
@@ -130,6 +134,18 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
     const proof = await sendCode(auth, newEmail);
     await verifyCode(auth, newEmail, proof.body.verificationRecordId, lastCodeSentTo(standIn, newEmail.value)).expect(200);
     await payout(auth, proof.body.verificationRecordId).expect(201);
+  });
+
+  test('the app log (audit events as JSON lines) holds no code, password, token or full address', () => {
+    expect(codesSeen.length).toBeGreaterThanOrEqual(4);
+    expect(ex.lines.length).toBeGreaterThan(10);
+    const log = ex.lines.join('\n');
+    for (const code of codesSeen) expect(log).not.toContain(code);
+    for (const secret of [ALICE.password, BOB.password, SENDGRID_KEY, TWILIO_TOKEN, alice.slice('Bearer '.length)]) {
+      expect(log).not.toContain(secret);
+    }
+    expect(log).not.toContain(ALICE.phone);
+    expect(log).toContain('"type":"verification.succeeded"');
   });
 });
 
