@@ -1,6 +1,7 @@
 import { Client } from '@sendgrid/client';
 import { MailService, type MailDataRequired } from '@sendgrid/mail';
 import { withTimeout } from '../timeout';
+import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';
 import type { CodeMessage, Sender } from './sender';
 
 /** What the subject, text and html templates of {@link sendgridSender} receive. */
@@ -43,7 +44,6 @@ export interface SendgridSenderOptions {
   readonly timeoutMs?: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_SUBJECT = 'Your verification code';
 
 /**
@@ -69,8 +69,8 @@ export function sendgridSender(options: SendgridSenderOptions): Sender {
     // Legacy templates silently drop dynamicTemplateData, so the code would never arrive.
     throw new TypeError('sendgridSender: `templateId` must be a dynamic template id ("d-…")');
   }
-  const timeoutMs = checkTimeout(options.timeoutMs);
-  const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl(options.apiBaseUrl);
+  const timeoutMs = checkTimeout('sendgridSender', options.timeoutMs);
+  const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl('sendgridSender', options.apiBaseUrl).href;
 
   const client = new Client();
   // setApiKey resets baseUrl to the region host, so the override must come after it.
@@ -150,9 +150,6 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function minutesUntil(expiresAt: Date): number {
-  return Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 60_000));
-}
 
 function isEmailSender(from: unknown): from is EmailSender {
   if (typeof from === 'string') return from.trim() !== '';
@@ -164,27 +161,7 @@ function isEmailSender(from: unknown): from is EmailSender {
   );
 }
 
-function checkTimeout(timeoutMs: number | undefined): number {
-  if (timeoutMs === undefined) return DEFAULT_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('sendgridSender: `timeoutMs` must be a positive integer');
-  }
-  return timeoutMs;
-}
 
-function checkBaseUrl(apiBaseUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(apiBaseUrl);
-  } catch {
-    throw new TypeError('sendgridSender: `apiBaseUrl` is not a valid URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError('sendgridSender: `apiBaseUrl` must be an http(s) URL');
-  }
-  // axios joins baseURL and '/v3/mail/send' itself, so a path prefix (proxy) is kept.
-  return url.href;
-}
 
 /** The timeout rejection; a class of its own so it is recognised and passed on as is. */
 class SendgridTimeoutError extends Error {

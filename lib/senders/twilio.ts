@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient';
 import { withTimeout } from '../timeout';
+import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';
 import type { CodeMessage, Sender } from './sender';
 
 /** What the `body` template of {@link twilioSender} receives. */
@@ -46,7 +47,6 @@ export type TwilioSenderOptions = TwilioSenderBaseOptions &
       }
   );
 
-const DEFAULT_TIMEOUT_MS = 10_000;
 /** Margin between the SDK's timeout and the overall deadline. */
 const DEADLINE_GRACE_MS = 100;
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -78,8 +78,8 @@ export function twilioSender(options: TwilioSenderOptions): Sender {
   if (hasService && (typeof options.messagingServiceSid !== 'string' || options.messagingServiceSid.trim() === '')) {
     throw new TypeError('twilioSender: `messagingServiceSid` must be a non-empty string');
   }
-  const timeoutMs = checkTimeout(options.timeoutMs);
-  const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl(options.apiBaseUrl);
+  const timeoutMs = checkTimeout('twilioSender', options.timeoutMs);
+  const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl('twilioSender', options.apiBaseUrl);
 
   // RequestClient's `timeout` is both the https.Agent socket timeout and the
   // default axios timeout of every request (BaseTwilio passes no per-request
@@ -152,30 +152,8 @@ function defaultBody({ code, minutes }: SmsTemplateContext): string {
   return `Your verification code is ${code}. It expires in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}. Don't share it.`;
 }
 
-function minutesUntil(expiresAt: Date): number {
-  return Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 60_000));
-}
 
-function checkTimeout(timeoutMs: number | undefined): number {
-  if (timeoutMs === undefined) return DEFAULT_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('twilioSender: `timeoutMs` must be a positive integer');
-  }
-  return timeoutMs;
-}
 
-function checkBaseUrl(apiBaseUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(apiBaseUrl);
-  } catch {
-    throw new TypeError('twilioSender: `apiBaseUrl` is not a valid URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError('twilioSender: `apiBaseUrl` must be an http(s) URL');
-  }
-  return url;
-}
 
 /** The timeout rejection; a class of its own so it is recognised and passed on as is. */
 class TwilioTimeoutError extends Error {
