@@ -33,12 +33,12 @@ export function hasRedisServer(): boolean {
  * Starts a private redis-server on a free port, keeping nothing on disk. The
  * tests never touch the Redis on 6379, which may belong to someone else.
  */
-export async function startRedisServer(port?: number): Promise<PrivateRedis> {
+export async function startRedisServer(port?: number, extraArgs: string[] = []): Promise<PrivateRedis> {
   if (!hasRedisServer()) throw new Error(INSTALL_HINT);
   const chosen = port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...extraArgs],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${chosen}`;
