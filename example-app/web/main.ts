@@ -1,0 +1,492 @@
+/**
+ * The demo page: sign-in, the account, and four sensitive actions. Every
+ * guarded call goes through `withVerification`, which opens the verification
+ * dialog on a verification 403 and retries once with the record id.
+ *
+ * Bundled by example-app/web-bundle.ts (esbuild) and served as /app.js.
+ * No console output: nothing a user types or receives (password, code, token)
+ * is ever logged.
+ */
+import { withVerification, type FetchLike, type VerificationRequirement } from '../../lib/client/with-verification';
+import type { VerificationMethod } from '../../lib/records';
+import {
+  apiFetch,
+  describeError,
+  isAccount,
+  isRecordAnswer,
+  readBody,
+  setAccessToken,
+  type Account,
+  type Body,
+  type DemoInfo,
+} from './api';
+import { byId, clearInvalid, flagInvalid, money, node, say } from './dom';
+import { VerificationDialog, type VerifiedRecord } from './verification-dialog';
+
+const VERIFICATION_HEADER = 'Verification-Id';
+/** A remembered record this close to its expiry is not worth sending. */
+const EXPIRY_MARGIN_MS = 5_000;
+
+const page = {
+  status: byId('status', HTMLParagraphElement),
+  session: byId('session', HTMLDivElement),
+  sessionEmail: byId('session-email', HTMLElement),
+  signInView: byId('sign-in-view', HTMLElement),
+  signInForm: byId('sign-in-form', HTMLFormElement),
+  signInEmail: byId('sign-in-email', HTMLInputElement),
+  signInPassword: byId('sign-in-password', HTMLInputElement),
+  signInMessage: byId('sign-in-message', HTMLParagraphElement),
+  appView: byId('app-view', HTMLDivElement),
+  accountTitle: byId('account-title', HTMLHeadingElement),
+  accountEmail: byId('account-email', HTMLElement),
+  accountPhone: byId('account-phone', HTMLElement),
+  accountId: byId('account-id', HTMLElement),
+  payoutForm: byId('payout-form', HTMLFormElement),
+  payoutAmount: byId('payout-amount', HTMLInputElement),
+  payoutCurrency: byId('payout-currency', HTMLSelectElement),
+  payoutDestination: byId('payout-destination', HTMLInputElement),
+  payoutResult: byId('payout-result', HTMLParagraphElement),
+  payslipsButton: byId('payslips-view', HTMLButtonElement),
+  payslipsResult: byId('payslips-result', HTMLParagraphElement),
+  payslipsTable: byId('payslips-table', HTMLDivElement),
+  passwordForm: byId('password-form', HTMLFormElement),
+  newPassword: byId('new-password', HTMLInputElement),
+  confirmPassword: byId('confirm-password', HTMLInputElement),
+  passwordResult: byId('password-result', HTMLParagraphElement),
+  emailForm: byId('email-form', HTMLFormElement),
+  newEmail: byId('new-email', HTMLInputElement),
+  emailCodeStep: byId('email-code-step', HTMLDivElement),
+  emailCode: byId('email-code', HTMLInputElement),
+  emailDevNote: byId('email-dev-note', HTMLParagraphElement),
+  emailSubmit: byId('email-submit', HTMLButtonElement),
+  emailRestart: byId('email-restart', HTMLButtonElement),
+  emailResult: byId('email-result', HTMLParagraphElement),
+};
+
+const dialog = new VerificationDialog();
+
+// Session state, in memory only (see api.ts for the token).
+let account: Account | null = null;
+let delivery: DemoInfo['delivery'] = { email: 'console', phone: 'console' };
+/** The last verified record: sent again while it lasts, so a reusable route (payslips) asks only once. */
+let verification: VerifiedRecord | null = null;
+
+function rememberedVerification(): string | null {
+  if (verification !== null && verification.expiresAt - Date.now() > EXPIRY_MARGIN_MS) return verification.id;
+  verification = null;
+  return null;
+}
+
+/** Why a guarded call came back without success, beyond the server's own answer. */
+interface GuardedOutcome {
+  /** The user closed the verification dialog. */
+  cancelled: boolean;
+}
+
+interface GuardedAction {
+  /** Completes "To ..., confirm it's you." */
+  readonly purpose: string;
+  /** Where focus returns when the dialog closes. */
+  readonly trigger: HTMLElement | null;
+  /**
+   * Whether a recent verification may be sent again without asking. Payouts say
+   * no: moving money always asks, even though the server would accept any fresh
+   * record, and the record they get is used up by the payout anyway.
+   */
+  readonly reuse: boolean;
+}
+
+/**
+ * A fetch for one guarded action: sends the remembered record when the action
+ * allows it, and on a verification 403 opens the dialog, then retries once
+ * (withVerification).
+ */
+function guardedFetch({ purpose, trigger, reuse }: GuardedAction): { fetch: FetchLike; outcome: GuardedOutcome } {
+  const outcome: GuardedOutcome = { cancelled: false };
+  const withRemembered: FetchLike = (input, init) => {
+    const headers = new Headers(init?.headers);
+    const remembered = reuse ? rememberedVerification() : null;
+    if (remembered !== null && !headers.has(VERIFICATION_HEADER)) headers.set(VERIFICATION_HEADER, remembered);
+    return apiFetch(input, { ...init, headers });
+  };
+  const fetchFn = withVerification(withRemembered, {
+    header: VERIFICATION_HEADER,
+    onVerificationRequired: async (requirement: VerificationRequirement, { code }) => {
+      // A refusal without methods (e.g. "prove the new email first") is not something this dialog can fix.
+      if (!Array.isArray(requirement.methods) || account === null) return null;
+      if (code === 'verification.invalid') verification = null; // used up or expired: stop sending it
+      const current = account;
+      const methods = requirement.methods.filter((method: VerificationMethod) => method === 'password' || Boolean(current[method]));
+      const reason =
+        code === 'verification.insufficient'
+          ? `To ${purpose}, you need a more recent security check.`
+          : `To ${purpose}, confirm it's you.`;
+      const record = await dialog.verify({ methods, account: current, reason, trigger, delivery });
+      if (record === null) {
+        outcome.cancelled = methods.length > 0;
+        return null;
+      }
+      if (reuse) verification = record;
+      return record.id;
+    },
+  });
+  return { fetch: fetchFn, outcome };
+}
+
+/** Forms and buttons with a request in flight: a second submit is ignored instead of sent twice. */
+const busy = new WeakSet<HTMLElement>();
+
+/** Runs one request-backed step of a form or button; network failures become a message, not a crash. */
+async function run(owner: HTMLElement, region: HTMLElement, step: () => Promise<void>): Promise<void> {
+  if (busy.has(owner)) return;
+  busy.add(owner);
+  owner.setAttribute('aria-busy', 'true');
+  try {
+    await step();
+  } catch {
+    say(region, 'Could not reach the server. Check your connection and try again.', 'error');
+  } finally {
+    busy.delete(owner);
+    owner.removeAttribute('aria-busy');
+  }
+}
+
+/**
+ * Handles every answer that is not a success the same way: a sign-out on 401,
+ * "cancelled" when the user closed the dialog, otherwise the error in plain words.
+ */
+function reportFailure(region: HTMLElement, action: string, response: Response, body: Body, outcome?: GuardedOutcome): void {
+  if (response.status === 401) {
+    signOut('Your session has ended. Sign in again.');
+    return;
+  }
+  if (outcome?.cancelled) {
+    say(region, `${action} cancelled: the security check was not completed.`, 'info');
+    return;
+  }
+  say(region, describeError(response, body), 'error');
+}
+
+/** A field the page itself refuses before sending anything. */
+function refuse(region: HTMLElement, field: HTMLInputElement, text: string): void {
+  say(region, text, 'error');
+  flagInvalid(field);
+}
+
+// ---- session ---------------------------------------------------------------
+
+async function loadAccount(): Promise<boolean> {
+  const response = await apiFetch('/api/my-account');
+  const body = await readBody(response);
+  if (!response.ok || !isAccount(body)) return false;
+  account = { id: body.id, email: body.email, phone: body.phone };
+  page.accountEmail.textContent = account.email;
+  page.accountPhone.textContent = account.phone ?? 'None';
+  page.accountId.textContent = account.id;
+  page.sessionEmail.textContent = account.email;
+  return true;
+}
+
+async function loadDemoInfo(): Promise<void> {
+  const response = await fetch('/api/demo-info', { headers: { Accept: 'application/json' } });
+  const body = await readBody(response);
+  const info = body.delivery;
+  if (typeof info === 'object' && info !== null && 'email' in info && 'phone' in info) {
+    delivery = { email: String(info.email), phone: String(info.phone) };
+  }
+}
+
+function resetDashboard(): void {
+  for (const form of [page.payoutForm, page.passwordForm]) form.reset();
+  resetEmailChange();
+  page.newEmail.value = '';
+  for (const region of [page.payoutResult, page.payslipsResult, page.passwordResult, page.emailResult]) say(region, '');
+  page.payslipsTable.replaceChildren();
+  page.payslipsTable.hidden = true;
+}
+
+function signOut(message: string): void {
+  setAccessToken(null);
+  account = null;
+  verification = null;
+  resetDashboard();
+  page.appView.hidden = true;
+  page.session.hidden = true;
+  page.signInView.hidden = false;
+  page.signInPassword.value = '';
+  say(page.status, '');
+  say(page.signInMessage, message, 'info');
+  page.signInEmail.focus();
+}
+
+page.signInForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void run(page.signInForm, page.signInMessage, async () => {
+    clearInvalid(page.signInEmail, page.signInPassword);
+    const email = page.signInEmail.value.trim();
+    const password = page.signInPassword.value;
+    if (email === '') return refuse(page.signInMessage, page.signInEmail, 'Enter your email.');
+    if (password === '') return refuse(page.signInMessage, page.signInPassword, 'Enter your password.');
+    say(page.signInMessage, 'Signing in…');
+    const response = await apiFetch('/api/sign-in', { method: 'POST', body: JSON.stringify({ email, password }) });
+    const body = await readBody(response);
+    if (!response.ok || typeof body.access_token !== 'string') {
+      say(page.signInMessage, describeError(response, body), 'error');
+      page.signInPassword.value = '';
+      flagInvalid(page.signInPassword);
+      return;
+    }
+    setAccessToken(body.access_token);
+    page.signInPassword.value = '';
+    await loadDemoInfo();
+    if (!(await loadAccount())) {
+      setAccessToken(null);
+      say(page.signInMessage, 'Signed in, but the account could not be loaded. Try again.', 'error');
+      return;
+    }
+    say(page.signInMessage, '');
+    page.signInView.hidden = true;
+    page.appView.hidden = false;
+    page.session.hidden = false;
+    say(page.status, `Signed in as ${account?.email ?? email}.`, 'success');
+    page.accountTitle.focus();
+  });
+});
+
+document.addEventListener('click', (event) => {
+  const target = event.target instanceof Element ? event.target.closest<HTMLButtonElement>('button[data-demo-email]') : null;
+  if (target === null) return;
+  page.signInEmail.value = target.dataset.demoEmail ?? '';
+  page.signInPassword.value = target.dataset.demoPassword ?? '';
+  clearInvalid(page.signInEmail, page.signInPassword);
+  byId('sign-in-submit', HTMLButtonElement).focus();
+});
+
+byId('sign-out', HTMLButtonElement).addEventListener('click', () => signOut('Signed out.'));
+
+// ---- payout ------------------------------------------------------------------
+
+page.payoutForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const trigger = event.submitter instanceof HTMLElement ? event.submitter : null;
+  void run(page.payoutForm, page.payoutResult, async () => {
+    clearInvalid(page.payoutAmount, page.payoutDestination);
+    const amount = Math.round(page.payoutAmount.valueAsNumber * 100) / 100;
+    const currency = page.payoutCurrency.value;
+    const destination = page.payoutDestination.value.trim();
+    if (!Number.isFinite(amount) || amount <= 0 || amount > 1_000_000) {
+      return refuse(page.payoutResult, page.payoutAmount, 'Enter an amount between 0.01 and 1,000,000.');
+    }
+    if (destination === '') {
+      return refuse(page.payoutResult, page.payoutDestination, 'Enter the destination account.');
+    }
+    say(page.payoutResult, 'Sending the payout…');
+    const guarded = guardedFetch({ purpose: 'make this payout', trigger, reuse: false });
+    const response = await guarded.fetch('/api/payouts', { method: 'POST', body: JSON.stringify({ amount, currency, destination }) });
+    const body = await readBody(response);
+    if (response.status !== 201) return reportFailure(page.payoutResult, 'Payout', response, body, guarded.outcome);
+    // The server's record of the payout, shown as text (what it accepted, not what was typed).
+    const paid = typeof body.amount === 'number' ? body.amount : amount;
+    const paidCurrency = typeof body.currency === 'string' ? body.currency : currency;
+    const paidTo = typeof body.destination === 'string' ? body.destination : destination;
+    const reference = typeof body.id === 'string' ? ` Reference ${body.id}.` : '';
+    say(page.payoutResult, `Payout of ${money(paid, paidCurrency)} to ${paidTo} accepted.${reference}`, 'success');
+  });
+});
+
+// ---- payslips ------------------------------------------------------------------
+
+interface Payslip {
+  period: string;
+  net: number;
+  currency: string;
+}
+
+function isPayslip(value: unknown): value is Payslip {
+  if (typeof value !== 'object' || value === null) return false;
+  const slip = value as Record<string, unknown>;
+  return typeof slip.period === 'string' && typeof slip.net === 'number' && typeof slip.currency === 'string';
+}
+
+/** "2026-10" → "October 2026". */
+function periodName(period: string): string {
+  const match = /^(\d{4})-(\d{2})$/.exec(period);
+  if (!match) return period;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
+  return date.toLocaleDateString('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+function renderPayslips(payslips: readonly Payslip[]): void {
+  const table = node('table', '', 'table');
+  table.append(node('caption', 'Your payslips', 'visually-hidden'));
+  const head = node('tr');
+  for (const title of ['Period', 'Net pay']) {
+    const th = node('th', title);
+    th.scope = 'col';
+    head.append(th);
+  }
+  table.append(node('thead'));
+  table.tHead?.append(head);
+  const rows = node('tbody');
+  for (const slip of payslips) {
+    const row = node('tr');
+    const period = node('th', periodName(slip.period));
+    period.scope = 'row';
+    row.append(period, node('td', money(slip.net, slip.currency), 'amount'));
+    rows.append(row);
+  }
+  table.append(rows);
+  page.payslipsTable.replaceChildren(table);
+  page.payslipsTable.hidden = false;
+}
+
+page.payslipsButton.addEventListener('click', () => {
+  const trigger = page.payslipsButton;
+  void run(trigger, page.payslipsResult, async () => {
+    say(page.payslipsResult, 'Loading payslips…');
+    const guarded = guardedFetch({ purpose: 'view your payslips', trigger, reuse: true });
+    const response = await guarded.fetch('/api/payslips');
+    const body = await readBody(response);
+    if (!response.ok) return reportFailure(page.payslipsResult, 'Viewing payslips', response, body, guarded.outcome);
+    const payslips = Array.isArray(body.payslips) ? body.payslips.filter(isPayslip) : [];
+    renderPayslips(payslips);
+    const loadedAt = new Date().toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit', second: '2-digit' });
+    say(page.payslipsResult, `${payslips.length} payslips loaded at ${loadedAt}.`, 'success');
+  });
+});
+
+// ---- password ------------------------------------------------------------------
+
+page.passwordForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const trigger = event.submitter instanceof HTMLElement ? event.submitter : null;
+  void run(page.passwordForm, page.passwordResult, async () => {
+    clearInvalid(page.newPassword, page.confirmPassword);
+    const password = page.newPassword.value;
+    if (password.length < 12) {
+      return refuse(page.passwordResult, page.newPassword, 'The new password needs at least 12 characters.');
+    }
+    if (page.confirmPassword.value !== password) {
+      return refuse(page.passwordResult, page.confirmPassword, 'The two passwords are different.');
+    }
+    say(page.passwordResult, 'Changing your password…');
+    const guarded = guardedFetch({ purpose: 'change your password', trigger, reuse: true });
+    const response = await guarded.fetch('/api/my-account/password', { method: 'POST', body: JSON.stringify({ password }) });
+    const body = await readBody(response);
+    if (response.status !== 204) return reportFailure(page.passwordResult, 'Password change', response, body, guarded.outcome);
+    page.passwordForm.reset();
+    say(page.passwordResult, 'Password changed. Use the new one the next time you sign in.', 'success');
+  });
+});
+
+// ---- email -----------------------------------------------------------------------
+
+/** The email change in progress: the code sent to the new address, then the proof that it is yours. */
+let emailChange: { email: string; verificationId: string; proof: string | null } | null = null;
+
+function resetEmailChange(): void {
+  emailChange = null;
+  page.newEmail.readOnly = false;
+  page.emailCode.value = '';
+  page.emailCode.disabled = false;
+  page.emailCodeStep.hidden = true;
+  page.emailDevNote.hidden = true;
+  page.emailRestart.hidden = true;
+  page.emailSubmit.textContent = 'Send code';
+  clearInvalid(page.newEmail, page.emailCode);
+}
+
+async function sendNewEmailCode(email: string): Promise<void> {
+  say(page.emailResult, `Sending a code to ${email}…`);
+  const response = await apiFetch('/api/verifications/verification-code', {
+    method: 'POST',
+    body: JSON.stringify({ identifier: { type: 'email', value: email } }),
+  });
+  const body = await readBody(response);
+  if (response.status !== 201 || !isRecordAnswer(body)) return reportFailure(page.emailResult, 'Email change', response, body);
+  emailChange = { email, verificationId: body.verificationRecordId, proof: null };
+  page.newEmail.readOnly = true;
+  page.emailCodeStep.hidden = false;
+  page.emailDevNote.hidden = delivery.email !== 'console';
+  page.emailRestart.hidden = false;
+  page.emailSubmit.textContent = 'Change email';
+  say(page.emailResult, `We sent a 6-digit code to ${email}. Enter it to continue.`, 'success');
+  page.emailCode.focus();
+}
+
+/** Proves the new address with its code; the proof is kept so a cancelled step-up does not waste it. */
+async function proveNewEmail(change: { email: string; verificationId: string }): Promise<string | null> {
+  const code = page.emailCode.value.replace(/\s+/g, '');
+  if (!/^\d{6}$/.test(code)) {
+    say(page.emailResult, 'Enter the 6-digit code from the email.', 'error');
+    flagInvalid(page.emailCode);
+    return null;
+  }
+  say(page.emailResult, 'Checking the code…');
+  const response = await apiFetch('/api/verifications/verification-code/verify', {
+    method: 'POST',
+    body: JSON.stringify({ identifier: { type: 'email', value: change.email }, verificationId: change.verificationId, code }),
+  });
+  const body = await readBody(response);
+  if (!response.ok || !isRecordAnswer(body)) {
+    reportFailure(page.emailResult, 'Email change', response, body);
+    flagInvalid(page.emailCode);
+    return null;
+  }
+  page.emailCode.disabled = true;
+  return body.verificationRecordId;
+}
+
+page.emailForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const trigger = event.submitter instanceof HTMLElement ? event.submitter : page.emailSubmit;
+  void run(page.emailForm, page.emailResult, async () => {
+    clearInvalid(page.newEmail, page.emailCode);
+    const email = page.newEmail.value.trim().toLowerCase();
+    if (emailChange === null) {
+      if (!page.newEmail.checkValidity() || email === '') {
+        return refuse(page.emailResult, page.newEmail, 'Enter a valid email address.');
+      }
+      if (email === account?.email) {
+        return refuse(page.emailResult, page.newEmail, 'That is already your email address.');
+      }
+      return sendNewEmailCode(email);
+    }
+    const change = emailChange;
+    if (change.proof === null) {
+      change.proof = await proveNewEmail(change);
+      if (change.proof === null) return;
+    }
+    say(page.emailResult, 'Changing your email…');
+    const guarded = guardedFetch({ purpose: 'change your email', trigger, reuse: true });
+    const response = await guarded.fetch('/api/my-account/primary-email', {
+      method: 'POST',
+      body: JSON.stringify({ email: change.email, newIdentifierVerificationRecordId: change.proof }),
+    });
+    const body = await readBody(response);
+    if (response.status !== 204) {
+      reportFailure(page.emailResult, 'Email change', response, body, guarded.outcome);
+      // A refusal without methods is about the new address's proof, and a 400 about the address
+      // itself: either way this attempt is over. A cancelled step-up keeps the proof for a retry.
+      const requirement = body.requirement;
+      const proofRefused = typeof requirement === 'object' && requirement !== null && !('methods' in requirement);
+      if (proofRefused || response.status === 400) {
+        resetEmailChange();
+        say(page.emailResult, `${describeError(response, body)} Send a new code to try again.`, 'error');
+      }
+      return;
+    }
+    resetEmailChange();
+    page.newEmail.value = '';
+    await loadAccount();
+    say(page.emailResult, `Your email is now ${change.email}.`, 'success');
+  });
+});
+
+page.emailRestart.addEventListener('click', () => {
+  resetEmailChange();
+  say(page.emailResult, '');
+  page.newEmail.focus();
+});
+
+page.signInEmail.focus();
