@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   'verification.invalid': 403,
   'verification.insufficient': 403,
   'verification.unavailable': 503,
+  'verification.new_identifier_unverified': 403,
   'verification_record.not_found': 404,
   'verification_code.rate_limited': 429,
   'verification_code.delivery_failed': 502,
@@ -40,6 +41,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   'verification.invalid': 'The security verification is not valid. Verify again.',
   'verification.insufficient': 'This action needs a different or more recent security verification.',
   'verification.unavailable': 'Security verification is temporarily unavailable. Try again shortly.',
+  'verification.new_identifier_unverified':
+    'The new identifier has not been verified by this user. Send a code to it and verify it first.',
   'verification_record.not_found': 'The verification was not found or has expired.',
   'verification_code.rate_limited': 'Too many codes requested. Wait before requesting another.',
   'verification_code.delivery_failed': 'The code could not be sent. Try again later.',

@@ -149,7 +149,9 @@ export class VerificationService {
 
   /**
    * Redeems a verified new-identifier record once, for exactly this user and identifier.
-   * Anything else is 403 `verification.invalid`.
+   * Anything else is 403 `verification.new_identifier_unverified` (unknown, expired, used,
+   * another user's, another identifier's: indistinguishable). It carries no `requirement`: a
+   * generic client must not treat it as "verify your identity again".
    */
   async redeemNewIdentifier(userId: string, recordId: string, input: IdentifierInput): Promise<Identifier> {
     const identifier = normalizeIdentifier(input);
@@ -157,11 +159,7 @@ export class VerificationService {
       ? await this.config.store.redeem(recordId, { userId, identifier, now: this.config.now() })
       : null;
     if (record === null) {
-      throw new VerificationError(
-        'verification.invalid',
-        'The new identifier has not been verified by this user. Send a code to it and verify it first.',
-        { requirement: { purpose: 'new_identifier', identifier: { type: identifier.type } } },
-      );
+      throw new VerificationError('verification.new_identifier_unverified', undefined, { identifierType: identifier.type });
     }
     return identifier;
   }

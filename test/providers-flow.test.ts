@@ -128,7 +128,7 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
     expect(account.body.email).toBe(newEmail.value);
     const again = await bind(identity.body.verificationRecordId, newId);
     expect(again.status).toBe(403);
-    expect(again.body.code).toBe('verification.invalid');
+    expect(again.body.code).toBe('verification.new_identifier_unverified');
 
     // codes to the new address now prove identity; the old address is just another address
     const proof = await sendCode(auth, newEmail);

@@ -173,7 +173,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
 
     const otherEmail = await bind('someone.else@example.com', newId);
     expect(otherEmail.status).toBe(403);
-    expect(otherEmail.body.code).toBe('verification.invalid');
+    expect(otherEmail.body).toEqual({ code: 'verification.new_identifier_unverified', message: expect.any(String), identifierType: 'email' });
     // the new-identifier record cannot stand in for the identity record
     expect((await bind('alice.new@example.com', newId, 'usr_alice', newId)).body.code).toBe('verification.insufficient');
 
@@ -182,7 +182,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     expect(bound.body.bound).toEqual(newEmail);
     const twice = await bind('alice.new@example.com', newId);
     expect(twice.status).toBe(403);
-    expect(twice.body.code).toBe('verification.invalid');
+    expect(twice.body.code).toBe('verification.new_identifier_unverified');
   });
 
   test("bob cannot redeem alice's new-identifier record", async () => {

@@ -129,6 +129,8 @@ export function describeError(response: Response, body: Body): string {
       return 'The code could not be delivered. Try again in a moment, or choose another way to verify.';
     case 'verification.unavailable':
       return 'Security checks are unavailable right now. Try again in a moment.';
+    case 'verification.new_identifier_unverified':
+      return 'The new email has not been confirmed with a code yet, or that code was already used. Send a new code to it.';
     case 'verification.required':
     case 'verification.invalid':
     case 'verification.insufficient':
