@@ -41,6 +41,9 @@ export async function startRedisServer(port?: number, extraArgs: string[] = []):
     ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...extraArgs],
     { stdio: 'ignore' },
   );
+  // Whatever happens to the caller, the server does not outlive it.
+  const killOnExit = () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  process.once('exit', killOnExit);
   const url = `redis://127.0.0.1:${chosen}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -66,6 +69,7 @@ export async function startRedisServer(port?: number, extraArgs: string[] = []):
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {
+        process.removeListener('exit', killOnExit);
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');

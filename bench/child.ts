@@ -1,0 +1,43 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+/** Marks a process started by forkBenchModule(), so a module knows to run its child side. */
+export const CHILD_FLAG = '--bench-child';
+
+export const isBenchChild = (): boolean => process.send !== undefined && process.argv.includes(CHILD_FLAG);
+
+/**
+ * Starts a bench/*.ts module in its own Node process (through tsx, with an IPC channel),
+ * so that what it measures does not share an event loop or a heap with the rest.
+ */
+export function forkBenchModule(file: string, nodeFlags: readonly string[] = []): ChildProcess {
+  return fork(file, [CHILD_FLAG], {
+    cwd: path.resolve(__dirname, '..'), // where `tsx` resolves
+    execArgv: [...nodeFlags, '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+/** Resolves when the child has exited (rejects if it exited with an error code). */
+export function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return child.exitCode === 0 ? resolve() : reject(new Error(`bench child exited with ${child.exitCode ?? child.signalCode}`));
+    }
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`bench child exited with ${code ?? signal}`)),
+    );
+  });
+}
+
+/** Starts a child that sends exactly one message (its result) and exits; returns that message. */
+export async function runOnce<T>(file: string, nodeFlags: readonly string[] = []): Promise<T> {
+  const child = forkBenchModule(file, nodeFlags);
+  const exited = exitOf(child);
+  const result = await new Promise<T>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as T));
+    exited.then(() => reject(new Error(`${path.basename(file)} exited without a result`)), reject);
+  });
+  await exited;
+  return result;
+}

@@ -1,0 +1,138 @@
+import http from 'node:http';
+import type { ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { exitOf, forkBenchModule, isBenchChild } from './child';
+import { percentile, round } from './stats';
+
+/**
+ * An HTTP load generator in its own process (so it does not share the server's
+ * event loop): `count` requests, at most `concurrency` in flight, over keep-alive
+ * sockets of node's http Agent.
+ */
+export interface LoadJob {
+  readonly port: number;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Header that carries a record id, and the ids: one per request, or one id for all. */
+  readonly idHeader: string;
+  readonly ids: readonly string[] | string;
+  readonly count: number;
+  readonly concurrency: number;
+}
+
+export interface LoadResult {
+  readonly count: number;
+  readonly elapsedMs: number;
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Responses by HTTP status ("error" for a failed request). */
+  readonly statuses: Readonly<Record<string, number>>;
+}
+
+type ToChild = { readonly job: LoadJob };
+type FromChild = { readonly result: LoadResult } | { readonly error: string };
+
+/** The parent's handle on the load-generator process. */
+export class LoadClient {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    this.#exited = exitOf(child);
+    this.#exited.catch(() => undefined); // reported by run() or close()
+  }
+
+  static start(): LoadClient {
+    return new LoadClient(forkBenchModule(__filename));
+  }
+
+  run(job: LoadJob): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      const onExit = () => reject(new Error('the load generator exited'));
+      this.#child.once('exit', onExit);
+      this.#child.once('message', (message: FromChild) => {
+        this.#child.removeListener('exit', onExit);
+        if ('error' in message) reject(new Error(`load generator: ${message.error}`));
+        else resolve(message.result);
+      });
+      this.#child.send({ job } satisfies ToChild);
+    });
+  }
+
+  /** Closes the IPC channel: the child exits by itself. */
+  async close(): Promise<void> {
+    if (this.#child.connected) this.#child.disconnect();
+    await this.#exited;
+  }
+}
+
+function request(agent: http.Agent, job: LoadJob, id: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: job.port,
+        method: job.method,
+        path: job.path,
+        agent,
+        headers: { ...job.headers, [job.idHeader]: id, 'content-length': '0' },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      },
+    );
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+async function runJob(job: LoadJob): Promise<LoadResult> {
+  if (typeof job.ids !== 'string' && job.ids.length < job.count) throw new Error('fewer ids than requests');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
+  const latencies = new Float64Array(job.count);
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < job.count; i = next++) {
+      const id = typeof job.ids === 'string' ? job.ids : (job.ids[i] as string);
+      const started = performance.now();
+      let status: string;
+      try {
+        status = String(await request(agent, job, id));
+      } catch {
+        status = 'error';
+      }
+      latencies[i] = performance.now() - started;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: job.concurrency }, worker));
+  const elapsedMs = performance.now() - started;
+  agent.destroy();
+  return {
+    count: job.count,
+    elapsedMs: round(elapsedMs, 1),
+    requestsPerSecond: round(job.count / (elapsedMs / 1000), 0),
+    p50Ms: round(percentile(latencies, 50), 3),
+    p99Ms: round(percentile(latencies, 99), 3),
+    maxMs: round(percentile(latencies, 100), 3),
+    statuses,
+  };
+}
+
+if (isBenchChild()) {
+  process.on('message', (message: ToChild) => {
+    runJob(message.job).then(
+      (result) => process.send?.({ result } satisfies FromChild),
+      (error: unknown) => process.send?.({ error: String(error) } satisfies FromChild),
+    );
+  });
+  process.once('disconnect', () => process.exit(0));
+}

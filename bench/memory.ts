@@ -1,0 +1,114 @@
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MemoryStore } from '../lib/index';
+import { verifiedPasswordRecord } from './app';
+import { isBenchChild, runOnce } from './child';
+import { round } from './stats';
+
+export interface MemoryResult {
+  /** True when the numbers come after forced collections (node --expose-gc); otherwise approximate. */
+  readonly gcForced: boolean;
+  readonly records: number;
+  readonly heapUsedBeforeMB: number;
+  readonly heapUsedAfterMB: number;
+  readonly heapDeltaMB: number;
+  readonly bytesPerRecord: number;
+  readonly insertsPerSecond: number;
+  readonly overCap: {
+    readonly maxRecords: number;
+    readonly inserted: number;
+    readonly sizeAfter: number;
+    readonly oldestDropped: boolean;
+    readonly newestKept: boolean;
+    /** Mean cost of one create() while the store is full of live records. */
+    readonly microsecondsPerInsertAtCap: number;
+    readonly pass: boolean;
+  };
+  /** The same 1.5x overflow at a tenth of the size, run to the end. */
+  readonly overCapScaled: MemoryResult['overCap'];
+}
+
+const MB = 1024 * 1024;
+const RECORDS = 100_000;
+/** Inserts past the cap at full size: 2,000 by default (each one sweeps the whole store); BENCH_FULL=1 runs all 50,000. */
+const OVERFLOW = process.env.BENCH_FULL === '1' ? 50_000 : 2_000;
+
+function heapUsed(): number {
+  for (let i = 0; i < 3; i += 1) globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Fills a store to `maxRecords`, then inserts `overflow` more; checks it stayed at its bound, oldest out first. */
+async function overCap(store: MemoryStore, maxRecords: number, firstId: string, overflow: number): Promise<MemoryResult['overCap']> {
+  let lastId = '';
+  const started = performance.now();
+  for (let i = 0; i < overflow; i += 1) {
+    const record = verifiedPasswordRecord();
+    await store.create(record);
+    lastId = record.id;
+  }
+  const elapsed = performance.now() - started;
+  const oldestDropped = (await store.get(firstId)) === null;
+  const newestKept = (await store.get(lastId)) !== null;
+  const sizeAfter = store.size;
+  return {
+    maxRecords,
+    inserted: maxRecords + overflow,
+    sizeAfter,
+    oldestDropped,
+    newestKept,
+    microsecondsPerInsertAtCap: round((elapsed * 1000) / overflow, 1),
+    pass: sizeAfter === maxRecords && oldestDropped && newestKept,
+  };
+}
+
+async function fill(store: MemoryStore, count: number): Promise<string> {
+  let firstId = '';
+  for (let i = 0; i < count; i += 1) {
+    const record = verifiedPasswordRecord();
+    if (i === 0) firstId = record.id;
+    await store.create(record);
+  }
+  return firstId;
+}
+
+async function measureMemory(): Promise<MemoryResult> {
+  const before = heapUsed();
+  const store = new MemoryStore({ maxRecords: RECORDS });
+  const started = performance.now();
+  const firstId = await fill(store, RECORDS);
+  const fillMs = performance.now() - started;
+  const after = heapUsed();
+  if (store.size !== RECORDS) throw new Error(`expected ${RECORDS} records, the store holds ${store.size}`);
+
+  const scaledMax = RECORDS / 10;
+  const scaled = new MemoryStore({ maxRecords: scaledMax });
+  const scaledFirst = await fill(scaled, scaledMax);
+
+  return {
+    gcForced: typeof globalThis.gc === 'function',
+    records: RECORDS,
+    heapUsedBeforeMB: round(before / MB, 1),
+    heapUsedAfterMB: round(after / MB, 1),
+    heapDeltaMB: round((after - before) / MB, 1),
+    bytesPerRecord: round((after - before) / RECORDS, 0),
+    insertsPerSecond: round(RECORDS / (fillMs / 1000), 0),
+    overCap: await overCap(store, RECORDS, firstId, OVERFLOW),
+    overCapScaled: await overCap(scaled, scaledMax, scaledFirst, scaledMax / 2),
+  };
+}
+
+/** Runs the measurement in a fresh process with --expose-gc, so its heap holds nothing else. */
+export function runMemoryBench(): Promise<MemoryResult> {
+  return runOnce<MemoryResult>(path.join(__dirname, 'memory.ts'), ['--expose-gc']);
+}
+
+if (isBenchChild()) {
+  measureMemory().then(
+    (result) => process.send?.(result, () => process.disconnect()),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,123 @@
+import Redis from 'ioredis';
+
+/** The same private redis-server the tests use: a free loopback port, nothing on disk, never 6379. */
+export { startRedisServer, type PrivateRedis } from '../test/helpers/redis-server';
+
+/** A client with the options the README recommends (fail fast instead of queueing). */
+export async function connectClient(url: string): Promise<Redis> {
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, lazyConnect: true });
+  await client.connect();
+  return client;
+}
+
+/** Commands the server has received so far, per command: `calls + rejected_calls` from INFO commandstats. */
+export type CommandCounts = ReadonlyMap<string, number>;
+
+export async function commandCounts(admin: Redis): Promise<CommandCounts> {
+  const info = await admin.info('commandstats');
+  const counts = new Map<string, number>();
+  for (const line of info.split(/\r?\n/)) {
+    const match = /^cmdstat_([^:]+):(.*)$/.exec(line);
+    if (match === null) continue;
+    const fields = new Map((match[2] as string).split(',').map((pair) => pair.split('=') as [string, string]));
+    counts.set(match[1] as string, Number(fields.get('calls') ?? 0) + Number(fields.get('rejected_calls') ?? 0));
+  }
+  return counts;
+}
+
+/**
+ * Commands received between two snapshots taken with commandCounts(), by command,
+ * less `own`: what the measuring connection itself sent in between. The first
+ * snapshot's INFO is counted by the server once it has run, hence one `info` by default.
+ * Note: commandstats also counts the commands a Lua script runs (redis.call), so
+ * one EVALSHA of a script that runs HGETALL and DEL shows up as three commands.
+ */
+export function commandDelta(
+  before: CommandCounts,
+  after: CommandCounts,
+  own: Readonly<Record<string, number>> = { info: 1 },
+): { total: number; byCommand: Record<string, number> } {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  for (const [command, count] of after) {
+    const delta = count - (before.get(command) ?? 0) - (own[command] ?? 0);
+    if (delta > 0) {
+      byCommand[command] = delta;
+      total += delta;
+    }
+  }
+  return { total, byCommand };
+}
+
+/** Commands seen by MONITOR in one window: sent by clients (one round trip each at most), and run inside Lua scripts. */
+export interface MonitoredCommands {
+  readonly fromClients: Record<string, number>;
+  readonly clientTotal: number;
+  readonly insideLua: Record<string, number>;
+}
+
+/**
+ * Counts, with MONITOR, the commands that clients other than `admin` send while
+ * `work` runs. MONITOR names the sender of each command ("lua" for those a script
+ * runs), so unlike commandstats it tells a round trip from a script's inner
+ * calls. The window is delimited by two ECHO markers from `admin`; Redis feeds
+ * monitors in execution order, so once the closing marker is seen, everything
+ * before it has been seen.
+ */
+export class CommandMonitor {
+  readonly #monitor: Redis;
+  readonly #admin: Redis;
+  readonly #adminAddress: string;
+  #listener: ((time: string, args: string[], source: string) => void) | undefined;
+
+  private constructor(monitor: Redis, admin: Redis, adminAddress: string) {
+    this.#monitor = monitor;
+    this.#admin = admin;
+    this.#adminAddress = adminAddress;
+    monitor.on('monitor', (time: string, args: string[], source: string) => this.#listener?.(time, args, source));
+  }
+
+  static async start(admin: Redis): Promise<CommandMonitor> {
+    const info = String(await admin.call('CLIENT', 'INFO'));
+    const address = /(?:^|\s)addr=(\S+)/.exec(info)?.[1];
+    if (address === undefined) throw new Error('CLIENT INFO gave no addr');
+    return new CommandMonitor(await admin.duplicate().monitor(), admin, address);
+  }
+
+  async window<T>(work: () => Promise<T>): Promise<{ result: T; commands: MonitoredCommands }> {
+    const marker = `bench-window:${process.hrtime.bigint()}`;
+    const fromClients: Record<string, number> = {};
+    const insideLua: Record<string, number> = {};
+    let clientTotal = 0;
+    let open = false;
+    const closed = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('MONITOR never showed the closing marker')), 10_000);
+      this.#listener = (_time, args, source) => {
+        const command = (args[0] ?? '').toLowerCase();
+        if (source === this.#adminAddress) {
+          if (command === 'echo' && args[1] === `${marker}:start`) open = true;
+          if (command === 'echo' && args[1] === `${marker}:end`) {
+            clearTimeout(timer);
+            resolve();
+          }
+          return;
+        }
+        if (!open) return;
+        const bucket = source === 'lua' ? insideLua : fromClients;
+        bucket[command] = (bucket[command] ?? 0) + 1;
+        if (source !== 'lua') clientTotal += 1;
+      };
+    });
+    closed.catch(() => undefined); // awaited below
+    await this.#admin.echo(`${marker}:start`);
+    const result = await work();
+    await this.#admin.echo(`${marker}:end`);
+    await closed;
+    this.#listener = undefined;
+    return { result, commands: { fromClients, clientTotal, insideLua } };
+  }
+
+  stop(): void {
+    this.#monitor.disconnect();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * `npm run bench`: JWT verification, guard throughput and latency, Redis round
+ * trips per guard check, MemoryStore memory and bound, bcrypt timing. Starts its
+ * own redis-server on a free port and stops it; prints tables and writes
+ * bench/results/latest.json. Exits 1 when a measured property fails (more than
+ * one Redis command sent per guard check after warm-up, a MemoryStore past its
+ * bound, or a request that did not get the expected answer).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type Redis from 'ioredis';
+import { runBcryptBench, type BcryptResult } from './bcrypt';
+import { runGuardBench, type GuardResult } from './guard';
+import { runJwtBench, type JwtResult } from './jwt';
+import { LoadClient } from './load-client';
+import { runMemoryBench, type MemoryResult } from './memory';
+import { connectClient, startRedisServer } from './redis-server';
+import { runRoundTripBench, type RoundTripRow } from './round-trips';
+import { formatInt, printTable, round } from './stats';
+
+const SETTINGS = {
+  jwtIterations: 20_000,
+  guardRequests: 5_000,
+  guardRounds: 3,
+  guardWarmup: 2_000,
+  guardConcurrency: 20,
+  roundTripChecks: 1_000,
+  roundTripWarmup: 50,
+  bcryptSamples: 10,
+} as const;
+
+/** Past this the run is stuck: it stops (the redis-server is killed on exit). */
+const HARD_TIMEOUT_MS = 180_000;
+
+interface Machine {
+  readonly node: string;
+  readonly platform: string;
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly redis: string;
+}
+
+interface Results {
+  readonly machine: Machine;
+  readonly jwt: readonly JwtResult[];
+  readonly guard: readonly GuardResult[];
+  readonly roundTrips: readonly RoundTripRow[];
+  readonly memory: MemoryResult;
+  readonly bcrypt: BcryptResult;
+}
+
+const progress = (stage: string) => process.stderr.write(`… ${stage}\n`);
+
+async function redisVersion(admin: Redis): Promise<string> {
+  return /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+}
+
+/**
+ * Runs every measurement. The HTTP ones go first, while the process is fresh:
+ * run after the JWT loops (whose string-secret case leaves much garbage), the
+ * first guard case measured up to a third slower.
+ */
+async function measure(): Promise<Results> {
+  const redis = await startRedisServer();
+  const load = LoadClient.start();
+  let admin: Redis | undefined;
+  try {
+    admin = await connectClient(redis.url);
+    const machine: Machine = {
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      redis: await redisVersion(admin),
+    };
+    progress(`guard over HTTP (redis-server ${machine.redis} on port ${redis.port})`);
+    const guard = await runGuardBench({
+      load,
+      redisUrl: redis.url,
+      admin,
+      requests: SETTINGS.guardRequests,
+      rounds: SETTINGS.guardRounds,
+      warmup: SETTINGS.guardWarmup,
+      concurrency: SETTINGS.guardConcurrency,
+    });
+    progress('Redis round trips per guard check');
+    const roundTrips = await runRoundTripBench({
+      load,
+      redisUrl: redis.url,
+      admin,
+      checks: SETTINGS.roundTripChecks,
+      warmup: SETTINGS.roundTripWarmup,
+    });
+    progress('JWT verification');
+    const jwt = runJwtBench(SETTINGS.jwtIterations);
+    progress('MemoryStore memory and bound');
+    const memory = await runMemoryBench();
+    progress('bcrypt timing');
+    const bcrypt = await runBcryptBench(SETTINGS.bcryptSamples);
+    return { machine, jwt, guard, roundTrips, memory, bcrypt };
+  } finally {
+    await load.close().catch(() => undefined);
+    await admin?.quit().catch(() => undefined);
+    await redis.stop();
+  }
+}
+
+const counts = (map: Readonly<Record<string, number>>) =>
+  Object.entries(map).map(([key, n]) => `${key}×${n}`).join(' ') || '–';
+
+function report({ machine, jwt, guard, roundTrips, memory, bcrypt }: Results): void {
+  console.log(`\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}`);
+
+  printTable(
+    `1. JWT verification, HS256 (${formatInt(SETTINGS.jwtIterations)} iterations each, after 1,000 warm-up)`,
+    ['case', 'ops/s', 'µs/op'],
+    jwt.map((r) => [r.name, formatInt(r.opsPerSecond), r.microsecondsPerOp]),
+  );
+
+  printTable(
+    `2. Guard over HTTP: ${SETTINGS.guardRounds} rounds × ${formatInt(SETTINGS.guardRequests)} requests per case after ${formatInt(SETTINGS.guardWarmup)} warm-up, ` +
+      `concurrency ${SETTINGS.guardConcurrency}, keep-alive, load generator in its own process; medians of the rounds`,
+    ['guard', 'store', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', 'max ms', 'commandstats/req (incl. Lua)'],
+    guard.map((r) => [
+      r.guard,
+      r.store,
+      formatInt(r.requestsPerSecond),
+      r.requestsPerSecondRange.map(formatInt).join('–'),
+      r.p50Ms,
+      r.p99Ms,
+      r.maxMs,
+      r.commandstatsPerRequest,
+    ]),
+  );
+
+  printTable(
+    '3. Redis commands per guard check (MONITOR on the private server: sent by the app vs run inside Lua; commandstats counts both)',
+    ['case', 'checks', 'statuses', 'sent by app', 'sent/check', 'inside Lua', 'commandstats/check', 'asserted ≤ 1', 'pass'],
+    roundTrips.map((r) => [
+      r.case,
+      r.checks,
+      counts(r.statuses),
+      counts(r.sent),
+      r.sentPerCheck,
+      counts(r.insideLua),
+      r.commandstatsPerCheck,
+      r.asserted,
+      r.pass,
+    ]),
+  );
+
+  const heapLabel = memory.gcForced ? 'after forced GC' : 'APPROXIMATE: no --expose-gc, no forced GC';
+  printTable(
+    `4. MemoryStore memory (heapUsed, ${heapLabel}; measured in a fresh process)`,
+    ['records', 'heap before MB', 'heap after MB', 'delta MB', 'bytes/record', 'inserts/s (filling)'],
+    [[formatInt(memory.records), memory.heapUsedBeforeMB, memory.heapUsedAfterMB, memory.heapDeltaMB, memory.bytesPerRecord, formatInt(memory.insertsPerSecond)]],
+  );
+  printTable(
+    '   MemoryStore bound (live records, oldest dropped first)',
+    ['maxRecords', 'inserted', 'size after', 'oldest dropped', 'newest kept', 'µs/insert at cap', 'pass'],
+    [memory.overCap, memory.overCapScaled].map((b) => [
+      formatInt(b.maxRecords),
+      formatInt(b.inserted),
+      formatInt(b.sizeAfter),
+      b.oldestDropped,
+      b.newestKept,
+      b.microsecondsPerInsertAtCap,
+      b.pass,
+    ]),
+  );
+  const fullOverflowSeconds = round((50_000 * memory.overCap.microsecondsPerInsertAtCap) / 1e6, 1);
+  console.log(
+    `   Each create() on a full store sweeps every record: all 150,000 into maxRecords 100,000 would take ~${fullOverflowSeconds} s here (BENCH_FULL=1 runs it).`,
+  );
+
+  printTable(
+    `5. POST /v/password timing, bcrypt cost ${bcrypt.cost} (${SETTINGS.bcryptSamples} samples each, alternating; reported, not asserted)`,
+    ['case', 'status', 'median ms', 'min ms', 'max ms'],
+    bcrypt.cases.map((c) => [c.name, c.status, c.medianMs, c.minMs, c.maxMs]),
+  );
+  console.log(`   median(user without password) − median(wrong password) = ${bcrypt.medianDifferenceMs} ms`);
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const results = await measure();
+  report(results);
+
+  const checks = [
+    ...results.roundTrips.map((r) => ({ name: `round trips: ${r.case}`, pass: r.pass })),
+    ...[results.memory.overCap, results.memory.overCapScaled].map((b) => ({ name: `MemoryStore bound at ${formatInt(b.maxRecords)}`, pass: b.pass })),
+  ];
+  const failed = checks.filter((check) => !check.pass);
+  const durationSeconds = round((performance.now() - started) / 1000, 1);
+
+  const file = path.join(__dirname, 'results', 'latest.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ generatedAt: new Date().toISOString(), durationSeconds, settings: SETTINGS, ...results, checks }, null, 2)}\n`);
+
+  console.log(`\nChecks: ${checks.length - failed.length}/${checks.length} passed${failed.map((c) => `\n  FAILED: ${c.name}`).join('')}`);
+  console.log(`Wrote ${path.relative(process.cwd(), file)} in ${durationSeconds} s.`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+setTimeout(() => {
+  console.error(`bench: still running after ${HARD_TIMEOUT_MS / 1000} s, stopping`);
+  process.exit(2);
+}, HARD_TIMEOUT_MS).unref();
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error('bench failed:', error);
+    process.exitCode = 1;
+  },
+);
