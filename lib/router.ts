@@ -8,7 +8,7 @@ import { parseBody } from './http/validate';
 import { identifierSchema, normalizeIdentifier } from './identifiers';
 import { createLimiters } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
-import type { Identifier, VerificationRecord } from './records';
+import type { Identifier, RecordPurpose, VerificationRecord } from './records';
 import type { VerificationStore } from './stores/store';
 import type { VerificationService } from './verification-service';
 
@@ -36,6 +36,7 @@ const verifyCodeBody = z.object({
 interface RequestState {
   userId?: string;
   identifier?: Identifier;
+  purpose?: RecordPurpose;
   input?: unknown;
 }
 const STATE = Symbol('express-step-up.request');
@@ -57,6 +58,12 @@ function identifierOf(req: Request): Identifier {
   const { identifier } = state(req);
   if (identifier === undefined) throw new Error('route reached without an identifier');
   return identifier;
+}
+
+function purposeOf(req: Request): RecordPurpose {
+  const { purpose } = state(req);
+  if (purpose === undefined) throw new Error('route reached without a purpose');
+  return purpose;
 }
 
 function inputOf<S extends z.ZodType>(req: Request, _schema: S): z.infer<S> {
@@ -115,6 +122,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
     secret: config.secret,
     userIdOf,
     identifierOf,
+    purposeOf,
   });
   const router = express.Router();
 
@@ -167,11 +175,15 @@ export function createVerificationRouter(config: RouterConfig): Router {
   router.post(
     '/verification-code',
     validated(sendCodeBody, true),
+    async (req, _res, next) => {
+      state(req).purpose = await service.purposeOf(userIdOf(req), identifierOf(req));
+      next();
+    },
     ...limiters.codeSends,
     audited(
       (req) => identifierOf(req).type,
       async (req, res) => {
-        const record = await service.sendCode(userIdOf(req), identifierOf(req), preferredLocale(req));
+        const record = await service.sendCode(userIdOf(req), identifierOf(req), purposeOf(req), preferredLocale(req));
         sendRecord(res, 201, record);
         return record;
       },

@@ -6,6 +6,7 @@ import {
   type GuardVerdict,
   type Identifier,
   type IdentifierType,
+  type RecordPurpose,
   type VerificationMethod,
   type VerificationRecord,
 } from './records';
@@ -67,16 +68,24 @@ export class VerificationService {
   }
 
   /**
+   * What a code to this identifier would prove: `identity` when it is the user's current
+   * email or phone as the app's lookup reports it, else only ownership of a `new_identifier`.
+   */
+  async purposeOf(userId: string, identifier: Identifier): Promise<RecordPurpose> {
+    const user = await this.config.users.findById(userId);
+    const known = normalizeKnown(identifier.type, user?.[identifier.type]);
+    return known?.value === identifier.value ? 'identity' : 'new_identifier';
+  }
+
+  /**
    * Sends a one-time code to a normalised identifier (see normalizeIdentifier) and
    * saves its pending record (only the code's HMAC).
    * The record is written only after the provider accepted the message, so a
    * failed delivery leaves nothing that could ever be verified.
    */
-  async sendCode(userId: string, identifier: Identifier, locale?: string): Promise<VerificationRecord> {
-    const { users, store, sender, secret, now, codeTtlMs, codeLength } = this.config;
+  async sendCode(userId: string, identifier: Identifier, purpose: RecordPurpose, locale?: string): Promise<VerificationRecord> {
+    const { store, sender, secret, now, codeTtlMs, codeLength } = this.config;
     if (sender === undefined) throw new VerificationError('verification_code.delivery_failed', 'No sender is configured.');
-    const user = await users.findById(userId);
-    const known = normalizeKnown(identifier.type, user?.[identifier.type]);
     const id = newRecordId();
     const code = newNumericCode(codeLength);
     const createdAt = now();
@@ -92,7 +101,7 @@ export class VerificationService {
       id,
       userId,
       method: identifier.type,
-      purpose: known?.value === identifier.value ? 'identity' : 'new_identifier',
+      purpose,
       status: 'pending',
       identifier,
       codeHash: codeHash(secret, id, code),

@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { AuditEvent, RateLimits } from '../lib/index';
 import { bearer, harness, PASSWORDS, STORE_KINDS, type Harness } from './helpers/harness';
@@ -11,6 +13,7 @@ const NONE: RateLimits = {
   codeResendCooldownSeconds: 0.001,
   codesPerIdentifier: { limit: 1000, windowSeconds: 3600 },
   codesPerUser: { limit: 1000, windowSeconds: 3600 },
+  codesPerNewIdentifier: { limit: 1000, windowSeconds: 3600 },
   codeFailuresPerUser: { limit: 1000, windowSeconds: 3600 },
 };
 
@@ -92,6 +95,68 @@ describe.each(STORE_KINDS)('rate limits (%s store)', (kind) => {
     for (let i = 0; i < 3; i += 1) await sendCode(h, ALICE_EMAIL).expect(429); // cooldown
     await sendCode(h, { type: 'phone', value: '+14155550100' }).expect(201); // still the 2nd of 2
     expect((await sendCode(h, { type: 'email', value: 'alice+1@example.com' })).body.code).toBe('verification_code.rate_limited');
+  });
+
+  test('codes: dropping the connection mid-send does not give the count back', async () => {
+    const slow = { send: () => new Promise<void>((resolve) => setTimeout(resolve, 300)) };
+    const h = await make({ codeResendCooldownSeconds: 60, codesPerUser: { limit: 3, windowSeconds: 3600 } }, { sender: slow });
+    const server = h.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    const abandoned = (identifier: object) =>
+      new Promise<void>((resolve) => {
+        const body = JSON.stringify({ identifier });
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/v/verification-code',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: bearer('usr_alice') },
+        });
+        req.on('error', () => resolve());
+        req.end(body);
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 50);
+      });
+    for (let i = 0; i < 3; i += 1) await abandoned({ type: 'email', value: `alice+${i}@example.com` });
+    await abandoned(ALICE_EMAIL);
+    await sleep(400); // the abandoned sends finish on the server
+    const cooldown = await request(server).post('/v/verification-code').set('Authorization', bearer('usr_alice')).send({ identifier: ALICE_EMAIL });
+    expect(cooldown.status).toBe(429);
+    const perUser = await request(server).post('/v/verification-code').set('Authorization', bearer('usr_alice')).send({ identifier: { type: 'phone', value: '+14155550100' } });
+    expect(perUser.status).toBe(429);
+    server.close();
+  });
+
+  test("codes: another account cannot use up a user's codes to their own identifiers", async () => {
+    const h = await make({ codeResendCooldownSeconds: 60, codesPerIdentifier: { limit: 2, windowSeconds: 3600 }, codesPerNewIdentifier: { limit: 3, windowSeconds: 3600 } });
+    // bob keeps sending to alice's address (for him a new identifier) until refused
+    await sendCode(h, ALICE_EMAIL, 'usr_bob').expect(201);
+    expect((await sendCode(h, ALICE_EMAIL, 'usr_bob')).status).toBe(429); // his own cooldown
+    // alice is not affected, and her sends are hers alone (no count of bob's in her headers)
+    const own = await sendCode(h, ALICE_EMAIL);
+    expect(own.status).toBe(201);
+    expect(own.headers.ratelimit).toContain('"codes_per_identifier"; r=1;');
+    expect(own.headers.ratelimit).not.toContain('codes_per_new_identifier');
+  });
+
+  test('codes: a cap on one new identifier across all accounts, without revealing counts', async () => {
+    const h = await make({ codesPerNewIdentifier: { limit: 3, windowSeconds: 3600 } });
+    const stranger = { type: 'email', value: 'victim@example.org' };
+    const first = await sendCode(h, stranger, 'usr_alice');
+    expect(first.status).toBe(201);
+    expect(first.headers.ratelimit ?? '').not.toContain('codes_per_new_identifier');
+    await sendCode(h, stranger, 'usr_bob').expect(201);
+    await sendCode(h, stranger, 'usr_carol').expect(201);
+    const fourth = await sendCode(h, stranger, 'usr_bob');
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.code).toBe('verification_code.rate_limited');
+    expect(Number(fourth.headers['retry-after'])).toBeGreaterThan(0);
+    expect(fourth.headers.ratelimit ?? '').not.toContain('codes_per_new_identifier');
+    // identity codes to one's own address are never counted there
+    for (let i = 0; i < 4; i += 1) await sendCode(h, { type: 'email', value: 'bob@example.com' }, 'usr_bob').expect(201);
   });
 
   test('code checks: at most 20 wrong per user, and a resend does not reset it', async () => {

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { sendError, VerificationError, type ErrorCode } from '../errors';
 import type { Audit } from '../events';
-import type { Identifier } from '../records';
+import type { Identifier, RecordPurpose } from '../records';
 import type { VerificationStore } from '../stores/store';
 import type { LimitWindow, ResolvedLimits } from './limits';
 
@@ -16,6 +16,8 @@ export interface LimiterContext {
   readonly secret: Buffer;
   readonly userIdOf: (req: Request) => string;
   readonly identifierOf: (req: Request) => Identifier;
+  /** Whether the identifier is one the user already has (identity) or a new one. */
+  readonly purposeOf: (req: Request) => RecordPurpose;
 }
 
 export interface Limiters {
@@ -29,26 +31,26 @@ export interface Limiters {
   readonly codeFailures: RequestHandler;
 }
 
-/** A sent code counts when the provider was called: 2xx, or 502 when it refused. */
-const providerWasCalled = (_req: Request, res: Response) => res.statusCode < 400 || res.statusCode === 502;
-
 export function createLimiters(context: LimiterContext): Limiters {
-  const { limits, store, audit, secret, userIdOf, identifierOf } = context;
-  const hashed = (identifier: Identifier) =>
-    createHmac('sha256', secret).update(`${identifier.type}:${identifier.value}`).digest('base64url').slice(0, 22);
+  const { limits, store, audit, secret, userIdOf, identifierOf, purposeOf } = context;
+  /** Keys never hold an email, a phone number or a prefix of one: only an HMAC under the server secret. */
+  const hashed = (value: string) => createHmac('sha256', secret).update(value).digest('base64url').slice(0, 22);
+  const identifierKey = (identifier: Identifier) => hashed(`${identifier.type}:${identifier.value}`);
 
   const limiter = (
     name: string,
     window: LimitWindow,
     code: ErrorCode,
     keyGenerator: (req: Request) => string,
-    counting: Pick<Partial<Options>, 'skipSuccessfulRequests' | 'skipFailedRequests' | 'requestWasSuccessful'>,
+    counting: Pick<Partial<Options>, 'skipSuccessfulRequests'>,
     event: 'verification.rate_limited' | 'verification.locked' = 'verification.rate_limited',
+    /** False for counters shared by all users: their headers would tell one user about another's activity. */
+    headers = true,
   ): RequestHandler =>
     rateLimit({
       windowMs: window.windowSeconds * 1000,
       limit: window.limit,
-      standardHeaders: 'draft-8',
+      standardHeaders: headers ? 'draft-8' : false,
       legacyHeaders: false,
       identifier: name,
       store: store.counterStore(name),
@@ -59,6 +61,12 @@ export function createLimiters(context: LimiterContext): Limiters {
       handler: (req, res) => {
         const userId = tryUserId(req);
         audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: name, reason: code });
+        if (!headers) {
+          // express-rate-limit sets Retry-After only along with the RateLimit headers; every 429 needs one.
+          const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+          const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : window.windowSeconds;
+          res.setHeader('Retry-After', String(seconds));
+        }
         sendError(res, new VerificationError(code));
       },
     });
@@ -72,7 +80,12 @@ export function createLimiters(context: LimiterContext): Limiters {
   };
 
   const perUser = (req: Request) => `u:${userIdOf(req)}`;
-  const countSends = { skipFailedRequests: true, requestWasSuccessful: providerWasCalled };
+  const perUserAndIdentifier = (req: Request) => `u:${userIdOf(req)}:i:${identifierKey(identifierOf(req))}`;
+  // Every send that reaches a limiter counts, whatever its outcome: giving counts back on
+  // failure (skipFailedRequests) would also give them back when the client drops the
+  // connection, while the message still goes out. A send refused by a later limiter has
+  // used its place in the earlier ones: the error is on the side of fewer messages.
+  const countSends = {};
 
   const codeSends: RequestHandler[] = [];
   const allowed = limits.allowedCountryCallingCodes;
@@ -80,23 +93,43 @@ export function createLimiters(context: LimiterContext): Limiters {
     codeSends.push((req, res, next) => {
       const identifier = identifierOf(req);
       if (identifier.type === 'phone' && !allowed.some((cc) => isCountry(identifier.value, cc))) {
-        audit.emit(req, { type: 'verification.rate_limited', userId: userIdOf(req), identifier, limit: 'sms_country', reason: 'verification_code.identifier_not_allowed' });
+        audit.emit(req, {
+          type: 'verification.rate_limited',
+          userId: userIdOf(req),
+          identifier,
+          limit: 'sms_country',
+          reason: 'verification_code.identifier_not_allowed',
+        });
         sendError(res, new VerificationError('verification_code.identifier_not_allowed'));
         return;
       }
       next();
     });
   }
+  // Cooldown and caps per identifier count this user's sends only, so another account
+  // cannot lock a user out of codes to their own email or phone.
+  const newIdentifierCap = limiter(
+    'codes_per_new_identifier',
+    limits.codesPerNewIdentifier,
+    'verification_code.rate_limited',
+    (req) => `i:${identifierKey(identifierOf(req))}`,
+    countSends,
+    'verification.rate_limited',
+    false,
+  );
   codeSends.push(
     limiter(
       'code_cooldown',
       { limit: 1, windowSeconds: limits.codeResendCooldownSeconds },
       'verification_code.rate_limited',
-      (req) => `i:${hashed(identifierOf(req))}`,
+      perUserAndIdentifier,
       countSends,
     ),
-    limiter('codes_per_identifier', limits.codesPerIdentifier, 'verification_code.rate_limited', (req) => `i:${hashed(identifierOf(req))}`, countSends),
+    limiter('codes_per_identifier', limits.codesPerIdentifier, 'verification_code.rate_limited', perUserAndIdentifier, countSends),
     limiter('codes_per_user', limits.codesPerUser, 'verification_code.rate_limited', perUser, countSends),
+    // Codes to an identifier no account has proven yet, from all users together: many accounts
+    // cannot flood one stranger's inbox. Codes to a user's own identifiers never count here.
+    (req, res, next) => (purposeOf(req) === 'new_identifier' ? newIdentifierCap(req, res, next) : next()),
   );
   const perPrefix = limits.perPrefix;
   if (perPrefix !== undefined) {
@@ -104,7 +137,7 @@ export function createLimiters(context: LimiterContext): Limiters {
       'sms_prefix',
       perPrefix,
       'verification_code.identifier_not_allowed',
-      (req) => `p:${identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1)}`,
+      (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
       countSends,
     );
     // Only phone numbers have prefixes worth capping.

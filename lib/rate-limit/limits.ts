@@ -16,6 +16,8 @@ export interface RateLimits {
   codesPerIdentifier?: LimitWindow;
   /** Codes per user. */
   codesPerUser?: LimitWindow;
+  /** Codes to one identifier that is not the sender's own (binding a new email or phone), from all users together. */
+  codesPerNewIdentifier?: LimitWindow;
   /** Wrong codes per user across all records (a resend does not reset it). */
   codeFailuresPerUser?: LimitWindow;
   /** SMS pumping defences. */
@@ -33,6 +35,7 @@ export interface ResolvedLimits {
   readonly codeResendCooldownSeconds: number;
   readonly codesPerIdentifier: LimitWindow;
   readonly codesPerUser: LimitWindow;
+  readonly codesPerNewIdentifier: LimitWindow;
   readonly codeFailuresPerUser: LimitWindow;
   readonly allowedCountryCallingCodes: readonly string[] | undefined;
   readonly perPrefix: (LimitWindow & { readonly prefixDigits: number }) | undefined;
@@ -42,8 +45,10 @@ export interface ResolvedLimits {
  * The defaults and why:
  * - 5 wrong passwords per 15 minutes: a guesser with a stolen session gets 480 tries a day at most,
  *   while a person who mistypes a few times is not locked out for long.
- * - a 60 s resend cooldown, 5 codes per identifier and 10 per user an hour: enough for real retries,
- *   too few to flood an inbox or run up an SMS bill.
+ * - a 60 s resend cooldown, 5 codes per identifier and 10 per user an hour (counted per user, so no
+ *   one else can use up a user's codes): enough for real retries, too few to flood an inbox or run up
+ *   an SMS bill; and 10 an hour to one new identifier from all users together, so many accounts
+ *   cannot flood a stranger's inbox.
  * - 20 wrong codes per user an hour across all records: NIST SP 800-63B rev 4 §3.1.3.2 wants a limit
  *   that resending a code does not reset; with 6 digits that bounds a guesser's odds to 20 in a million an hour.
  * - 100 requests per IP per 15 minutes: far above a person's use, a ceiling for scripts.
@@ -54,6 +59,7 @@ export const DEFAULT_LIMITS: ResolvedLimits = {
   codeResendCooldownSeconds: 60,
   codesPerIdentifier: { limit: 5, windowSeconds: 60 * 60 },
   codesPerUser: { limit: 10, windowSeconds: 60 * 60 },
+  codesPerNewIdentifier: { limit: 10, windowSeconds: 60 * 60 },
   codeFailuresPerUser: { limit: 20, windowSeconds: 60 * 60 },
   allowedCountryCallingCodes: undefined,
   perPrefix: undefined,
@@ -87,6 +93,7 @@ export function resolveLimits(limits: RateLimits = {}): ResolvedLimits {
     codeResendCooldownSeconds: cooldown,
     codesPerIdentifier: checkWindow('codesPerIdentifier', limits.codesPerIdentifier ?? d.codesPerIdentifier),
     codesPerUser: checkWindow('codesPerUser', limits.codesPerUser ?? d.codesPerUser),
+    codesPerNewIdentifier: checkWindow('codesPerNewIdentifier', limits.codesPerNewIdentifier ?? d.codesPerNewIdentifier),
     codeFailuresPerUser: checkWindow('codeFailuresPerUser', limits.codeFailuresPerUser ?? d.codeFailuresPerUser),
     allowedCountryCallingCodes: allowed ? [...allowed] : undefined,
     perPrefix: perPrefix ? { ...checkWindow('sms.perPrefix', perPrefix), prefixDigits: perPrefix.prefixDigits } : undefined,

@@ -48,6 +48,7 @@ export const UNLIMITED: RateLimits = {
   codeResendCooldownSeconds: 0.001,
   codesPerIdentifier: { limit: 1_000_000, windowSeconds: 3600 },
   codesPerUser: { limit: 1_000_000, windowSeconds: 3600 },
+  codesPerNewIdentifier: { limit: 1_000_000, windowSeconds: 3600 },
   codeFailuresPerUser: { limit: 1_000_000, windowSeconds: 3600 },
 };
 
