@@ -26,6 +26,12 @@ export interface StepUpOptions {
   recordTtlSeconds?: number;
   /** Lifetime of a one-time code, in seconds. Default 600. */
   codeTtlSeconds?: number;
+  /**
+   * The bcrypt cost of your users' password hashes (default 10). A user without a password is
+   * checked against a dummy hash of this cost, so that the answer takes as long as for a wrong
+   * password; once a real hash has been checked, its cost is used.
+   */
+  bcryptCost?: number;
   /** Wrong codes allowed per record before it dies. Default 5. */
   maxCodeAttempts?: number;
   /** Longest wait for a provider to accept a message, in ms. Default 10 000. */
@@ -55,6 +61,7 @@ export interface ResolvedOptions {
   readonly recordTtlMs: number;
   readonly codeTtlMs: number;
   readonly maxCodeAttempts: number;
+  readonly bcryptCost: number;
   readonly sendTimeoutMs: number;
   readonly bodyLimit: string | number;
   readonly header: string;
@@ -89,6 +96,23 @@ function resolveSecret(secret: string | Buffer | undefined, store: VerificationS
   return bytes;
 }
 
+function bcryptCost(cost: number | undefined): number {
+  const resolved = cost ?? 10;
+  if (!Number.isInteger(resolved) || resolved < 4 || resolved > 31) {
+    throw new TypeError('express-step-up: `bcryptCost` is an integer from 4 to 31 (the cost of your password hashes)');
+  }
+  return resolved;
+}
+
+/** The clock, checked once and floored to whole milliseconds (a fraction would break Redis expiries). */
+function checkedClock(clock: (() => number) | undefined): () => number {
+  if (clock === undefined) return Date.now;
+  if (typeof clock !== 'function' || !Number.isFinite(clock())) {
+    throw new TypeError('express-step-up: `now` must be a function returning epoch milliseconds');
+  }
+  return () => Math.floor(clock());
+}
+
 /** Defaults and checks, once at startup: a misconfiguration throws with a message that says how to fix it. */
 export function resolveOptions(options: StepUpOptions): ResolvedOptions {
   if (typeof options?.authenticate !== 'function') {
@@ -103,17 +127,19 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     throw new TypeError('express-step-up: `onEvent` must be a function');
   }
-  const store = options.store ?? new MemoryStore(options.now ? { now: options.now } : {});
-  const now = options.now ?? Date.now;
+  const now = checkedClock(options.now);
+  const store = options.store ?? new MemoryStore({ now });
   return {
     authenticate: options.authenticate,
     users: options.users,
     store,
     sender: options.sender,
     secret: resolveSecret(options.secret, store),
-    recordTtlMs: positive('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000,
-    codeTtlMs: positive('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000,
+    // Whole milliseconds: Redis expiries take integers.
+    recordTtlMs: Math.round(positive('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000),
+    codeTtlMs: Math.round(positive('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000),
     maxCodeAttempts: positive('maxCodeAttempts', options.maxCodeAttempts, 5, true),
+    bcryptCost: bcryptCost(options.bcryptCost),
     sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 10_000),
     bodyLimit: options.bodyLimit ?? '16kb',
     header: options.header ?? 'Verification-Id',

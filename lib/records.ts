@@ -57,8 +57,16 @@ export interface GuardCriteria {
 
 export type GuardVerdict = 'ok' | 'invalid' | 'insufficient';
 
+/**
+ * Every rule below is written as the condition to *pass* (`expiresAt > now`), never as the
+ * condition to refuse: a NaN or missing number then fails closed instead of passing.
+ */
+export function isLive(record: VerificationRecord, now: number): boolean {
+  return record.expiresAt > now;
+}
+
 export function isExpired(record: VerificationRecord, now: number): boolean {
-  return record.expiresAt <= now;
+  return !isLive(record, now);
 }
 
 /**
@@ -67,14 +75,18 @@ export function isExpired(record: VerificationRecord, now: number): boolean {
  * `insufficient`: a valid record of this user that does not meet this route's bar.
  */
 export function guardVerdict(record: VerificationRecord | null, criteria: GuardCriteria): GuardVerdict {
-  if (record === null) return 'invalid';
-  if (record.userId !== criteria.userId) return 'invalid';
-  if (record.status !== 'verified' || record.verifiedAt === undefined) return 'invalid';
-  if (isExpired(record, criteria.now)) return 'invalid';
-  if (record.purpose !== 'identity') return 'insufficient';
-  if (!criteria.methods.includes(record.method)) return 'insufficient';
-  if (record.verifiedAt < criteria.now - criteria.maxAgeMs) return 'insufficient';
-  return 'ok';
+  const valid =
+    record !== null &&
+    record.userId === criteria.userId &&
+    record.status === 'verified' &&
+    record.verifiedAt !== undefined &&
+    isLive(record, criteria.now);
+  if (!valid) return 'invalid';
+  const sufficient =
+    record.purpose === 'identity' &&
+    criteria.methods.includes(record.method) &&
+    (record.verifiedAt as number) >= criteria.now - criteria.maxAgeMs;
+  return sufficient ? 'ok' : 'insufficient';
 }
 
 /** What redeeming a new-identifier record asks of it. */
@@ -90,7 +102,7 @@ export function isRedeemable(record: VerificationRecord | null, criteria: Redeem
     record.userId === criteria.userId &&
     record.status === 'verified' &&
     record.purpose === 'new_identifier' &&
-    !isExpired(record, criteria.now) &&
+    isLive(record, criteria.now) &&
     record.identifier !== undefined &&
     record.identifier.type === criteria.identifier.type &&
     record.identifier.value === criteria.identifier.value
@@ -121,19 +133,15 @@ export function codeCheckPrecondition(
   record: VerificationRecord | null,
   check: CodeCheck,
 ): 'not_found' | 'identifier_mismatch' | 'exceed_max_try' | 'compare' {
-  if (
-    record === null ||
-    record.userId !== check.userId ||
-    record.status !== 'pending' ||
-    record.method === 'password' ||
-    record.codeHash === undefined ||
-    isExpired(record, check.now)
-  ) {
-    return 'not_found';
-  }
-  if (record.identifier?.type !== check.identifier.type || record.identifier.value !== check.identifier.value) {
-    return 'identifier_mismatch';
-  }
-  if (record.attempts >= check.maxAttempts) return 'exceed_max_try';
-  return 'compare';
+  const found =
+    record !== null &&
+    record.userId === check.userId &&
+    record.status === 'pending' &&
+    record.method !== 'password' &&
+    record.codeHash !== undefined &&
+    isLive(record, check.now);
+  if (!found) return 'not_found';
+  const sameIdentifier = record.identifier?.type === check.identifier.type && record.identifier.value === check.identifier.value;
+  if (!sameIdentifier) return 'identifier_mismatch';
+  return record.attempts < check.maxAttempts ? 'compare' : 'exceed_max_try';
 }

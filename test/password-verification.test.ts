@@ -55,12 +55,14 @@ describe.each(STORE_KINDS)('password verification (%s store)', (kind) => {
   });
 
   if (kind === 'redis') {
-    test('in Redis every key has a TTL and no value holds the password', async () => {
-      await request(h.app).post('/v/password/verify').set('Authorization', bearer('usr_bob')).send({ password: PASSWORDS.usr_bob }).expect(201);
+    test('in Redis every key has a TTL and no key or value holds the password or the record id', async () => {
+      const created = await request(h.app).post('/v/password/verify').set('Authorization', bearer('usr_bob')).send({ password: PASSWORDS.usr_bob });
+      expect(created.status).toBe(201);
       const keys = await dumpKeys(h.redis!, `${h.prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
       for (const { key, pttl, text } of keys) {
         expect(pttl).toBeGreaterThan(0);
+        expect(`${key} ${text}`).not.toContain(created.body.verificationRecordId);
         expect(`${key} ${text}`).not.toContain(PASSWORDS.usr_alice);
         expect(`${key} ${text}`).not.toContain(PASSWORDS.usr_bob);
       }

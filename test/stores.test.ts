@@ -35,9 +35,20 @@ describe('RedisStore specifics', () => {
     }
   });
 
-  test('keys carry the record id as a cluster hash tag', () => {
+  test('keys hold a hash of the record id (a bearer credential), as the cluster hash tag', () => {
     const store = new RedisStore({ client: redis, prefix: 'p:' });
-    expect(store.keyFor('abc')).toBe('p:rec:{abc}');
+    const id = verifiedRecord().id;
+    const key = store.keyFor(id);
+    expect(key).toMatch(/^p:rec:\{[A-Za-z0-9_-]{43}\}$/);
+    expect(key).not.toContain(id);
+    expect(store.keyFor(id)).toBe(key);
+  });
+
+  test('a fractional expiry is refused before anything is written (no key without a TTL)', async () => {
+    const prefix = `frac:${randomBytes(6).toString('hex')}:`;
+    const store = new RedisStore({ client: redis, prefix });
+    await expect(store.create(verifiedRecord({ expiresAt: Date.now() + 600_000.5 }))).rejects.toThrow(/whole epoch milliseconds/);
+    expect(await redis.keys(`${prefix}*`)).toEqual([]);
   });
 
   test('the scripts still run after SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {

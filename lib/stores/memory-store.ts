@@ -51,12 +51,11 @@ export class MemoryStore implements VerificationStore {
 
   async create(record: VerificationRecord): Promise<void> {
     const now = this.#now();
-    if (now - this.#lastSweep >= this.#sweepIntervalMs || this.#records.size >= this.#maxRecords) {
-      this.#sweep(now);
-    }
+    if (now - this.#lastSweep >= this.#sweepIntervalMs) this.#sweep(now);
     while (this.#records.size >= this.#maxRecords) {
-      // Still full of live records: drop the oldest (Map keeps insertion order).
-      // Losing a record only ever means asking the user to verify again.
+      // Full: drop the oldest (Map keeps insertion order), in O(1) rather than a sweep of
+      // every record on each insert. Records live about equally long, so the oldest is the
+      // first to expire anyway; losing a live one only means asking the user to verify again.
       const oldest = this.#records.keys().next().value;
       if (oldest === undefined) break;
       this.#records.delete(oldest);

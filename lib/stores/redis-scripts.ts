@@ -2,7 +2,7 @@
  * Lua scripts of the Redis store. Each touches exactly one key (the record's),
  * so each runs atomically and works unchanged on Redis Cluster.
  *
- * Record hash fields: u userId, m method, p purpose, s status, it/iv identifier
+ * The key is `<prefix>rec:{sha256(id)}`. Record hash fields: u userId, m method, p purpose, s status, it/iv identifier
  * type/value, ch code HMAC (pending code records only), a attempts,
  * c createdAt, e expiresAt, v verifiedAt (epoch ms).
  *

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisCounterStore } from '../rate-limit/redis-counter-store';
@@ -69,13 +70,18 @@ export class RedisStore implements VerificationStore {
     this.#commands = client as unknown as StepUpCommands;
   }
 
-  /** The Redis key of a record (exposed for tests and operations). */
+  /**
+   * The Redis key of a record: a SHA-256 of the id, never the id itself, which is a bearer
+   * credential (anyone who can list keys must not be able to use them). The hash is the cluster
+   * hash tag, so anything added per record later lands in the same slot.
+   */
   keyFor(id: string): string {
-    // The id is the hash tag, so anything added per record later lands in the same cluster slot.
-    return `${this.#prefix}rec:{${id}}`;
+    return `${this.#prefix}rec:{${createHash('sha256').update(id).digest('base64url')}}`;
   }
 
   async create(record: VerificationRecord): Promise<void> {
+    // PEXPIREAT takes whole milliseconds; a fraction would fail after HSET and leave a key without a TTL.
+    if (!Number.isSafeInteger(record.expiresAt)) throw new TypeError('RedisStore: expiresAt must be whole epoch milliseconds');
     const key = this.keyFor(record.id);
     const results = await this.#call(
       this.#client.multi().hset(key, toFields(record)).pexpireat(key, record.expiresAt).exec(),
