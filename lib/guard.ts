@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { respondWithError, VerificationError } from './errors';
+import { respondWithError, toVerificationError, VerificationError } from './errors';
 import type { Audit } from './events';
 import { VERIFICATION_METHODS, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
@@ -79,9 +79,7 @@ export function createGuardFactory(config: GuardConfig) {
         userId = await authenticateRequest(config.authenticate, req);
         context = await check(req.headers[rule.header], userId);
       } catch (caught) {
-        if (caught instanceof VerificationError && userId !== undefined) {
-          config.audit.emit(req, { type: 'guard.refused', userId, reason: caught.code });
-        }
+        if (userId !== undefined) config.audit.emit(req, { type: 'guard.refused', userId, reason: toVerificationError(caught).code });
         respondWithError(res, caught, config.onUnexpectedError);
         return;
       }

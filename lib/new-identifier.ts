@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { respondWithError, VerificationError } from './errors';
+import { respondWithError, toVerificationError, VerificationError } from './errors';
 import type { Audit } from './events';
 import type { Identifier, IdentifierType } from './records';
 import type { VerificationService } from './verification-service';
@@ -22,6 +22,12 @@ export interface RequireNewIdentifierOptions {
   value?: (req: Request) => unknown;
   /** Where the new-identifier record id is. Default: `req.body.newIdentifierVerificationRecordId`. */
   recordId?: (req: Request) => unknown;
+  /**
+   * Require that `requireVerification()` let this request through for the same user first
+   * (proof of identity as well as of the new identifier). Default true; turn it off only when
+   * the route proves identity in another way.
+   */
+  requireIdentity?: boolean;
 }
 
 export interface NewIdentifierConfig {
@@ -50,6 +56,7 @@ export function createNewIdentifierFactory(config: NewIdentifierConfig) {
       throw new TypeError("requireNewIdentifier: type must be 'email' or 'phone'");
     }
     const { type } = options;
+    const requireIdentity = options.requireIdentity !== false;
     const readValue = options.value ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.[type]);
     const readRecordId =
       options.recordId ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.newIdentifierVerificationRecordId);
@@ -60,12 +67,17 @@ export function createNewIdentifierFactory(config: NewIdentifierConfig) {
       let identifier: Identifier;
       try {
         userId = await authenticateRequest(config.authenticate, req);
+        if (requireIdentity && req.verification?.userId !== userId) {
+          // Fails closed, and tells the developer: this middleware is mounted without the guard before it.
+          config.onUnexpectedError?.(new Error('requireNewIdentifier() ran without requireVerification() before it'));
+          throw new VerificationError('verification.required');
+        }
         const value = field(readValue(req), type, 254);
         recordId = field(readRecordId(req), 'newIdentifierVerificationRecordId', 128);
         identifier = await config.service.redeemNewIdentifier(userId, recordId, { type, value });
       } catch (caught) {
-        if (caught instanceof VerificationError && userId !== undefined) {
-          config.audit.emit(req, { type: 'new_identifier.refused', userId, method: type, reason: caught.code });
+        if (userId !== undefined) {
+          config.audit.emit(req, { type: 'new_identifier.refused', userId, method: type, reason: toVerificationError(caught).code });
         }
         respondWithError(res, caught, config.onUnexpectedError);
         return;

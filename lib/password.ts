@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
 
-/** bcrypt's cost for the dummy hash until a real hash has been seen. */
-const DEFAULT_COST = 10;
 const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 
 /**
@@ -13,7 +11,12 @@ const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
  */
 export class PasswordChecker {
   readonly #dummies = new Map<number, Promise<string>>();
-  #cost = DEFAULT_COST;
+  /** The cost of the app's hashes: as configured until a real hash shows it. */
+  #cost: number;
+
+  constructor(initialCost: number) {
+    this.#cost = initialCost;
+  }
 
   async matches(password: string, hash: string | null | undefined): Promise<boolean> {
     const real = typeof hash === 'string' ? BCRYPT_HASH.exec(hash) : null;

@@ -21,7 +21,7 @@ export interface StepUp {
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
-  const passwords = new PasswordChecker();
+  const passwords = new PasswordChecker(resolved.bcryptCost);
   void passwords.warmUp();
   const service = new VerificationService({ ...resolved, passwords, codeLength: 6 });
   const shared = {

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createStepUp, jwtAuthenticator, MemoryStore, RedisStore } from '../lib/index';
-import { bearer, harness, JWT_SECRET, PASSWORDS, tokenFor, type Harness } from './helpers/harness';
+import { bearer, harness, JWT_SECRET, PASSWORDS, testUsers, tokenFor, type Harness } from './helpers/harness';
 
 const fakeReq = (authorization?: string) =>
   ({ headers: authorization === undefined ? {} : { authorization } }) as unknown as Parameters<ReturnType<typeof jwtAuthenticator>>[0];
@@ -83,6 +83,34 @@ describe('createStepUp options', () => {
     expect(() => createStepUp({ authenticate: base.authenticate } as never)).toThrow(/users/);
     expect(() => createStepUp({ ...base, recordTtlSeconds: -1 })).toThrow(/recordTtlSeconds/);
     expect(() => createStepUp({ ...base, maxCodeAttempts: 2.5 })).toThrow(/maxCodeAttempts/);
+    expect(() => createStepUp({ ...base, bcryptCost: 3 })).toThrow(/bcryptCost/);
+    expect(() => createStepUp({ ...base, now: (() => Number.NaN) as () => number })).toThrow(/now/);
+    expect(() => createStepUp({ ...base, limits: { codesPerUser: { limit: 0, windowSeconds: 60 } } })).toThrow(/codesPerUser/);
+    expect(() => createStepUp({ ...base, limits: { sms: { allowedCountryCallingCodes: ['+44'] } } })).toThrow(/allowedCountryCallingCodes/);
+  });
+
+  test('TTLs with fractions of a millisecond and a fractional clock still give whole-millisecond expiries in Redis', async () => {
+    const h = await harness('redis', { recordTtlSeconds: 600.0005, now: () => Date.now() + 0.25 });
+    const res = await request(h.app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    expect(res.status).toBe(201);
+    const keys = await h.redis!.keys(`${h.prefix}rec:*`);
+    expect(keys).toHaveLength(1);
+    expect(await h.redis!.pttl(keys[0]!)).toBeGreaterThan(590_000);
+    await h.close();
+  });
+
+  test('an authenticator may give an integer user id', async () => {
+    const { default: express } = await import('express');
+    const users = await testUsers();
+    const alice = users.get('usr_alice')!;
+    const stepUp = createStepUp({ authenticate: () => 42, users: { findById: (id) => (id === '42' ? { ...alice, id: '42' } : null) } });
+    const app = express();
+    app.use('/v', stepUp.router);
+    app.get('/g', stepUp.requireVerification(), (req, res) => res.json(req.verification));
+    const created = await request(app).post('/v/password').send({ password: PASSWORDS.usr_alice });
+    expect(created.status).toBe(201);
+    const guarded = await request(app).get('/g').set('Verification-Id', created.body.verificationRecordId);
+    expect(guarded.body.userId).toBe('42');
   });
 });
 

@@ -68,6 +68,21 @@ describe('bad input gets the contract JSON errors', () => {
     expectError(res, 415, 'request.unsupported_media_type');
   });
 
+  test.each(['gzip', 'deflate', 'br'])('a %s body that does not decompress: 400, not 500', async (encoding) => {
+    const res = await post().set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('not compressed at all');
+    expectError(res, 400, 'request.invalid_json');
+  });
+
+  test('an unknown content encoding: 415', async () => {
+    const res = await post().set('Content-Type', 'application/json').set('Content-Encoding', 'zstd-unknown').send('{}');
+    expectError(res, 415, 'request.unsupported_media_type');
+  });
+
+  test('the message tells a missing field from a wrong type', async () => {
+    expect((await post().send({})).body.message).toBe('Invalid field "password": required');
+    expect((await post().send({ password: 1 })).body.message).toBe('Invalid field "password": expected string');
+  });
+
   test('a 10 000-character header value never causes a 5xx', async () => {
     const res = await post().set('Verification-Id', 'v'.repeat(10_000)).set('X-Junk', 'j'.repeat(10_000)).send({ password: 'x' });
     expect(res.status).toBeLessThan(500);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { createStepUp, jwtAuthenticator, RedisStore } from '../lib/index';
+import { createStepUp, jwtAuthenticator, RedisStore, type AuditEvent } from '../lib/index';
 import { bearer, JWT_SECRET, PASSWORDS, testUsers } from './helpers/harness';
 import { startRedisServer, type PrivateRedis } from './helpers/redis-server';
 
@@ -17,6 +17,7 @@ describe.each([
   let server: PrivateRedis;
   let client: Redis;
   let app: express.Express;
+  const events: AuditEvent[] = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -29,6 +30,7 @@ describe.each([
       users: { findById: (id) => users.get(id) ?? null },
       store: new RedisStore({ client, timeoutMs: 1000 }),
       secret: randomBytes(32),
+      onEvent: (event) => void events.push(event),
     });
     app = express();
     app.use('/v', stepUp.router);
@@ -59,5 +61,7 @@ describe.each([
     const password = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
     expect(password.status).toBe(503);
     expect(password.body.code).toBe('verification.unavailable');
+    // the audit stream records the refusals
+    expect(events.filter((e) => e.type === 'guard.refused' && e.reason === 'verification.unavailable')).toHaveLength(2);
   });
 });

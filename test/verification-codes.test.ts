@@ -185,6 +185,30 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     expect(twice.body.code).toBe('verification.new_identifier_unverified');
   });
 
+  test('requireNewIdentifier() without an identity verification before it fails closed', async () => {
+    const express = (await import('express')).default;
+    const { createStepUp, jwtAuthenticator } = await import('../lib/index');
+    const { JWT_SECRET, testUsers } = await import('./helpers/harness');
+    const users = await testUsers();
+    const reported: unknown[] = [];
+    const stepUp = createStepUp({
+      authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
+      users: { findById: (id) => users.get(id) ?? null },
+      sender: { send: async (m) => void h.sent.push(m) },
+      onUnexpectedError: (error) => void reported.push(error),
+    });
+    const app = express();
+    app.use('/v', stepUp.router);
+    app.post('/bind-alone', express.json(), stepUp.requireNewIdentifier({ type: 'email' }), (_req, res) => res.json({ bound: true }));
+    const newEmail = { type: 'email', value: 'alone@example.com' };
+    const sent = await request(app).post('/v/verification-code').set('Authorization', bearer('usr_alice')).send({ identifier: newEmail });
+    await request(app).post('/v/verification-code/verify').set('Authorization', bearer('usr_alice')).send({ identifier: newEmail, verificationId: sent.body.verificationRecordId, code: lastCode() }).expect(200);
+    const res = await request(app).post('/bind-alone').set('Authorization', bearer('usr_alice')).send({ email: newEmail.value, newIdentifierVerificationRecordId: sent.body.verificationRecordId });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('verification.required');
+    expect(String(reported[0])).toMatch(/without requireVerification/);
+  });
+
   test("bob cannot redeem alice's new-identifier record", async () => {
     const newEmail = { type: 'email', value: 'alice.other@example.com' } as const;
     const newId = (await send(newEmail)).body.verificationRecordId as string;

@@ -15,9 +15,8 @@ export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promis
 /**
  * What the server says the refused request needs, as sent in the 403 body's
  * `requirement` field. For `requireVerification()` it is `{ methods, maxAge }`.
- * Other refusals may carry other fields (for example the new-identifier check
- * sends `{ purpose: 'new_identifier', identifier: { type } }` and no `methods`):
- * check `methods` before offering a verification.
+ * It may carry more fields in later versions: check `methods` before offering a
+ * verification.
  */
 export interface VerificationRequirement {
   /** The methods that satisfy the route, e.g. `['password', 'email', 'phone']`. */

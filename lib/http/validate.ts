@@ -11,13 +11,24 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-  throw new VerificationError('request.invalid_input', `Invalid field "${field}": ${describe(issue)}`, { field });
+  const missing = issue?.code === 'invalid_type' && valueAt(body, issue.path) === undefined;
+  throw new VerificationError('request.invalid_input', `Invalid field "${field}": ${missing ? 'required' : describe(issue)}`, { field });
+}
+
+/** The submitted value at a path (zod 4 issues do not carry it), only to tell "missing" from "wrong type". */
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let value = body;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 function describe(issue: z.core.$ZodIssue | undefined): string {
   switch (issue?.code) {
     case 'invalid_type':
-      return issue.input === undefined ? 'required' : `expected ${issue.expected}`;
+      return `expected ${issue.expected}`;
     case 'too_big':
       return 'too long';
     case 'too_small':
