@@ -1,6 +1,6 @@
 import path from 'node:path';
 import express, { type Request } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
@@ -40,7 +40,8 @@ export interface ExampleAppDeps {
 }
 
 function sendersFor(config: ExampleConfig, log: (line: string) => void): Sender {
-  const fallback = consoleSender({ write: log });
+  // The console sender (and its "not for production" warning) only for a channel without a provider.
+  const fallback = config.sendgrid && config.twilio ? undefined : consoleSender({ write: log });
   return senderByChannel({
     email: config.sendgrid
       ? sendgridSender({
@@ -48,7 +49,7 @@ function sendersFor(config: ExampleConfig, log: (line: string) => void): Sender 
           from: config.sendgrid.from,
           ...(config.sendgrid.apiUrl ? { apiBaseUrl: config.sendgrid.apiUrl } : {}),
         })
-      : fallback,
+      : (fallback as Sender),
     phone: config.twilio
       ? twilioSender({
           accountSid: config.twilio.accountSid,
@@ -56,7 +57,7 @@ function sendersFor(config: ExampleConfig, log: (line: string) => void): Sender 
           from: config.twilio.from,
           ...(config.twilio.apiUrl ? { apiBaseUrl: config.twilio.apiUrl } : {}),
         })
-      : fallback,
+      : (fallback as Sender),
   });
 }
 
@@ -106,7 +107,8 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   /** The app's own sign-in check for its account routes (the guard authenticates by itself). */
   const signedIn = async (req: Request): Promise<string> => {
     const userId = await authenticate(req);
-    if (!userId) throw new VerificationError('auth.unauthorized', undefined, {}, { 'WWW-Authenticate': 'Bearer realm="example"' });
+    // A valid token for an account that no longer exists is not a session.
+    if (!userId || users.account(userId) === null) throw new VerificationError('auth.unauthorized', undefined, {}, { 'WWW-Authenticate': 'Bearer realm="example"' });
     return userId;
   };
 
@@ -119,23 +121,28 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     }
   });
 
-  // Sign-in is the app's own: it gets its own limit on failures per email (the library guards step-up only).
-  const signInFailures = rateLimit({
-    windowMs: 15 * 60 * 1000,
-    limit: 10,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    keyGenerator: (req) => {
-      const email = (req.body as { email?: unknown } | undefined)?.email;
-      return `email:${typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : ''}`;
-    },
-    handler: (_req, res) => {
-      res.status(429).json({ code: 'auth.too_many_attempts', message: 'Too many failed sign-ins. Try again later.' });
-    },
+  // Sign-in is the app's own (the library guards step-up only): failures are limited per email
+  // and per IP, with counters in the library's store, so instances sharing a Redis share them.
+  const signInLimit = (name: string, limit: number, keyGenerator: (req: Request) => string) =>
+    rateLimit({
+      windowMs: 15 * 60 * 1000,
+      limit,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      skipSuccessfulRequests: true,
+      store: stepUp.store.counterStore(name),
+      keyGenerator,
+      handler: (_req, res) => {
+        res.status(429).json({ code: 'auth.too_many_attempts', message: 'Too many failed sign-ins. Try again later.' });
+      },
+    });
+  const signInFailuresPerIp = signInLimit('sign_in_ip', 100, (req) => ipKeyGenerator(req.ip ?? 'unknown'));
+  const signInFailuresPerEmail = signInLimit('sign_in_email', 10, (req) => {
+    const email = (req.body as { email?: unknown } | undefined)?.email;
+    return typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : '';
   });
 
-  app.post('/api/sign-in', signInFailures, async (req, res) => {
+  app.post('/api/sign-in', signInFailuresPerIp, signInFailuresPerEmail, async (req, res) => {
     const { email, password } = parse(signInBody, req.body);
     const user = await users.checkPassword(email, password);
     if (!user) {
@@ -153,7 +160,10 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // Changing the password: any method, verified within 10 minutes.
   app.post('/api/my-account/password', stepUp.requireVerification({ maxAge: 600 }), async (req, res) => {
     const { password } = parse(newPasswordBody, req.body);
-    await users.setPassword(req.verification!.userId, password);
+    if (!(await users.setPassword(req.verification!.userId, password))) {
+      res.status(404).json({ code: 'account.not_found', message: 'No such account.' });
+      return;
+    }
     res.status(204).end();
   });
 

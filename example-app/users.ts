@@ -50,9 +50,12 @@ export class DemoUsers implements UserLookup {
     return ok && user !== null ? user : null;
   }
 
-  async setPassword(userId: string, password: string): Promise<void> {
+  /** False when there is no such user. */
+  async setPassword(userId: string, password: string): Promise<boolean> {
     const user = this.#byId.get(userId);
-    if (user) user.passwordHash = await bcrypt.hash(password, BCRYPT_COST);
+    if (!user) return false;
+    user.passwordHash = await bcrypt.hash(password, BCRYPT_COST);
+    return true;
   }
 
   setEmail(userId: string, email: string): void {

@@ -55,8 +55,11 @@ describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) =>
     await request(ex.app).post('/api/sign-in').send({ email: 'nobody@example.com', password: 'nope' }).expect(401);
   });
 
-  test('my-account needs a token and shows the account', async () => {
+  test('my-account needs a token of an existing account and shows the account', async () => {
     await request(ex.app).get('/api/my-account').expect(401);
+    const jwt = (await import('jsonwebtoken')).default;
+    const ghost = jwt.sign({ sub: 'usr_ghost' }, ex.config.jwtSecret, { algorithm: 'HS256', expiresIn: 60 });
+    await request(ex.app).get('/api/my-account').set('Authorization', `Bearer ${ghost}`).expect(401);
     const res = await request(ex.app).get('/api/my-account').set('Authorization', await ex.signIn(ALICE));
     expect(res.body).toEqual({ id: ALICE.id, email: ALICE.email, phone: ALICE.phone });
   });

@@ -47,12 +47,12 @@ export async function startRedisServer(port?: number, extraArgs: string[] = []):
   const url = `redis://127.0.0.1:${chosen}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 10 });
     probe.on('error', () => undefined); // refused while the server starts: expected, retried below
     try {
       await probe.connect();
       await probe.ping();
-      probe.disconnect();
+      await probe.quit();
       break;
     } catch (error) {
       probe.disconnect();
