@@ -170,10 +170,6 @@ function report({ machine, jwt, guard, roundTrips, memory, bcrypt }: Results): v
       b.pass,
     ]),
   );
-  const fullOverflowSeconds = round((50_000 * memory.overCap.microsecondsPerInsertAtCap) / 1e6, 1);
-  console.log(
-    `   Each create() on a full store sweeps every record: all 150,000 into maxRecords 100,000 would take ~${fullOverflowSeconds} s here (BENCH_FULL=1 runs it).`,
-  );
 
   printTable(
     `5. POST /v/password timing, bcrypt cost ${bcrypt.cost} (${SETTINGS.bcryptSamples} samples each, alternating; reported, not asserted)`,
