@@ -8,7 +8,7 @@ import { parseBody } from './http/validate';
 import { identifierSchema, normalizeIdentifier } from './identifiers';
 import { createLimiters } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
-import type { Identifier, RecordPurpose, VerificationRecord } from './records';
+import type { Identifier, RecordPurpose, VerificationMethod, VerificationRecord } from './records';
 import type { VerificationStore } from './stores/store';
 import type { VerificationService } from './verification-service';
 
@@ -137,37 +137,41 @@ export function createVerificationRouter(config: RouterConfig): Router {
   });
   router.use(jsonBody(config.bodyLimit));
 
-  /** Runs a handler and reports its outcome as an audit event. */
-  const audited =
-    (method: (req: Request) => Pick<VerificationRecord, 'method'>['method'], run: (req: Request, res: Response) => Promise<VerificationRecord>, success: AuditEventType): RequestHandler =>
+  /** Runs one verification step, answers with its record, and reports the outcome as an audit event. */
+  const verificationStep =
+    (
+      methodOf: (req: Request) => VerificationMethod,
+      run: (req: Request) => Promise<VerificationRecord>,
+      status: 200 | 201,
+      success: AuditEventType,
+    ): RequestHandler =>
     async (req, res) => {
       const base = {
         userId: userIdOf(req),
-        method: method(req),
+        method: methodOf(req),
         ...(state(req).identifier ? { identifier: identifierOf(req) } : {}),
       };
+      let record: VerificationRecord;
       try {
-        const record = await run(req, res);
-        audit.emit(req, { ...base, type: success, recordId: record.id });
+        record = await run(req);
       } catch (error) {
         const code = toVerificationError(error).code;
         const type = failureEvent(code);
         if (type) audit.emit(req, { ...base, type, reason: code });
         throw error;
       }
+      sendRecord(res, status, record);
+      audit.emit(req, { ...base, type: success, recordId: record.id });
     };
 
   router.post(
     ['/password/verify', '/password'],
     validated(passwordBody),
     limiters.passwordFailures,
-    audited(
+    verificationStep(
       () => 'password',
-      async (req, res) => {
-        const record = await service.verifyPassword(userIdOf(req), inputOf(req, passwordBody).password);
-        sendRecord(res, 201, record);
-        return record;
-      },
+      (req) => service.verifyPassword(userIdOf(req), inputOf(req, passwordBody).password),
+      201,
       'verification.created',
     ),
   );
@@ -180,13 +184,10 @@ export function createVerificationRouter(config: RouterConfig): Router {
       next();
     },
     ...limiters.codeSends,
-    audited(
+    verificationStep(
       (req) => identifierOf(req).type,
-      async (req, res) => {
-        const record = await service.sendCode(userIdOf(req), identifierOf(req), purposeOf(req), preferredLocale(req));
-        sendRecord(res, 201, record);
-        return record;
-      },
+      (req) => service.sendCode(userIdOf(req), identifierOf(req), purposeOf(req), preferredLocale(req)),
+      201,
       'verification.created',
     ),
   );
@@ -195,14 +196,13 @@ export function createVerificationRouter(config: RouterConfig): Router {
     '/verification-code/verify',
     validated(verifyCodeBody, true),
     limiters.codeFailures,
-    audited(
+    verificationStep(
       (req) => identifierOf(req).type,
-      async (req, res) => {
+      (req) => {
         const { verificationId, code } = inputOf(req, verifyCodeBody);
-        const record = await service.verifyCode(userIdOf(req), verificationId, identifierOf(req), code);
-        sendRecord(res, 200, record);
-        return record;
+        return service.verifyCode(userIdOf(req), verificationId, identifierOf(req), code);
       },
+      200,
       'verification.succeeded',
     ),
   );
