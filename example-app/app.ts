@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import express, { type Request } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
@@ -139,7 +140,8 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   const signInFailuresPerIp = signInLimit('sign_in_ip', 100, (req) => ipKeyGenerator(req.ip ?? 'unknown'));
   const signInFailuresPerEmail = signInLimit('sign_in_email', 10, (req) => {
     const email = (req.body as { email?: unknown } | undefined)?.email;
-    return typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : '';
+    // A hash, so no email address is written into a Redis key name.
+    return createHash('sha256').update(typeof email === 'string' ? email.trim().toLowerCase() : '').digest('base64url');
   });
 
   app.post('/api/sign-in', signInFailuresPerIp, signInFailuresPerEmail, async (req, res) => {

@@ -10,6 +10,16 @@ async function main(): Promise<void> {
   if (config.redisUrl) {
     // Fail fast when Redis is down: no offline queue, one retry, a command timeout.
     redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, lazyConnect: true });
+    // Requests fail closed (503) while Redis is away; log the outage once per error kind, not per retry.
+    let lastError = '';
+    redis.on('error', (error: NodeJS.ErrnoException) => {
+      const kind = error.code ?? error.name;
+      if (kind !== lastError) console.error(JSON.stringify({ level: 'error', msg: 'redis unavailable', code: kind }));
+      lastError = kind;
+    });
+    redis.on('ready', () => {
+      lastError = '';
+    });
     await redis.connect();
     store = new RedisStore({ client: redis });
   }
