@@ -1,20 +1,11 @@
 import request from 'supertest';
-import { bearer, harness, PASSWORDS, STORE_KINDS, type Harness } from './helpers/harness';
+import { bearer, clockedHarness, PASSWORDS, STORE_KINDS } from './helpers/harness';
 
 describe.each(STORE_KINDS)('requireVerification() (%s store)', (kind) => {
-  let h: Harness;
-  let offset = 0;
-  beforeAll(async () => {
-    // The clock can be moved forward to age records without sleeping.
-    h = await harness(kind, { now: () => Date.now() + offset });
-  });
-  afterAll(() => h.close());
-  afterEach(() => {
-    offset = 0;
-  });
+  const setup = clockedHarness(kind);
 
   const verifyPassword = async (userId: 'usr_alice' | 'usr_bob' = 'usr_alice'): Promise<string> => {
-    const res = await request(h.app).post('/v/password/verify').set('Authorization', bearer(userId)).send({ password: PASSWORDS[userId] });
+    const res = await request(setup.h.app).post('/v/password/verify').set('Authorization', bearer(userId)).send({ password: PASSWORDS[userId] });
     expect(res.status).toBe(201);
     return res.body.verificationRecordId as string;
   };
@@ -27,21 +18,21 @@ describe.each(STORE_KINDS)('requireVerification() (%s store)', (kind) => {
 
   test('passes with a fresh record and sets req.verification', async () => {
     const id = await verifyPassword();
-    const res = await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const res = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expect(res.status).toBe(200);
     expect(res.body.verification).toEqual({ id, userId: 'usr_alice', method: 'password', verifiedAt: expect.any(String) });
   });
 
   test('without a token: 401 with WWW-Authenticate, not 403', async () => {
     const id = await verifyPassword();
-    const res = await request(h.app).get('/reusable').set('Verification-Id', id);
+    const res = await request(setup.h.app).get('/reusable').set('Verification-Id', id);
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
     expect(res.body.code).toBe('auth.unauthorized');
   });
 
   test('no header: 403 verification.required with the requirement', async () => {
-    expectRefusal(await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')), 'verification.required');
+    expectRefusal(await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')), 'verification.required');
   });
 
   test.each([
@@ -50,65 +41,65 @@ describe.each(STORE_KINDS)('requireVerification() (%s store)', (kind) => {
     ['10 000 characters', 'x'.repeat(10_000)],
     ['unicode', 'ü'.repeat(16)],
   ])('a %s id: 403 verification.invalid', async (_label, id) => {
-    const res = await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const res = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expectRefusal(res, 'verification.invalid');
   });
 
   test("another user's record: 403 verification.invalid, the same answer as unknown", async () => {
     const id = await verifyPassword('usr_bob');
-    const res = await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const res = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expectRefusal(res, 'verification.invalid');
     // and bob can still use it: the refusal did not consume it
-    await request(h.app).post('/single').set('Authorization', bearer('usr_bob')).set('Verification-Id', id).expect(200);
+    await request(setup.h.app).post('/single').set('Authorization', bearer('usr_bob')).set('Verification-Id', id).expect(200);
   });
 
   test('an expired record: 403 verification.invalid', async () => {
     const id = await verifyPassword();
-    offset = 601_000; // past the 600 s record TTL
+    setup.clock.offset = 601_000; // past the 600 s record TTL
     expectRefusal(
-      await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id),
+      await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id),
       'verification.invalid',
     );
   });
 
   test('a record older than maxAge: 403 verification.insufficient, still fine for a laxer route', async () => {
     const id = await verifyPassword();
-    offset = 61_000;
-    const res = await request(h.app).get('/fresh').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    setup.clock.offset = 61_000;
+    const res = await request(setup.h.app).get('/fresh').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expectRefusal(res, 'verification.insufficient', { methods: ['password', 'email', 'phone'], maxAge: 60 });
-    await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
+    await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
   });
 
   test('a method the route does not allow: 403 verification.insufficient', async () => {
     const id = await verifyPassword();
-    const res = await request(h.app).get('/codes-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const res = await request(setup.h.app).get('/codes-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expectRefusal(res, 'verification.insufficient', { methods: ['email', 'phone'], maxAge: 600 });
-    await request(h.app).get('/password-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
+    await request(setup.h.app).get('/password-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
   });
 
   test('a reusable route accepts the same record many times', async () => {
     const id = await verifyPassword();
     for (let i = 0; i < 3; i += 1) {
-      await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
+      await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
     }
   });
 
   test('a single-use route accepts a record once, then it is invalid everywhere', async () => {
     const id = await verifyPassword();
-    await request(h.app).post('/single').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
+    await request(setup.h.app).post('/single').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
     expectRefusal(
-      await request(h.app).post('/single').set('Authorization', bearer('usr_alice')).set('Verification-Id', id),
+      await request(setup.h.app).post('/single').set('Authorization', bearer('usr_alice')).set('Verification-Id', id),
       'verification.invalid',
     );
     expectRefusal(
-      await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id),
+      await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id),
       'verification.invalid',
     );
   });
 
   test('of 25 concurrent requests with one single-use record, exactly one passes', async () => {
     const id = await verifyPassword();
-    const server = h.app.listen(0);
+    const server = setup.h.app.listen(0);
     try {
       const results = await Promise.all(
         Array.from({ length: 25 }, () =>
@@ -125,8 +116,8 @@ describe.each(STORE_KINDS)('requireVerification() (%s store)', (kind) => {
 
   test('the header name is configurable', async () => {
     const id = await verifyPassword();
-    await request(h.app).get('/custom-header').set('Authorization', bearer('usr_alice')).set('logto-verification-id', id).expect(200);
-    const res = await request(h.app).get('/custom-header').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    await request(setup.h.app).get('/custom-header').set('Authorization', bearer('usr_alice')).set('logto-verification-id', id).expect(200);
+    const res = await request(setup.h.app).get('/custom-header').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expect(res.body.code).toBe('verification.required');
   });
 });

@@ -2,20 +2,12 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { AuditEvent, RateLimits } from '../lib/index';
-import { bearer, harness, PASSWORDS, STORE_KINDS, type Harness } from './helpers/harness';
+import { bearer, harness, PASSWORDS, STORE_KINDS, UNLIMITED, type Harness } from './helpers/harness';
 import { sleep } from './helpers/records';
 
 const ALICE_EMAIL = { type: 'email', value: 'alice@example.com' } as const;
 /** Everything off but what a test turns on. */
-const NONE: RateLimits = {
-  perIp: false,
-  passwordFailures: { limit: 1000, windowSeconds: 3600 },
-  codeResendCooldownSeconds: 0.001,
-  codesPerIdentifier: { limit: 1000, windowSeconds: 3600 },
-  codesPerUser: { limit: 1000, windowSeconds: 3600 },
-  codesPerNewIdentifier: { limit: 1000, windowSeconds: 3600 },
-  codeFailuresPerUser: { limit: 1000, windowSeconds: 3600 },
-};
+const NONE: RateLimits = UNLIMITED;
 
 const passwordAttempt = (h: Harness, password: string, userId = 'usr_alice') =>
   request(h.app).post('/v/password/verify').set('Authorization', bearer(userId)).send({ password });

@@ -1,28 +1,20 @@
 import request from 'supertest';
 import type { MemoryStore } from '../lib/index';
-import { bearer, dumpKeys, harness, PASSWORDS, STORE_KINDS, type Harness } from './helpers/harness';
+import { bearer, clockedHarness, dumpKeys, harness, PASSWORDS, STORE_KINDS } from './helpers/harness';
 
 const ALICE_EMAIL = { type: 'email', value: 'alice@example.com' } as const;
 const ALICE_PHONE = { type: 'phone', value: '+14155550100' } as const;
 
 describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
-  let h: Harness;
-  let offset = 0;
-  beforeAll(async () => {
-    h = await harness(kind, { now: () => Date.now() + offset });
-  });
-  afterAll(() => h.close());
-  afterEach(() => {
-    offset = 0;
-  });
+  const setup = clockedHarness(kind);
 
   const send = (identifier: object, userId = 'usr_alice') =>
-    request(h.app).post('/v/verification-code').set('Authorization', bearer(userId)).send({ identifier });
+    request(setup.h.app).post('/v/verification-code').set('Authorization', bearer(userId)).send({ identifier });
   const verify = (identifier: object, verificationId: string, code: string, userId = 'usr_alice') =>
-    request(h.app).post('/v/verification-code/verify').set('Authorization', bearer(userId)).send({ identifier, verificationId, code });
-  const lastCode = () => h.sent[h.sent.length - 1]!.code;
+    request(setup.h.app).post('/v/verification-code/verify').set('Authorization', bearer(userId)).send({ identifier, verificationId, code });
+  const lastCode = () => setup.h.sent[setup.h.sent.length - 1]!.code;
   const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-  const recordCount = async () => (h.redis ? (await h.redis.keys(`${h.prefix}rec:*`)).length : (h.store as MemoryStore).size);
+  const recordCount = async () => (setup.h.redis ? (await setup.h.redis.keys(`${setup.h.prefix}rec:*`)).length : (setup.h.store as MemoryStore).size);
 
   test('send: 201 after delivery, 6 digits to the normalised address, expiry of the code', async () => {
     const res = await send({ type: 'email', value: '  Alice@Example.COM ' });
@@ -31,7 +23,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     const expiresIn = Date.parse(res.body.expiresAt) - Date.now();
     expect(expiresIn).toBeGreaterThan(590_000);
     expect(expiresIn).toBeLessThanOrEqual(600_000);
-    const message = h.sent[h.sent.length - 1]!;
+    const message = setup.h.sent[setup.h.sent.length - 1]!;
     expect(message).toMatchObject({ channel: 'email', to: 'alice@example.com' });
     expect(message.code).toMatch(/^\d{6}$/);
     expect(message.expiresAt.toISOString()).toBe(res.body.expiresAt);
@@ -48,27 +40,27 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     expect(ok.status).toBe(200);
     expect(ok.body.verificationRecordId).toBe(id);
     expect(Date.parse(ok.body.expiresAt) - Date.now()).toBeGreaterThan(590_000);
-    const guarded = await request(h.app).get('/codes-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const guarded = await request(setup.h.app).get('/codes-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expect(guarded.status).toBe(200);
     expect(guarded.body.verification).toMatchObject({ method: 'email', identifier: ALICE_EMAIL });
     // password-only routes are not satisfied by a code
-    expect((await request(h.app).get('/password-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id)).body.code).toBe(
+    expect((await request(setup.h.app).get('/password-only').set('Authorization', bearer('usr_alice')).set('Verification-Id', id)).body.code).toBe(
       'verification.insufficient',
     );
   });
 
   test('phone identity flow, the number given in E.164', async () => {
     const id = (await send(ALICE_PHONE)).body.verificationRecordId as string;
-    expect(h.sent[h.sent.length - 1]).toMatchObject({ channel: 'phone', to: '+14155550100' });
+    expect(setup.h.sent[setup.h.sent.length - 1]).toMatchObject({ channel: 'phone', to: '+14155550100' });
     await verify(ALICE_PHONE, id, lastCode()).expect(200);
-    const res = await request(h.app).post('/single').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const res = await request(setup.h.app).post('/single').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expect(res.status).toBe(200);
     expect(res.body.verification.method).toBe('phone');
   });
 
   test('a pending (unverified) code record never passes the guard', async () => {
     const id = (await send(ALICE_EMAIL)).body.verificationRecordId as string;
-    const res = await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+    const res = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expect(res.body.code).toBe('verification.invalid');
   });
 
@@ -95,7 +87,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     expect(stolen.status).toBe(404);
     expect(stolen.body.code).toBe('verification_record.not_found');
     await verify(ALICE_EMAIL, id, code).expect(200);
-    const used = await request(h.app).get('/reusable').set('Authorization', bearer('usr_bob')).set('Verification-Id', id);
+    const used = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_bob')).set('Verification-Id', id);
     expect(used.status).toBe(403);
     expect(used.body.code).toBe('verification.invalid');
   });
@@ -124,7 +116,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
 
   test('an expired code: 404', async () => {
     const id = (await send(ALICE_EMAIL)).body.verificationRecordId as string;
-    offset = 601_000;
+    setup.clock.offset = 601_000;
     const res = await verify(ALICE_EMAIL, id, lastCode());
     expect(res.status).toBe(404);
   });
@@ -141,16 +133,16 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     ['missing value', { type: 'email' }, 'identifier.value'],
     ['a string instead of an object', 'alice@example.com', 'identifier'],
   ])('bad identifier (%s): 400 naming the field, nothing sent', async (_label, identifier, field) => {
-    const before = h.sent.length;
+    const before = setup.h.sent.length;
     const res = await send(identifier as object);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('request.invalid_input');
     expect(res.body.field).toBe(field);
-    expect(h.sent.length).toBe(before);
+    expect(setup.h.sent.length).toBe(before);
   });
 
   test('verify: missing code or verificationId is a 400 naming it', async () => {
-    const res = await request(h.app).post('/v/verification-code/verify').set('Authorization', bearer('usr_alice')).send({ identifier: ALICE_EMAIL, code: '1' });
+    const res = await request(setup.h.app).post('/v/verification-code/verify').set('Authorization', bearer('usr_alice')).send({ identifier: ALICE_EMAIL, code: '1' });
     expect(res.status).toBe(400);
     expect(res.body.field).toBe('verificationId');
   });
@@ -159,13 +151,13 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     const newEmail = { type: 'email', value: 'alice.new@example.com' } as const;
     const newId = (await send(newEmail)).body.verificationRecordId as string;
     await verify(newEmail, newId, lastCode()).expect(200);
-    const guarded = await request(h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', newId);
+    const guarded = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', newId);
     expect(guarded.status).toBe(403);
     expect(guarded.body.code).toBe('verification.insufficient');
 
-    const identity = await request(h.app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    const identity = await request(setup.h.app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
     const bind = (email: string, recordId: string, userId = 'usr_alice', verificationId = identity.body.verificationRecordId as string) =>
-      request(h.app)
+      request(setup.h.app)
         .post('/bind-email')
         .set('Authorization', bearer(userId))
         .set('Verification-Id', verificationId)
@@ -194,7 +186,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     const stepUp = createStepUp({
       authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
       users: { findById: (id) => users.get(id) ?? null },
-      sender: { send: async (m) => void h.sent.push(m) },
+      sender: { send: async (m) => void setup.h.sent.push(m) },
       onUnexpectedError: (error) => void reported.push(error),
     });
     const app = express();
@@ -213,8 +205,8 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
     const newEmail = { type: 'email', value: 'alice.other@example.com' } as const;
     const newId = (await send(newEmail)).body.verificationRecordId as string;
     await verify(newEmail, newId, lastCode()).expect(200);
-    const bobIdentity = await request(h.app).post('/v/password').set('Authorization', bearer('usr_bob')).send({ password: PASSWORDS.usr_bob });
-    const res = await request(h.app)
+    const bobIdentity = await request(setup.h.app).post('/v/password').set('Authorization', bearer('usr_bob')).send({ password: PASSWORDS.usr_bob });
+    const res = await request(setup.h.app)
       .post('/bind-email')
       .set('Authorization', bearer('usr_bob'))
       .set('Verification-Id', bobIdentity.body.verificationRecordId)
@@ -246,7 +238,7 @@ describe.each(STORE_KINDS)('one-time codes (%s store)', (kind) => {
       (await send(ALICE_EMAIL)).body.verificationRecordId;
       codes.push(lastCode());
       await verify(ALICE_PHONE, id, codes[0]!).expect(200);
-      const keys = await dumpKeys(h.redis!, `${h.prefix}*`);
+      const keys = await dumpKeys(setup.h.redis!, `${setup.h.prefix}*`);
       expect(keys.length).toBeGreaterThan(1);
       for (const { key, pttl, text } of keys) {
         expect(pttl).toBeGreaterThan(0);

@@ -115,6 +115,28 @@ export async function harness(
   return { app, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
 }
 
+/**
+ * A harness per store kind for the whole describe block, whose clock tests can move forward
+ * (`clock.offset = 601_000`) to age records without sleeping; the offset is reset after each test.
+ */
+export function clockedHarness(kind: StoreKind): { readonly h: Harness; readonly clock: { offset: number } } {
+  const clock = { offset: 0 };
+  const holder = {} as { h: Harness };
+  beforeAll(async () => {
+    holder.h = await harness(kind, { now: () => Date.now() + clock.offset });
+  });
+  afterAll(() => holder.h.close());
+  afterEach(() => {
+    clock.offset = 0;
+  });
+  return {
+    get h() {
+      return holder.h;
+    },
+    clock,
+  };
+}
+
 /** Every key under `pattern` with its TTL (ms) and all it holds as one string, whatever its type. */
 export async function dumpKeys(redis: Redis, pattern: string): Promise<Array<{ key: string; pttl: number; text: string }>> {
   const keys = await redis.keys(pattern);
