@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { RedisStore } from '../lib/index';
 import { createExampleApp } from './app';
+import { answerClientErrorsAsJson } from './client-errors';
 import { readConfig } from './config';
 
 async function main(): Promise<void> {
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const server = app.listen(config.port, () => {
     console.log(`example app on http://localhost:${config.port} (store: ${store ? 'redis' : 'memory'})`);
   });
+  answerClientErrorsAsJson(server);
   const stop = () => {
     server.close();
     redis?.disconnect();

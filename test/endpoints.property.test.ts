@@ -1,16 +1,17 @@
 import fc from 'fast-check';
 import request from 'supertest';
-import { bearer, harness, type Harness } from './helpers/harness';
+import { bearer, harness, STORE_KINDS, type Harness } from './helpers/harness';
 
 /**
  * Arbitrary JSON bodies, headers and identifiers at every endpoint: the answer is
  * always one of the contract's 2xx/4xx JSON answers, never a 5xx, never a hang.
  */
-describe('every endpoint under arbitrary input', () => {
+describe.each(STORE_KINDS)('every endpoint under arbitrary input (%s store)', (kind) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await harness('memory');
+    h = await harness(kind);
   });
+  afterAll(() => h.close());
 
   // Header values as a client can send them: visible ASCII and spaces, up to 200 characters.
   const headerValue = fc.stringMatching(/^[\x21-\x7e][\x20-\x7e]{0,199}$/);

@@ -15,6 +15,32 @@ describe('example app sign-in', () => {
     await ex.close();
   });
 
+  test('oversized headers and malformed requests get JSON answers, never a 5xx', async () => {
+    const { answerClientErrorsAsJson } = await import('../example-app/client-errors');
+    const net = await import('node:net');
+    const ex = await startExample('memory');
+    const server = ex.app.listen(0, '127.0.0.1');
+    answerClientErrorsAsJson(server);
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        socket.on('close', () => resolve(answer));
+      });
+    const big = await raw(`GET /api/payslips HTTP/1.1\r\nHost: x\r\nVerification-Id: ${'v'.repeat(20_000)}\r\n\r\n`);
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
+    expect(big).toContain('Content-Type: application/json');
+    expect(big).toContain('"code":"request.headers_too_large"');
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(garbage).toContain('"code":"request.malformed"');
+    server.close();
+    await ex.close();
+  });
+
   test('healthz answers 503 when the store does not', async () => {
     const Redis = (await import('ioredis')).default;
     const { RedisStore } = await import('../lib/index');
