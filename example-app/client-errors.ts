@@ -9,7 +9,10 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
  */
 export function answerClientErrorsAsJson(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) {
+    // As Node's own handler: no answer into a socket that is gone or already sending a response
+    // (a bad request pipelined after a good one).
+    const inFlight = (socket as typeof socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
@@ -18,6 +21,7 @@ export function answerClientErrorsAsJson(server: Server): void {
     const body = JSON.stringify({ code, message: STATUS_TEXT[status] });
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
     );
   });
 }

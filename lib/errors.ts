@@ -86,23 +86,6 @@ export function sendError(res: Response, error: VerificationError): void {
 export function toVerificationError(error: unknown): VerificationError {
   if (error instanceof VerificationError) return error;
   if (error instanceof StoreUnavailableError) return new VerificationError('verification.unavailable');
-  const type = (error as { type?: unknown } | null)?.type;
-  // body-parser's error types (express.json()).
-  if (type === 'entity.parse.failed') return new VerificationError('request.invalid_json');
-  if (type === 'entity.too.large') return new VerificationError('request.too_large');
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return new VerificationError('request.unsupported_media_type', 'The request body must be UTF-8 JSON.');
-  }
-  if (type === 'request.aborted' || type === 'request.size.invalid') {
-    return new VerificationError('request.invalid_input', 'The request body was incomplete.');
-  }
-  // Any other client error of body-parser (e.g. a Content-Encoding body that does not decompress).
-  const { status, expose } = (error ?? {}) as { status?: unknown; expose?: unknown };
-  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
-    if (status === 413) return new VerificationError('request.too_large');
-    if (status === 415) return new VerificationError('request.unsupported_media_type');
-    return new VerificationError('request.invalid_json', 'The request body could not be read as JSON.');
-  }
   return new VerificationError('server.internal_error');
 }
 

@@ -52,6 +52,28 @@ export function normalizeKnown(type: 'email' | 'phone', value: string | null | u
   }
 }
 
+/** Providers where dots in the local part are ignored (they all reach one inbox). */
+const DOTLESS_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * The inbox an identifier reaches, for counting sends to it across accounts: `+tags` dropped,
+ * and dots for providers that ignore them, so `v.ictim+1@gmail.com` and `victim@gmail.com`
+ * count as one. Not an identity (a user's address stays as they gave it); phone numbers are
+ * already canonical in E.164.
+ */
+export function mailboxOf(identifier: Identifier): string {
+  if (identifier.type === 'phone') return `phone:${identifier.value}`;
+  const at = identifier.value.lastIndexOf('@');
+  let local = identifier.value.slice(0, at);
+  let domain = identifier.value.slice(at + 1);
+  local = local.split('+')[0] ?? local;
+  if (DOTLESS_DOMAINS.has(domain)) {
+    local = local.replace(/\./g, '');
+    domain = 'gmail.com';
+  }
+  return `email:${local}@${domain}`;
+}
+
 /** `a***e@example.com`, `+1415***0100`: enough to recognise, not to use. For events and logs. */
 export function maskIdentifier(identifier: Identifier): string {
   if (identifier.type === 'email') {

@@ -135,9 +135,9 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     store,
     sender: options.sender,
     secret: resolveSecret(options.secret, store),
-    // Whole milliseconds: Redis expiries take integers.
-    recordTtlMs: Math.round(positive('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000),
-    codeTtlMs: Math.round(positive('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000),
+    // Whole milliseconds (Redis expiries take integers), at least one.
+    recordTtlMs: Math.max(1, Math.round(positive('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000)),
+    codeTtlMs: Math.max(1, Math.round(positive('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000)),
     maxCodeAttempts: positive('maxCodeAttempts', options.maxCodeAttempts, 5, true),
     bcryptCost: bcryptCost(options.bcryptCost),
     sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 10_000),

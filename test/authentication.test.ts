@@ -99,6 +99,23 @@ describe('createStepUp options', () => {
     await h.close();
   });
 
+  test("an app error thrown by a custom authenticator is a plain 500, never taken for a body error", async () => {
+    const { default: express } = await import('express');
+    const stepUp = createStepUp({
+      authenticate: () => {
+        throw Object.assign(new Error('session store down'), { status: 401, expose: true });
+      },
+      users: { findById: () => null },
+    });
+    const app = express();
+    app.use('/v', stepUp.router);
+    app.get('/g', stepUp.requireVerification(), (_req, res) => res.json({ passed: true }));
+    for (const res of [await request(app).get('/g'), await request(app).post('/v/password').send({ password: 'x' })]) {
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ code: 'server.internal_error', message: expect.any(String) });
+    }
+  });
+
   test('an authenticator may give an integer user id', async () => {
     const { default: express } = await import('express');
     const users = await testUsers();

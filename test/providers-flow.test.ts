@@ -45,6 +45,8 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
     standIn.reset();
   });
 
+  /** Every record key of this app's store (the key of a record holds a hash of its id). */
+  const recordKeys = () => ex.store!.keyFor('any').replace(/\{[^}]*\}$/, '*');
   const sendCode = (auth: string, identifier: object) =>
     request(ex.app).post('/api/verifications/verification-code').set('Authorization', auth).send({ identifier });
   const verifyCode = (auth: string, identifier: object, verificationId: string, code: string) =>
@@ -88,7 +90,7 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
 
   test.each(['sendgrid', 'twilio'] as const)('%s answers 500: 502 delivery_failed and no usable record', async (provider) => {
     const identifier = provider === 'sendgrid' ? { type: 'email', value: ALICE.email } : { type: 'phone', value: ALICE.phone };
-    const keysBefore = ex.redis ? (await ex.redis.keys(ex.store!.keyFor('*'))).length : (ex.store as MemoryStore | undefined)?.size;
+    const keysBefore = ex.redis ? (await ex.redis.keys(recordKeys())).length : (ex.store as MemoryStore | undefined)?.size;
     standIn.setMode(provider, 500);
     const res = await sendCode(alice, identifier);
     expect(res.status).toBe(502);
@@ -98,7 +100,7 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
     const leaked = JSON.stringify(res.body);
     expect(leaked).not.toContain(SENDGRID_KEY);
     expect(leaked).not.toContain(TWILIO_TOKEN);
-    if (ex.redis) expect((await ex.redis.keys(ex.store!.keyFor('*'))).length).toBe(keysBefore);
+    if (ex.redis) expect((await ex.redis.keys(recordKeys())).length).toBe(keysBefore);
   });
 
   test('binding a new email: code to the new address plus an identity verification; redeemed once', async () => {

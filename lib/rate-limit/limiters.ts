@@ -4,6 +4,7 @@ import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { sendError, VerificationError, type ErrorCode } from '../errors';
 import type { Audit } from '../events';
+import { mailboxOf } from '../identifiers';
 import type { Identifier, RecordPurpose } from '../records';
 import type { VerificationStore } from '../stores/store';
 import type { LimitWindow, ResolvedLimits } from './limits';
@@ -62,10 +63,9 @@ export function createLimiters(context: LimiterContext): Limiters {
         const userId = tryUserId(req);
         audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: name, reason: code });
         if (!headers) {
-          // express-rate-limit sets Retry-After only along with the RateLimit headers; every 429 needs one.
-          const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-          const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : window.windowSeconds;
-          res.setHeader('Retry-After', String(seconds));
+          // express-rate-limit sets Retry-After only along with the RateLimit headers; every 429 needs
+          // one. The whole window, not the time left: that would tell when someone else began sending.
+          res.setHeader('Retry-After', String(Math.ceil(window.windowSeconds)));
         }
         sendError(res, new VerificationError(code));
       },
@@ -112,7 +112,8 @@ export function createLimiters(context: LimiterContext): Limiters {
     'codes_per_new_identifier',
     limits.codesPerNewIdentifier,
     'verification_code.rate_limited',
-    (req) => `i:${identifierKey(identifierOf(req))}`,
+    // Keyed by the inbox, so address variants (`+tags`, gmail dots) do not each get their own cap.
+    (req) => `m:${hashed(mailboxOf(identifierOf(req)))}`,
     countSends,
     'verification.rate_limited',
     false,
@@ -139,6 +140,8 @@ export function createLimiters(context: LimiterContext): Limiters {
       'verification_code.identifier_not_allowed',
       (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
       countSends,
+      'verification.rate_limited',
+      false, // shared by all users: its headers would tell one user about others' sends
     );
     // Only phone numbers have prefixes worth capping.
     codeSends.push((req, res, next) => (identifierOf(req).type === 'phone' ? prefixLimiter(req, res, next) : next()));

@@ -48,13 +48,14 @@ if #flat == 0 then return { 'not_found' } end
 local f = {}
 for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
 local now = tonumber(ARGV[2])
-if f.u ~= ARGV[1] or f.s ~= 'pending' or f.m == 'password' or f.ch == nil or tonumber(f.e) <= now then
+-- Written as the condition to pass, like lib/records.ts: a NaN or missing number fails closed.
+if not (f.u == ARGV[1] and f.s == 'pending' and f.m ~= 'password' and f.ch ~= nil and tonumber(f.e) > now) then
   return { 'not_found' }
 end
 if f.it ~= ARGV[3] or f.iv ~= ARGV[4] then return { 'identifier_mismatch' } end
 local max = tonumber(ARGV[6])
 local attempts = tonumber(f.a)
-if attempts >= max then return { 'exceed_max_try' } end
+if not (attempts < max) then return { 'exceed_max_try' } end
 local stored, candidate = f.ch, ARGV[5]
 local diff = 0
 if #stored ~= #candidate then diff = 1 end

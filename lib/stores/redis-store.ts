@@ -24,7 +24,7 @@ export interface RedisStoreOptions {
    * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`.
    */
   client: Redis | Cluster;
-  /** Key prefix. Default `stepup:`. Keys are `<prefix>rec:{<id>}`. */
+  /** Key prefix. Default `stepup:`. Record keys are `<prefix>rec:{<sha256 of the id>}`, counters `<prefix>rl:…`. */
   prefix?: string;
   /**
    * Longest wait for one store call, in ms, whatever the client's own settings;

@@ -6,7 +6,8 @@ import { startRedisServer } from './redis-server';
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.REDIS_URL) {
-    if (/:6379(\/|$)/.test(process.env.REDIS_URL)) {
+    const url = new URL(process.env.REDIS_URL);
+    if ((url.port || '6379') === '6379') {
       throw new Error('REDIS_URL points at port 6379; the tests write to it. Give them a Redis of their own.');
     }
     process.env.TEST_REDIS_URL = process.env.REDIS_URL;

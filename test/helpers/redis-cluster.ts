@@ -16,9 +16,16 @@ export interface PrivateCluster {
 export async function startRedisCluster(): Promise<PrivateCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'stepup-cluster-'));
   const ports = [await freePort(), await freePort(), await freePort()];
+  // The cluster bus gets its own free port too (by default it is port + 10000, which may be taken).
+  const busPorts = [await freePort(), await freePort(), await freePort()];
   const servers = await Promise.all(
-    ports.map((port) =>
-      startRedisServer(port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', dir]),
+    ports.map((port, i) =>
+      startRedisServer(port, [
+        '--cluster-enabled', 'yes',
+        '--cluster-port', String(busPorts[i]),
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--dir', dir,
+      ]),
     ),
   );
   const created = spawnSync(
