@@ -43,7 +43,7 @@ export function createLimiters(context: LimiterContext): Limiters {
     window: LimitWindow,
     code: ErrorCode,
     keyGenerator: (req: Request) => string,
-    counting: Pick<Partial<Options>, 'skipSuccessfulRequests'>,
+    counting: Pick<Partial<Options>, 'skipSuccessfulRequests'> = {},
     event: 'verification.rate_limited' | 'verification.locked' = 'verification.rate_limited',
     /** False for counters shared by all users: their headers would tell one user about another's activity. */
     headers = true,
@@ -85,7 +85,7 @@ export function createLimiters(context: LimiterContext): Limiters {
   // failure (skipFailedRequests) would also give them back when the client drops the
   // connection, while the message still goes out. A send refused by a later limiter has
   // used its place in the earlier ones: the error is on the side of fewer messages.
-  const countSends = {};
+  // So no send limiter below has a `counting` option (an empty `{}` where later arguments follow).
 
   const codeSends: RequestHandler[] = [];
   const allowed = limits.allowedCountryCallingCodes;
@@ -114,7 +114,7 @@ export function createLimiters(context: LimiterContext): Limiters {
     'verification_code.rate_limited',
     // Keyed by the inbox, so address variants (`+tags`, gmail dots) do not each get their own cap.
     (req) => `m:${hashed(mailboxOf(identifierOf(req)))}`,
-    countSends,
+    {},
     'verification.rate_limited',
     false,
   );
@@ -124,10 +124,9 @@ export function createLimiters(context: LimiterContext): Limiters {
       { limit: 1, windowSeconds: limits.codeResendCooldownSeconds },
       'verification_code.rate_limited',
       perUserAndIdentifier,
-      countSends,
     ),
-    limiter('codes_per_identifier', limits.codesPerIdentifier, 'verification_code.rate_limited', perUserAndIdentifier, countSends),
-    limiter('codes_per_user', limits.codesPerUser, 'verification_code.rate_limited', perUser, countSends),
+    limiter('codes_per_identifier', limits.codesPerIdentifier, 'verification_code.rate_limited', perUserAndIdentifier),
+    limiter('codes_per_user', limits.codesPerUser, 'verification_code.rate_limited', perUser),
     // Codes to an identifier no account has proven yet, from all users together: many accounts
     // cannot flood one stranger's inbox. Codes to a user's own identifiers never count here.
     (req, res, next) => (purposeOf(req) === 'new_identifier' ? newIdentifierCap(req, res, next) : next()),
@@ -139,7 +138,7 @@ export function createLimiters(context: LimiterContext): Limiters {
       perPrefix,
       'verification_code.identifier_not_allowed',
       (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
-      countSends,
+      {},
       'verification.rate_limited',
       false, // shared by all users: its headers would tell one user about others' sends
     );
@@ -149,7 +148,7 @@ export function createLimiters(context: LimiterContext): Limiters {
 
   return {
     perIp: limits.perIp
-      ? limiter('per_ip', limits.perIp, 'request.rate_limited', (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`, {})
+      ? limiter('per_ip', limits.perIp, 'request.rate_limited', (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`)
       : undefined,
     passwordFailures: limiter(
       'password_failures',
