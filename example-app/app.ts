@@ -107,7 +107,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
 
   /** The app's own sign-in check for its account routes (the guard authenticates by itself). */
   const signedIn = async (req: Request): Promise<string> => {
-    const userId = await authenticate(req);
+    const userId = (await authenticate(req))?.userId;
     // A valid token for an account that no longer exists is not a session.
     if (!userId || users.account(userId) === null) throw new VerificationError('auth.unauthorized', undefined, {}, { 'WWW-Authenticate': 'Bearer realm="example"' });
     return userId;

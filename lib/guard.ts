@@ -76,7 +76,7 @@ export function createGuardFactory(config: GuardConfig) {
       let userId: string | undefined;
       let context: VerificationContext;
       try {
-        userId = await authenticateRequest(config.authenticate, req);
+        userId = (await authenticateRequest(config.authenticate, req)).userId;
         context = await check(req.headers[rule.header], userId);
       } catch (caught) {
         if (userId !== undefined) config.audit.emit(req, { type: 'guard.refused', userId, reason: toVerificationError(caught).code });

@@ -5,7 +5,8 @@ export { DEFAULT_LIMITS, type RateLimits, type LimitWindow } from './rate-limit/
 export type { RequireVerificationOptions, VerificationContext } from './guard';
 export type { RequireNewIdentifierOptions } from './new-identifier';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } from './auth/jwt';
-export type { Authenticator } from './auth/authenticator';
+export type { Authenticator, AuthenticatorResult, Principal } from './auth/authenticator';
+export { asyncHandler } from './http/async-handler';
 export type { StepUpUser, UserLookup } from './users';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store';
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store';

@@ -66,7 +66,7 @@ export function createNewIdentifierFactory(config: NewIdentifierConfig) {
       let recordId: string | undefined;
       let identifier: Identifier;
       try {
-        userId = await authenticateRequest(config.authenticate, req);
+        userId = (await authenticateRequest(config.authenticate, req)).userId;
         if (requireIdentity && req.verification?.userId !== userId) {
           // Fails closed, and tells the developer: this middleware is mounted without the guard before it.
           config.onUnexpectedError?.(new Error('requireNewIdentifier() ran without requireVerification() before it'));

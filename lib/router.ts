@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
 import { jsonErrorHandler, toVerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
+import { asyncHandler } from './http/async-handler';
 import { jsonBody } from './http/json-body';
 import { parseBody } from './http/validate';
 import { identifierSchema, normalizeIdentifier } from './identifiers';
@@ -131,10 +132,12 @@ export function createVerificationRouter(config: RouterConfig): Router {
     next();
   });
   if (limiters.perIp) router.use(limiters.perIp);
-  router.use(async (req, _res, next) => {
-    state(req).userId = await authenticateRequest(authenticate, req);
-    next();
-  });
+  router.use(
+    asyncHandler(async (req, _res, next) => {
+      state(req).userId = (await authenticateRequest(authenticate, req)).userId;
+      next();
+    }),
+  );
   router.use(jsonBody(config.bodyLimit));
 
   /** Runs one verification step, answers with its record, and reports the outcome as an audit event. */
@@ -145,7 +148,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
       status: 200 | 201,
       success: AuditEventType,
     ): RequestHandler =>
-    async (req, res) => {
+    asyncHandler(async (req, res) => {
       const base = {
         userId: userIdOf(req),
         method: methodOf(req),
@@ -162,7 +165,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
       }
       sendRecord(res, status, record);
       audit.emit(req, { ...base, type: success, recordId: record.id });
-    };
+    });
 
   router.post(
     ['/password/verify', '/password'],
@@ -179,10 +182,10 @@ export function createVerificationRouter(config: RouterConfig): Router {
   router.post(
     '/verification-code',
     validated(sendCodeBody, true),
-    async (req, _res, next) => {
+    asyncHandler(async (req, _res, next) => {
       state(req).purpose = await service.purposeOf(userIdOf(req), identifierOf(req));
       next();
-    },
+    }),
     ...limiters.codeSends,
     verificationStep(
       (req) => identifierOf(req).type,

@@ -11,7 +11,31 @@ describe('jwtAuthenticator', () => {
   const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
 
   test('a valid token gives its sub', () => {
-    expect(auth(fakeReq(`Bearer ${tokenFor('usr_alice')}`))).toBe('usr_alice');
+    expect(auth(fakeReq(`Bearer ${tokenFor('usr_alice')}`))).toEqual({ userId: 'usr_alice' });
+  });
+
+  test('sid, auth_time, acr and amr are reported beside the sub', () => {
+    const token = jwt.sign({ sub: 'usr_alice', sid: 'sess-1', auth_time: 1_700_000_000, acr: 'urn:bank:aal2', amr: ['pwd', 'otp'] }, JWT_SECRET, {
+      algorithm: 'HS256',
+      expiresIn: 60,
+    });
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({
+      userId: 'usr_alice',
+      sessionId: 'sess-1',
+      authTime: 1_700_000_000,
+      acr: 'urn:bank:aal2',
+      amr: ['pwd', 'otp'],
+    });
+  });
+
+  test.each([
+    ['an empty sid', { sid: '' }],
+    ['a numeric sid', { sid: 42 }],
+    ['auth_time as a string', { auth_time: '1700000000' }],
+    ['amr as a string', { amr: 'pwd' }],
+  ])('%s makes the token invalid rather than ignored', (_label, claims) => {
+    const token = jwt.sign({ sub: 'usr_alice', ...claims }, JWT_SECRET, { algorithm: 'HS256', expiresIn: 60 });
+    expect(() => auth(fakeReq(`Bearer ${token}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
   });
 
   test('no Authorization header: unauthenticated (null)', () => {
@@ -43,14 +67,14 @@ describe('jwtAuthenticator', () => {
     const strict = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'], issuer: 'https://id.example', audience: 'bank' });
     const good = jwt.sign({ sub: 'u1' }, JWT_SECRET, { expiresIn: 60, issuer: 'https://id.example', audience: 'bank' });
     const wrongAud = jwt.sign({ sub: 'u1' }, JWT_SECRET, { expiresIn: 60, issuer: 'https://id.example', audience: 'shop' });
-    expect(strict(fakeReq(`Bearer ${good}`))).toBe('u1');
+    expect(strict(fakeReq(`Bearer ${good}`))).toEqual({ userId: 'u1' });
     expect(() => strict(fakeReq(`Bearer ${wrongAud}`))).toThrow(expect.objectContaining({ status: 401 }));
   });
 
   test('RS256 with a public key; an HS256 token made with the public key as secret is refused', () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const rs = jwtAuthenticator({ publicKey, algorithms: ['RS256'] });
-    expect(rs(fakeReq(`Bearer ${jwt.sign({ sub: 'u2' }, privateKey, { algorithm: 'RS256', expiresIn: 60 })}`))).toBe('u2');
+    expect(rs(fakeReq(`Bearer ${jwt.sign({ sub: 'u2' }, privateKey, { algorithm: 'RS256', expiresIn: 60 })}`))).toEqual({ userId: 'u2' });
     const pem = publicKey.export({ type: 'spki', format: 'pem' });
     const confused = jwt.sign({ sub: 'u2' }, pem, { algorithm: 'HS256', expiresIn: 60 });
     expect(() => rs(fakeReq(`Bearer ${confused}`))).toThrow(expect.objectContaining({ status: 401 }));

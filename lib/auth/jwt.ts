@@ -1,7 +1,7 @@
 import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import type { Request } from 'express';
 import jwt, { type Algorithm } from 'jsonwebtoken';
-import { unauthorized } from './authenticator';
+import { unauthorized, type Principal } from './authenticator';
 
 export type JwtAlgorithm = Exclude<Algorithm, 'none'>;
 
@@ -50,12 +50,12 @@ function toKeyObject(options: JwtAuthenticatorOptions, symmetric: boolean): KeyO
 
 /**
  * The default authenticator: `Authorization: Bearer <JWT>`, verified with
- * jsonwebtoken against an explicit algorithm allowlist; `sub` is the user id;
- * tokens without `exp` are refused.
+ * jsonwebtoken against an explicit algorithm allowlist; `sub` is the user id and `sid`, when
+ * present, the session id; tokens without `exp` are refused.
  * Options are checked here, once, so a misconfiguration fails at startup.
+ * Returns the principal, null without an Authorization header, or throws a 401 error.
  */
-/** The user id (`sub`), null without an Authorization header, or a 401 error thrown. */
-export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Request) => string | null {
+export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Request) => Principal | null {
   const algorithms = options?.algorithms;
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
     throw new TypeError("jwtAuthenticator: `algorithms` is required, e.g. ['HS256']");
@@ -90,6 +90,23 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Reques
     // A token without `exp` would be valid forever: refused.
     if (typeof payload !== 'object' || typeof payload.exp !== 'number') throw invalidToken();
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw invalidToken();
-    return payload.sub;
+    return principalOf(payload);
+  };
+}
+
+/** The principal a verified token names. A malformed optional claim makes the token invalid rather than being ignored. */
+export function principalOf(payload: { sub?: unknown; sid?: unknown; auth_time?: unknown; acr?: unknown; amr?: unknown }): Principal {
+  const { sub, sid, auth_time: authTime, acr, amr } = payload;
+  if (typeof sub !== 'string' || sub.length === 0) throw invalidToken();
+  if (sid !== undefined && (typeof sid !== 'string' || sid.length === 0)) throw invalidToken();
+  if (authTime !== undefined && (typeof authTime !== 'number' || !Number.isFinite(authTime))) throw invalidToken();
+  if (acr !== undefined && typeof acr !== 'string') throw invalidToken();
+  if (amr !== undefined && (!Array.isArray(amr) || !amr.every((value) => typeof value === 'string'))) throw invalidToken();
+  return {
+    userId: sub,
+    ...(sid !== undefined ? { sessionId: sid } : {}),
+    ...(authTime !== undefined ? { authTime } : {}),
+    ...(acr !== undefined ? { acr } : {}),
+    ...(amr !== undefined ? { amr: amr as string[] } : {}),
   };
 }
