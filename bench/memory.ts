@@ -48,8 +48,8 @@ async function overCap(store: MemoryStore, maxRecords: number, firstId: string, 
     lastId = record.id;
   }
   const elapsed = performance.now() - started;
-  const oldestDropped = (await store.get(firstId)) === null;
-  const newestKept = (await store.get(lastId)) !== null;
+  const oldestDropped = (await store.get('usr_bench', firstId)) === null;
+  const newestKept = (await store.get('usr_bench', lastId)) !== null;
   const sizeAfter = store.size;
   return {
     maxRecords,

@@ -74,7 +74,7 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
   const field = result.error.issues[0]?.path.map(String).join('.') || 'body';
-  throw new VerificationError('request.invalid_input', `Invalid field "${field}"`, { field });
+  throw new VerificationError('request.invalid_input', { message: `Invalid field "${field}"`, details: { field } });
 }
 
 /** The demo banking/payroll app: sign-in, an account, and sensitive routes behind step-up verification. */
@@ -109,7 +109,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   const signedIn = async (req: Request): Promise<string> => {
     const userId = (await authenticate(req))?.userId;
     // A valid token for an account that no longer exists is not a session.
-    if (!userId || users.account(userId) === null) throw new VerificationError('auth.unauthorized', undefined, {}, { 'WWW-Authenticate': 'Bearer realm="example"' });
+    if (!userId || users.account(userId) === null) throw new VerificationError('auth.unauthorized', { headers: { 'WWW-Authenticate': 'Bearer realm="example"' } });
     return userId;
   };
 
@@ -131,7 +131,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       skipSuccessfulRequests: true,
-      store: stepUp.store.counterStore(name),
+      store: stepUp.counters(name),
       keyGenerator,
       handler: (_req, res) => {
         res.status(429).json({ code: 'auth.too_many_attempts', message: 'Too many failed sign-ins. Try again later.' });
@@ -177,7 +177,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
       const email = (req.body as { email?: unknown } | undefined)?.email;
       const owner = typeof email === 'string' ? users.findByEmail(email) : null;
       if (owner && owner.id !== req.verification!.userId) {
-        throw new VerificationError('request.invalid_input', 'That email belongs to another account.', { field: 'email' });
+        throw new VerificationError('request.invalid_input', { message: 'That email belongs to another account.', details: { field: 'email' } });
       }
       next();
     },

@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   'request.invalid_input': 400,
   'request.too_large': 413,
   'request.unsupported_media_type': 415,
+  'request.not_found': 404,
+  'request.method_not_allowed': 405,
   'request.rate_limited': 429,
   'verification.invalid_credentials': 422,
   'verification.too_many_attempts': 429,
@@ -34,6 +36,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   'request.invalid_input': 'The request body is not valid.',
   'request.too_large': 'The request body is too large.',
   'request.unsupported_media_type': 'The request body must be application/json.',
+  'request.not_found': 'No such endpoint.',
+  'request.method_not_allowed': 'This endpoint does not accept this method.',
   'request.rate_limited': 'Too many requests. Try again later.',
   'verification.invalid_credentials': 'The password is not correct.',
   'verification.too_many_attempts': 'Too many failed attempts. Try again later.',
@@ -56,19 +60,30 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
 /** Extra JSON fields of an error answer. Never put a secret here: they are sent to the client. */
 export type ErrorDetails = Record<string, unknown>;
 
+export interface VerificationErrorOptions {
+  /** Human text safe to show; default: the code's standard message. */
+  readonly message?: string;
+  /** Extra JSON fields of the answer. */
+  readonly details?: ErrorDetails;
+  /** Extra response headers, e.g. `WWW-Authenticate`. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /** The one error type of the library: a stable code, its HTTP status, a message safe to show. */
 export class VerificationError extends Error {
   override readonly name = 'VerificationError';
   readonly status: number;
+  readonly details: ErrorDetails;
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     readonly code: ErrorCode,
-    message: string = DEFAULT_MESSAGES[code],
-    readonly details: ErrorDetails = {},
-    readonly headers: Readonly<Record<string, string>> = {},
+    options: VerificationErrorOptions = {},
   ) {
-    super(message);
+    super(options.message ?? DEFAULT_MESSAGES[code]);
     this.status = ERROR_STATUS[code];
+    this.details = options.details ?? {};
+    this.headers = options.headers ?? {};
   }
 
   toJSON(): Record<string, unknown> {

@@ -16,7 +16,7 @@ export const identifierSchema = z.object({
 const emailSchema = z.email();
 
 function invalid(message: string): VerificationError {
-  return new VerificationError('request.invalid_input', message, { field: 'identifier.value' });
+  return new VerificationError('request.invalid_input', { message, details: { field: 'identifier.value' } });
 }
 
 /** Lower-cased email or E.164 phone number, or a 400 naming `identifier.value`. */

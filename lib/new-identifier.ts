@@ -1,7 +1,9 @@
 import type { Request, RequestHandler } from 'express';
-import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { respondWithError, toVerificationError, VerificationError } from './errors';
+import type { Authenticator } from './auth/authenticator';
+import { rejectUnknownOptions, StepUpConfigError } from './config-error';
+import { VerificationError } from './errors';
 import type { Audit } from './events';
+import { edgeMiddleware } from './http/edge';
 import type { Identifier, IdentifierType } from './records';
 import type { VerificationService } from './verification-service';
 
@@ -37,54 +39,56 @@ export interface NewIdentifierConfig {
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
 
+const OPTION_KEYS: readonly (keyof RequireNewIdentifierOptions)[] = ['type', 'value', 'recordId', 'requireIdentity'];
+
 function field(value: unknown, name: string, max: number): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new VerificationError('request.invalid_input', `Invalid field "${name}": expected a string`, { field: name });
+    throw new VerificationError('request.invalid_input', { message: `Invalid field "${name}": expected a string`, details: { field: name } });
   }
   return value;
 }
 
 /**
- * Builds `requireNewIdentifier(options)`: redeems, once, a record proving that
- * this user owns the new identifier in the request, and sets `req.newIdentifier`.
- * Mount it after `express.json()` and after `requireVerification()` (which proves
- * identity): the two records together allow binding the identifier.
+ * Builds `requireNewIdentifier(options)`: redeems, once, a record proving that this user owns the
+ * new identifier in the request, and sets `req.newIdentifier`. Mount it after `express.json()` and
+ * after `requireVerification()` (which proves identity): the two records together allow binding
+ * the identifier.
  */
 export function createNewIdentifierFactory(config: NewIdentifierConfig) {
   return function requireNewIdentifier(options: RequireNewIdentifierOptions): RequestHandler {
+    rejectUnknownOptions('requireNewIdentifier()', options, OPTION_KEYS);
     if (options?.type !== 'email' && options?.type !== 'phone') {
-      throw new TypeError("requireNewIdentifier: type must be 'email' or 'phone'");
+      throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "requireNewIdentifier: type must be 'email' or 'phone'");
+    }
+    for (const name of ['value', 'recordId'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'function') {
+        throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `requireNewIdentifier: ${name} is a function of the request`);
+      }
     }
     const { type } = options;
     const requireIdentity = options.requireIdentity !== false;
     const readValue = options.value ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.[type]);
     const readRecordId =
       options.recordId ?? ((req: Request) => (req.body as Record<string, unknown> | undefined)?.newIdentifierVerificationRecordId);
-
-    return async (req, res, next) => {
-      let userId: string | undefined;
-      let recordId: string | undefined;
-      let identifier: Identifier;
-      try {
-        userId = (await authenticateRequest(config.authenticate, req)).userId;
-        if (requireIdentity && req.verification?.userId !== userId) {
+    return edgeMiddleware<{ identifier: Identifier; recordId: string }>(config, {
+      async check(req, principal) {
+        if (requireIdentity && req.verification?.userId !== principal.userId) {
           // Fails closed, and tells the developer: this middleware is mounted without the guard before it.
           config.onUnexpectedError?.(new Error('requireNewIdentifier() ran without requireVerification() before it'));
           throw new VerificationError('verification.required');
         }
         const value = field(readValue(req), type, 254);
-        recordId = field(readRecordId(req), 'newIdentifierVerificationRecordId', 128);
-        identifier = await config.service.redeemNewIdentifier(userId, recordId, { type, value });
-      } catch (caught) {
-        if (userId !== undefined) {
-          config.audit.emit(req, { type: 'new_identifier.refused', userId, method: type, reason: toVerificationError(caught).code });
-        }
-        respondWithError(res, caught, config.onUnexpectedError);
-        return;
-      }
-      config.audit.emit(req, { type: 'new_identifier.redeemed', userId, method: type, identifier, recordId });
-      req.newIdentifier = identifier;
-      next();
-    };
+        const recordId = field(readRecordId(req), 'newIdentifierVerificationRecordId', 128);
+        const identifier = await config.service.redeemNewIdentifier(config.service.requesterOf(principal), recordId, { type, value });
+        return { identifier, recordId };
+      },
+      passed(req, principal, { identifier, recordId }) {
+        config.audit.emit(req, { type: 'new_identifier.redeemed', userId: principal.userId, method: type, identifier, recordId });
+        req.newIdentifier = identifier;
+      },
+      refused(req, principal, error) {
+        config.audit.emit(req, { type: 'new_identifier.refused', userId: principal.userId, method: type, reason: error.code });
+      },
+    });
   };
 }

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
-import { Audit, type AuditEvent } from './events';
-import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
 import type { Authenticator } from './auth/authenticator';
+import { optionalFunction, positiveNumber, rejectUnknownOptions, StepUpConfigError } from './config-error';
+import { Audit, type AuditEvent } from './events';
+import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
+import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
+import { isConsoleSender } from './senders/console';
 import type { Sender } from './senders/sender';
 import { MemoryStore } from './stores/memory-store';
+import { RedisStore } from './stores/redis-store';
 import type { VerificationStore } from './stores/store';
 import type { UserLookup } from './users';
+import { Warnings, type StepUpWarning } from './warnings';
 
 export interface StepUpOptions {
   /** Who is calling. Use `jwtAuthenticator({...})`, or `(req) => req.user?.id` with sessions or passport. */
@@ -14,48 +19,56 @@ export interface StepUpOptions {
   /** The app's user lookup: password hash, current email and phone. */
   users: UserLookup;
   /** Where records live. Default: a new MemoryStore (one process only). */
-  store?: VerificationStore;
-  /** Delivers one-time codes. Without one, the code endpoints answer 502 `verification_code.delivery_failed`. */
-  sender?: Sender;
+  store?: VerificationStore | undefined;
   /**
-   * Server secret for the HMAC of codes, at least 32 bytes. Required with any store but
-   * the MemoryStore: every instance sharing a store must use the same secret.
+   * Where rate-limit counters live. Default: beside the records (in memory with the MemoryStore,
+   * in the same Redis with a RedisStore); required with any other store.
    */
-  secret?: string | Buffer;
+  counters?: Counters | undefined;
+  /** Delivers one-time codes. Without one, the code endpoints answer 502 `verification_code.delivery_failed`. */
+  sender?: Sender | undefined;
+  /**
+   * Server secret for the HMAC of codes, sessions and actions, at least 32 bytes. Required with any
+   * store but the MemoryStore: every instance sharing a store must use the same secret.
+   */
+  secret?: string | Buffer | undefined;
   /** Lifetime of a verified record, in seconds. Default 600. */
-  recordTtlSeconds?: number;
+  recordTtlSeconds?: number | undefined;
   /** Lifetime of a one-time code, in seconds. Default 600. */
-  codeTtlSeconds?: number;
+  codeTtlSeconds?: number | undefined;
   /**
    * The bcrypt cost of your users' password hashes (default 10). A user without a password is
    * checked against a dummy hash of this cost, so that the answer takes as long as for a wrong
    * password; once a real hash has been checked, its cost is used.
    */
-  bcryptCost?: number;
+  bcryptCost?: number | undefined;
   /** Wrong codes allowed per record before it dies. Default 5. */
-  maxCodeAttempts?: number;
+  maxCodeAttempts?: number | undefined;
   /** Longest wait for a provider to accept a message, in ms. Default 10 000. */
-  sendTimeoutMs?: number;
+  sendTimeoutMs?: number | undefined;
   /** Largest JSON body the router accepts (express.json `limit`). Default '16kb'. */
-  bodyLimit?: string | number;
+  bodyLimit?: string | number | undefined;
   /** Default header of `requireVerification()`. Default `Verification-Id`. */
-  header?: string;
+  header?: string | undefined;
   /** Rate limits; every field optional, defaults in the README ("Security model"). */
-  limits?: RateLimits;
+  limits?: RateLimits | undefined;
   /** Receives an audit event for every security-relevant step (never a code, password or token). */
-  onEvent?: (event: AuditEvent) => void;
+  onEvent?: ((event: AuditEvent) => void) | undefined;
+  /** Receives setup warnings (proxy, console sender, random secret). Default: console.warn, once per code. */
+  onWarning?: ((warning: StepUpWarning) => void) | undefined;
   /** The request id put on audit events. Default: the `X-Request-Id` header when well formed. */
-  requestId?: (req: Request) => string | undefined;
+  requestId?: ((req: Request) => string | undefined) | undefined;
   /** Called with unexpected errors (answered as a bare 500), for the app's logs. */
-  onUnexpectedError?: (error: unknown) => void;
+  onUnexpectedError?: ((error: unknown) => void) | undefined;
   /** Clock, epoch ms. Default Date.now. */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 export interface ResolvedOptions {
   readonly authenticate: Authenticator;
   readonly users: UserLookup;
   readonly store: VerificationStore;
+  readonly counters: Counters;
   readonly sender: Sender | undefined;
   readonly secret: Buffer;
   readonly recordTtlMs: number;
@@ -67,39 +80,60 @@ export interface ResolvedOptions {
   readonly header: string;
   readonly limits: ResolvedLimits;
   readonly audit: Audit;
+  readonly warnings: Warnings;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   readonly now: () => number;
 }
 
+const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
+  'authenticate',
+  'users',
+  'store',
+  'counters',
+  'sender',
+  'secret',
+  'recordTtlSeconds',
+  'codeTtlSeconds',
+  'bcryptCost',
+  'maxCodeAttempts',
+  'sendTimeoutMs',
+  'bodyLimit',
+  'header',
+  'limits',
+  'onEvent',
+  'onWarning',
+  'requestId',
+  'onUnexpectedError',
+  'now',
+];
+
 const MIN_SECRET_BYTES = 32;
 
-function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
-  const resolved = value ?? fallback;
-  if (typeof resolved !== 'number' || !Number.isFinite(resolved) || resolved <= 0 || (integer && !Number.isInteger(resolved))) {
-    throw new TypeError(`express-step-up: \`${name}\` must be a positive ${integer ? 'integer' : 'number'}`);
-  }
-  return resolved;
-}
-
-function resolveSecret(secret: string | Buffer | undefined, store: VerificationStore): Buffer {
+function resolveSecret(secret: string | Buffer | undefined, store: VerificationStore, warnings: Warnings): Buffer {
   if (secret === undefined) {
-    if (store instanceof MemoryStore) return randomBytes(MIN_SECRET_BYTES);
-    throw new TypeError(
-      'express-step-up: `secret` is required with a shared store, and must be the same on every instance ' +
+    if (store instanceof MemoryStore) {
+      warnings.warn(
+        'WARN_STEP_UP_RANDOM_SECRET',
+        'No `secret`: a random one is used, so pending codes and records do not survive a restart. Set secret: process.env.VERIFICATION_SECRET (e.g. `openssl rand -base64 48`).',
+      );
+      return randomBytes(MIN_SECRET_BYTES);
+    }
+    throw new StepUpConfigError(
+      'ERR_STEP_UP_SECRET_REQUIRED',
+      '`secret` is required with a shared store, and must be the same on every instance ' +
         '(e.g. secret: process.env.VERIFICATION_SECRET, made with `openssl rand -base64 48`)',
     );
   }
   const bytes = typeof secret === 'string' ? Buffer.from(secret) : secret;
-  if (!Buffer.isBuffer(bytes) || bytes.length < MIN_SECRET_BYTES) {
-    throw new TypeError(`express-step-up: \`secret\` must be at least ${MIN_SECRET_BYTES} bytes`);
-  }
+  if (!Buffer.isBuffer(bytes)) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`secret` is a string or a Buffer');
+  if (bytes.length < MIN_SECRET_BYTES) throw new StepUpConfigError('ERR_STEP_UP_WEAK_SECRET', `\`secret\` must be at least ${MIN_SECRET_BYTES} bytes`);
   return bytes;
 }
 
 function bcryptCost(cost: number | undefined): number {
   const resolved = cost ?? 10;
   if (!Number.isInteger(resolved) || resolved < 4 || resolved > 31) {
-    throw new TypeError('express-step-up: `bcryptCost` is an integer from 4 to 31 (the cost of your password hashes)');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`bcryptCost` is an integer from 4 to 31 (the cost of your password hashes)');
   }
   return resolved;
 }
@@ -108,44 +142,70 @@ function bcryptCost(cost: number | undefined): number {
 function checkedClock(clock: (() => number) | undefined): () => number {
   if (clock === undefined) return Date.now;
   if (typeof clock !== 'function' || !Number.isFinite(clock())) {
-    throw new TypeError('express-step-up: `now` must be a function returning epoch milliseconds');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`now` must be a function returning epoch milliseconds');
   }
   return () => Math.floor(clock());
 }
 
-/** Defaults and checks, once at startup: a misconfiguration throws with a message that says how to fix it. */
+/** The counters beside the records, when the store is one of the library's own. */
+function defaultCounters(store: VerificationStore): Counters {
+  if (store instanceof MemoryStore) return memoryCounters();
+  if (store instanceof RedisStore) return redisCounters({ client: store.client, prefix: store.prefix });
+  throw new StepUpConfigError(
+    'ERR_STEP_UP_COUNTERS_REQUIRED',
+    'with a store of your own, pass `counters` (e.g. redisCounters({ client }) or memoryCounters()) for the rate limits',
+  );
+}
+
+/** Defaults and checks, once at startup: a misconfiguration throws a StepUpConfigError that says how to fix it. */
 export function resolveOptions(options: StepUpOptions): ResolvedOptions {
-  if (typeof options?.authenticate !== 'function') {
-    throw new TypeError('express-step-up: `authenticate` is required, e.g. jwtAuthenticator({ secret, algorithms: [\'HS256\'] })');
+  if (typeof options !== 'object' || options === null) {
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'createStepUp() needs an options object with `authenticate` and `users`');
+  }
+  rejectUnknownOptions('createStepUp()', options, OPTION_KEYS);
+  if (typeof options.authenticate !== 'function') {
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', "`authenticate` is required, e.g. jwtAuthenticator({ secret, algorithms: ['HS256'] })");
   }
   if (typeof options.users?.findById !== 'function') {
-    throw new TypeError('express-step-up: `users` needs a findById(userId) function');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', '`users` needs a findById(userId) function');
   }
-  if (options.sender !== undefined && typeof options.sender.send !== 'function') {
-    throw new TypeError('express-step-up: `sender` needs a send(message) function');
+  if (options.sender !== undefined && typeof options.sender?.send !== 'function') {
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`sender` needs a send(message) function');
   }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw new TypeError('express-step-up: `onEvent` must be a function');
+  const onEvent = optionalFunction('onEvent', options.onEvent);
+  const onWarning = optionalFunction('onWarning', options.onWarning);
+  const requestId = optionalFunction('requestId', options.requestId);
+  const onUnexpectedError = optionalFunction('onUnexpectedError', options.onUnexpectedError);
+  const counters = optionalFunction('counters', options.counters);
+  const header = options.header ?? 'Verification-Id';
+  if (typeof header !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(header)) {
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`header` must be a valid header name');
   }
+  const warnings = new Warnings(onWarning);
   const now = checkedClock(options.now);
   const store = options.store ?? new MemoryStore({ now });
+  if (options.sender !== undefined && isConsoleSender(options.sender)) {
+    warnings.warn('WARN_STEP_UP_CONSOLE_SENDER', 'consoleSender prints one-time codes instead of delivering them: for development only, never in production.');
+  }
   return {
     authenticate: options.authenticate,
     users: options.users,
     store,
+    counters: counters ?? defaultCounters(store),
     sender: options.sender,
-    secret: resolveSecret(options.secret, store),
+    secret: resolveSecret(options.secret, store, warnings),
     // Whole milliseconds (Redis expiries take integers), at least one.
-    recordTtlMs: Math.max(1, Math.round(positive('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000)),
-    codeTtlMs: Math.max(1, Math.round(positive('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000)),
-    maxCodeAttempts: positive('maxCodeAttempts', options.maxCodeAttempts, 5, true),
+    recordTtlMs: Math.max(1, Math.round(positiveNumber('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000)),
+    codeTtlMs: Math.max(1, Math.round(positiveNumber('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000)),
+    maxCodeAttempts: positiveNumber('maxCodeAttempts', options.maxCodeAttempts, 5, true),
     bcryptCost: bcryptCost(options.bcryptCost),
-    sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 10_000),
+    sendTimeoutMs: positiveNumber('sendTimeoutMs', options.sendTimeoutMs, 10_000),
     bodyLimit: options.bodyLimit ?? '16kb',
-    header: options.header ?? 'Verification-Id',
+    header,
     limits: resolveLimits(options.limits),
-    audit: new Audit(options.onEvent, options.requestId, now),
-    onUnexpectedError: options.onUnexpectedError,
+    audit: new Audit(onEvent, requestId, now),
+    warnings,
+    onUnexpectedError,
     now,
   };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
+import type { StepUpUser } from './users';
 
 const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 
@@ -18,7 +19,9 @@ export class PasswordChecker {
     this.#cost = initialCost;
   }
 
-  async matches(password: string, hash: string | null | undefined): Promise<boolean> {
+  /** Whether `password` is the user's; a missing user or one without a usable hash is checked against the dummy. */
+  async matches(password: string, user: StepUpUser | null): Promise<boolean> {
+    const hash = user?.passwordHash;
     const real = typeof hash === 'string' ? BCRYPT_HASH.exec(hash) : null;
     if (real !== null) {
       this.#cost = Number(real[1]);

@@ -1,14 +1,22 @@
 /**
  * The verification record and the pure rules over it.
  *
- * Every rule that decides whether a record may be used lives here as a plain
- * function over a record and a clock, so it is tested without Express or a store.
- * The Redis store's Lua scripts mirror `guardVerdict` for the atomic single-use
- * consumption; the store contract suite pins the two to the same behaviour.
+ * A record is either a pending code record (a code was sent, not yet verified) or a verified
+ * record; the two are a discriminated union on `status`, so a verified record always has its
+ * `verifiedAt` and a pending one always has its code HMAC. Stores parse what they read back into
+ * this union (`parseRecord`) instead of casting it.
+ *
+ * Every rule that decides whether a record may be used lives here as a plain function over a
+ * record and a clock, so it is tested without Express or a store. The Redis store's Lua scripts
+ * mirror `guardVerdict`, `isRedeemable` and `codeCheckPrecondition` for its atomic steps; the
+ * store contract suite pins the two to the same behaviour.
  */
 
+/** The built-in methods. */
+export type BuiltInMethod = 'password' | 'email' | 'phone';
+
 /** How a record was (or will be) verified. */
-export type VerificationMethod = 'password' | 'email' | 'phone';
+export type VerificationMethod = BuiltInMethod;
 
 export const VERIFICATION_METHODS: readonly VerificationMethod[] = ['password', 'email', 'phone'];
 
@@ -16,7 +24,7 @@ export const VERIFICATION_METHODS: readonly VerificationMethod[] = ['password', 
 export type RecordPurpose =
   /** The caller is the account holder: satisfies `requireVerification()`. */
   | 'identity'
-  /** The caller controls an identifier the account does not have yet: only redeemable once. */
+  /** The caller controls an identifier the account does not have (yet): only redeemable once. */
   | 'new_identifier';
 
 export type IdentifierType = 'email' | 'phone';
@@ -27,31 +35,67 @@ export interface Identifier {
   readonly value: string;
 }
 
-export type RecordStatus = 'pending' | 'verified';
-
-export interface VerificationRecord {
+interface RecordBase {
   readonly id: string;
   readonly userId: string;
-  readonly method: VerificationMethod;
-  readonly purpose: RecordPurpose;
-  readonly status: RecordStatus;
-  readonly identifier?: Identifier;
-  /** HMAC of the one-time code (hex); only on pending code records, never the code itself. */
-  readonly codeHash?: string;
-  /** Wrong codes tried so far. */
-  readonly attempts: number;
+  /**
+   * Keyed hash of the session the record was made in; a bound record is usable only in that
+   * session. Absent when the authenticator reports no session (the record is then not bound).
+   */
+  readonly sessionRef?: string;
+  /** Keyed hash of the canonical action the record approves (PSD2 dynamic linking); absent when unbound. */
+  readonly actionRef?: string;
   /** Epoch milliseconds. */
   readonly createdAt: number;
   readonly expiresAt: number;
-  readonly verifiedAt?: number;
+}
+
+/** A one-time code was sent and is waiting to be checked. */
+export interface PendingCodeRecord extends RecordBase {
+  readonly status: 'pending';
+  readonly method: 'email' | 'phone';
+  readonly identifier: Identifier;
+  /** HMAC of the one-time code (hex), never the code itself. */
+  readonly codeHash: string;
+  /** Wrong codes tried so far. */
+  readonly attempts: number;
+}
+
+/** A verification that happened: a password, a code. */
+export interface VerifiedRecord extends RecordBase {
+  readonly status: 'verified';
+  readonly method: VerificationMethod;
+  readonly purpose: RecordPurpose;
+  /** The email or phone a code was sent to. */
+  readonly identifier?: Identifier;
+  /** Epoch milliseconds. */
+  readonly verifiedAt: number;
+}
+
+export type VerificationRecord = PendingCodeRecord | VerifiedRecord;
+export type RecordStatus = VerificationRecord['status'];
+
+/** Who is asking: the user, and the session of the request (absent when the authenticator reports none). */
+export interface Requester {
+  readonly userId: string;
+  readonly sessionRef?: string;
+}
+
+/**
+ * Whether a record may be used by this requester at all: the same user, and, when the record
+ * is bound to a session, the same session. Anything else is indistinguishable from an unknown record.
+ */
+export function belongsTo(record: VerificationRecord, requester: Requester): boolean {
+  return record.userId === requester.userId && (record.sessionRef === undefined || record.sessionRef === requester.sessionRef);
 }
 
 /** What a guarded route asks of a record. */
-export interface GuardCriteria {
-  readonly userId: string;
+export interface GuardCriteria extends Requester {
   readonly methods: readonly VerificationMethod[];
   /** Milliseconds: the record must have been verified at most this long ago. */
   readonly maxAgeMs: number;
+  /** Keyed hash of the action this request performs; a record must be bound to exactly it (or both to none). */
+  readonly actionRef?: string;
   readonly now: number;
 }
 
@@ -65,42 +109,34 @@ export function isLive(record: VerificationRecord, now: number): boolean {
   return record.expiresAt > now;
 }
 
-export function isExpired(record: VerificationRecord, now: number): boolean {
-  return !isLive(record, now);
-}
-
 /**
  * The guard's decision for one record.
  * `invalid`: unknown, expired, unverified or another user's (indistinguishable to the client).
  * `insufficient`: a valid record of this user that does not meet this route's bar.
  */
 export function guardVerdict(record: VerificationRecord | null, criteria: GuardCriteria): GuardVerdict {
-  const valid =
-    record !== null &&
-    record.userId === criteria.userId &&
-    record.status === 'verified' &&
-    record.verifiedAt !== undefined &&
-    isLive(record, criteria.now);
-  if (!valid) return 'invalid';
+  if (record === null || record.status !== 'verified' || !belongsTo(record, criteria) || !isLive(record, criteria.now)) {
+    return 'invalid';
+  }
   const sufficient =
     record.purpose === 'identity' &&
     criteria.methods.includes(record.method) &&
-    (record.verifiedAt as number) >= criteria.now - criteria.maxAgeMs;
+    record.verifiedAt >= criteria.now - criteria.maxAgeMs &&
+    record.actionRef === criteria.actionRef;
   return sufficient ? 'ok' : 'insufficient';
 }
 
 /** What redeeming a new-identifier record asks of it. */
-export interface RedeemCriteria {
-  readonly userId: string;
+export interface RedeemCriteria extends Requester {
   readonly identifier: Identifier;
   readonly now: number;
 }
 
-export function isRedeemable(record: VerificationRecord | null, criteria: RedeemCriteria): boolean {
+export function isRedeemable(record: VerificationRecord | null, criteria: RedeemCriteria): record is VerifiedRecord {
   return (
     record !== null &&
-    record.userId === criteria.userId &&
     record.status === 'verified' &&
+    belongsTo(record, criteria) &&
     record.purpose === 'new_identifier' &&
     isLive(record, criteria.now) &&
     record.identifier !== undefined &&
@@ -110,8 +146,7 @@ export function isRedeemable(record: VerificationRecord | null, criteria: Redeem
 }
 
 /** What checking a one-time code asks of a record. */
-export interface CodeCheck {
-  readonly userId: string;
+export interface CodeCheck extends Requester {
   readonly identifier: Identifier;
   /** HMAC of the submitted code, computed like the stored one. */
   readonly candidateHash: string;
@@ -119,10 +154,15 @@ export interface CodeCheck {
   readonly now: number;
   /** Lifetime of the record once verified, from `now`. */
   readonly recordTtlMs: number;
+  /**
+   * What the record proves once verified, decided now (not when the code was sent): `identity`
+   * only if the identifier is still the user's, as the app's user lookup reports it at verify time.
+   */
+  readonly purpose: RecordPurpose;
 }
 
 export type CodeCheckResult =
-  | { readonly outcome: 'verified'; readonly record: VerificationRecord }
+  | { readonly outcome: 'verified'; readonly record: VerifiedRecord }
   | { readonly outcome: 'not_found' }
   | { readonly outcome: 'identifier_mismatch' }
   | { readonly outcome: 'code_mismatch'; readonly remainingAttempts: number }
@@ -133,15 +173,27 @@ export function codeCheckPrecondition(
   record: VerificationRecord | null,
   check: CodeCheck,
 ): 'not_found' | 'identifier_mismatch' | 'exceed_max_try' | 'compare' {
-  const found =
-    record !== null &&
-    record.userId === check.userId &&
-    record.status === 'pending' &&
-    record.method !== 'password' &&
-    record.codeHash !== undefined &&
-    isLive(record, check.now);
-  if (!found) return 'not_found';
-  const sameIdentifier = record.identifier?.type === check.identifier.type && record.identifier.value === check.identifier.value;
+  if (record === null || record.status !== 'pending' || !belongsTo(record, check) || !isLive(record, check.now)) {
+    return 'not_found';
+  }
+  const sameIdentifier = record.identifier.type === check.identifier.type && record.identifier.value === check.identifier.value;
   if (!sameIdentifier) return 'identifier_mismatch';
   return record.attempts < check.maxAttempts ? 'compare' : 'exceed_max_try';
+}
+
+/** The verified record a pending one becomes when its code matches. */
+export function verifiedFromCode(record: PendingCodeRecord, check: CodeCheck): VerifiedRecord {
+  return {
+    id: record.id,
+    userId: record.userId,
+    ...(record.sessionRef !== undefined ? { sessionRef: record.sessionRef } : {}),
+    ...(record.actionRef !== undefined ? { actionRef: record.actionRef } : {}),
+    status: 'verified',
+    method: record.method,
+    purpose: check.purpose,
+    identifier: record.identifier,
+    createdAt: record.createdAt,
+    verifiedAt: check.now,
+    expiresAt: check.now + check.recordTtlMs,
+  };
 }

@@ -1,41 +1,51 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { actionSchema, type Action } from './action';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { jsonErrorHandler, toVerificationError, type ErrorCode } from './errors';
+import { jsonErrorHandler, sendError, toVerificationError, VerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
 import { jsonBody } from './http/json-body';
 import { parseBody } from './http/validate';
 import { identifierSchema, normalizeIdentifier } from './identifiers';
-import { createLimiters } from './rate-limit/limiters';
+import type { Counters } from './rate-limit/counters';
+import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
-import type { Identifier, RecordPurpose, VerificationMethod, VerificationRecord } from './records';
-import type { VerificationStore } from './stores/store';
+import type { Identifier, RecordPurpose, Requester, VerificationMethod, VerificationRecord } from './records';
 import type { VerificationService } from './verification-service';
+import type { Warnings } from './warnings';
 
 export interface RouterConfig {
   readonly service: VerificationService;
-  readonly store: VerificationStore;
   readonly authenticate: Authenticator;
+  readonly counters: Counters;
   readonly bodyLimit: string | number;
   readonly limits: ResolvedLimits;
   readonly secret: Buffer;
   readonly audit: Audit;
+  readonly warnings: Warnings;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
 
 /** bcrypt reads at most 72 bytes; anything far beyond is not a password but a payload. */
-const passwordBody = z.object({ password: z.string().min(1).max(1024) });
-const sendCodeBody = z.object({ identifier: identifierSchema });
+const passwordBody = z.object({ password: z.string().min(1).max(1024), action: actionSchema.optional() });
+const sendCodeBody = z.object({ identifier: identifierSchema, action: actionSchema.optional() });
 const verifyCodeBody = z.object({
   identifier: identifierSchema,
   verificationId: z.string().min(1).max(128),
   code: z.string().min(1).max(32),
 });
 
+/** The router's paths and the methods each accepts (anything else: JSON 405 with `Allow`). */
+const ROUTES: Readonly<Record<'password' | 'sendCode' | 'verifyCode', string[]>> = {
+  password: ['/password/verify', '/password'],
+  sendCode: ['/verification-code'],
+  verifyCode: ['/verification-code/verify'],
+};
+
 /** What the router's own middlewares learned about a request, kept off the app's `req` fields. */
 interface RequestState {
-  userId?: string;
+  requester?: Requester;
   identifier?: Identifier;
   purpose?: RecordPurpose;
   input?: unknown;
@@ -49,11 +59,13 @@ function state(req: Request): RequestState {
   return holder[STATE];
 }
 
-function userIdOf(req: Request): string {
-  const { userId } = state(req);
-  if (userId === undefined) throw new Error('route reached without authentication');
-  return userId;
+function requesterOf(req: Request): Requester {
+  const { requester } = state(req);
+  if (requester === undefined) throw new Error('route reached without authentication');
+  return requester;
 }
+
+const userIdOf = (req: Request): string => requesterOf(req).userId;
 
 function identifierOf(req: Request): Identifier {
   const { identifier } = state(req);
@@ -110,16 +122,17 @@ function failureEvent(code: ErrorCode): AuditEventType | undefined {
 }
 
 /**
- * The verification endpoints. Every route: per-IP ceiling, authentication, JSON
- * body, validation, then its own limits, then the service. Every answer, error or
- * not, is JSON and never cached.
+ * The verification endpoints. Every route: per-IP ceiling, authentication, JSON body, validation,
+ * then its own limits, then the service. Every answer, error or not, is JSON and never cached;
+ * unknown paths and methods answer JSON 404 and 405.
  */
 export function createVerificationRouter(config: RouterConfig): Router {
   const { service, authenticate, audit } = config;
   const limiters = createLimiters({
     limits: config.limits,
-    store: config.store,
+    counters: config.counters,
     audit,
+    warnings: config.warnings,
     secret: config.secret,
     userIdOf,
     identifierOf,
@@ -134,20 +147,19 @@ export function createVerificationRouter(config: RouterConfig): Router {
   if (limiters.perIp) router.use(limiters.perIp);
   router.use(
     asyncHandler(async (req, _res, next) => {
-      state(req).userId = (await authenticateRequest(authenticate, req)).userId;
+      state(req).requester = service.requesterOf(await authenticateRequest(authenticate, req));
       next();
     }),
   );
   router.use(jsonBody(config.bodyLimit));
 
   /** Runs one verification step, answers with its record, and reports the outcome as an audit event. */
-  const verificationStep =
-    (
-      methodOf: (req: Request) => VerificationMethod,
-      run: (req: Request) => Promise<VerificationRecord>,
-      status: 200 | 201,
-      success: AuditEventType,
-    ): RequestHandler =>
+  const verificationStep = (
+    methodOf: (req: Request) => VerificationMethod,
+    run: (req: Request) => Promise<VerificationRecord>,
+    status: 200 | 201,
+    success: AuditEventType,
+  ): RequestHandler =>
     asyncHandler(async (req, res) => {
       const base = {
         userId: userIdOf(req),
@@ -168,19 +180,26 @@ export function createVerificationRouter(config: RouterConfig): Router {
     });
 
   router.post(
-    ['/password/verify', '/password'],
+    ROUTES.password,
     validated(passwordBody),
     limiters.passwordFailures,
     verificationStep(
       () => 'password',
-      (req) => service.verifyPassword(userIdOf(req), inputOf(req, passwordBody).password),
+      async (req) => {
+        const { password, action } = inputOf(req, passwordBody);
+        try {
+          return await service.verifyPassword(requesterOf(req), password, action as Action | undefined);
+        } catch (error) {
+          throw withRemainingAttempts(req, error);
+        }
+      },
       201,
       'verification.created',
     ),
   );
 
   router.post(
-    '/verification-code',
+    ROUTES.sendCode,
     validated(sendCodeBody, true),
     asyncHandler(async (req, _res, next) => {
       state(req).purpose = await service.purposeOf(userIdOf(req), identifierOf(req));
@@ -189,27 +208,49 @@ export function createVerificationRouter(config: RouterConfig): Router {
     ...limiters.codeSends,
     verificationStep(
       (req) => identifierOf(req).type,
-      (req) => service.sendCode(userIdOf(req), identifierOf(req), purposeOf(req), preferredLocale(req)),
+      (req) =>
+        service.sendCode(requesterOf(req), identifierOf(req), {
+          locale: preferredLocale(req),
+          action: inputOf(req, sendCodeBody).action as Action | undefined,
+        }),
       201,
       'verification.created',
     ),
   );
 
   router.post(
-    '/verification-code/verify',
+    ROUTES.verifyCode,
     validated(verifyCodeBody, true),
     limiters.codeFailures,
     verificationStep(
       (req) => identifierOf(req).type,
       (req) => {
         const { verificationId, code } = inputOf(req, verifyCodeBody);
-        return service.verifyCode(userIdOf(req), verificationId, identifierOf(req), code);
+        return service.verifyCode(requesterOf(req), verificationId, identifierOf(req), code);
       },
       200,
       'verification.succeeded',
     ),
   );
 
+  // A known path with another method: 405 with Allow. Any other path under the router: 404.
+  router.all([...ROUTES.password, ...ROUTES.sendCode, ...ROUTES.verifyCode], (_req, res) => {
+    res.setHeader('Allow', 'POST');
+    sendError(res, new VerificationError('request.method_not_allowed'));
+  });
+  router.use((_req, res) => sendError(res, new VerificationError('request.not_found')));
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;
+}
+
+/**
+ * A wrong password tells how many tries are left before the lockout (like wrong codes do), from the
+ * failure limiter's count for this request, so the client can warn before the last one.
+ */
+function withRemainingAttempts(req: Request, error: unknown): unknown {
+  if (!(error instanceof VerificationError) || error.code !== 'verification.invalid_credentials') return error;
+  const info = (req as Request & { [PASSWORD_FAILURES_PROPERTY]?: { remaining?: unknown } })[PASSWORD_FAILURES_PROPERTY];
+  const remaining = info?.remaining;
+  if (typeof remaining !== 'number') return error;
+  return new VerificationError(error.code, { details: { ...error.details, remainingAttempts: remaining } });
 }

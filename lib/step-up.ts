@@ -3,19 +3,28 @@ import { createGuardFactory, type RequireVerificationOptions } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
 import { resolveOptions, type StepUpOptions } from './options';
 import { PasswordChecker } from './password';
+import type { Counters } from './rate-limit/counters';
 import { createVerificationRouter } from './router';
 import type { VerificationStore } from './stores/store';
 import { VerificationService } from './verification-service';
 
 export interface StepUp {
-  /** The verification endpoints; mount it where you like, e.g. `app.use('/api/verifications', stepUp.router)`. */
+  /** The verification endpoints; mount it under a path of its own, e.g. `app.use('/api/verifications', stepUp.router)`. */
   readonly router: Router;
   /** Guards a sensitive route: passes only with a fresh, matching verification record id in the header. */
   requireVerification(options?: RequireVerificationOptions): RequestHandler;
   /** Redeems once a record proving that the user owns a new email or phone; sets `req.newIdentifier`. */
   requireNewIdentifier(options: RequireNewIdentifierOptions): RequestHandler;
+  /**
+   * Makes every record of the user made before this call unusable: pending codes, verified records
+   * and new-identifier records. Call it after a password change, a change of primary email or
+   * phone, or a sign-out of all sessions. Rejects (StoreUnavailableError) when the store is down.
+   */
+  revokeAll(userId: string): Promise<void>;
   /** The store in use (for health checks: `await stepUp.store.ping()`). */
   readonly store: VerificationStore;
+  /** Where the rate-limit counters live (usable for the app's own limits, e.g. sign-in). */
+  readonly counters: Counters;
 }
 
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
@@ -23,7 +32,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
   const passwords = new PasswordChecker(resolved.bcryptCost);
   void passwords.warmUp();
-  const service = new VerificationService({ ...resolved, passwords, codeLength: 6 });
+  const service = new VerificationService({ ...resolved, passwords });
   const shared = {
     service,
     authenticate: resolved.authenticate,
@@ -33,13 +42,19 @@ export function createStepUp(options: StepUpOptions): StepUp {
   return {
     router: createVerificationRouter({
       ...shared,
-      store: resolved.store,
+      counters: resolved.counters,
       bodyLimit: resolved.bodyLimit,
       limits: resolved.limits,
       secret: resolved.secret,
+      warnings: resolved.warnings,
     }),
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header }),
     requireNewIdentifier: createNewIdentifierFactory(shared),
+    revokeAll: (userId) => {
+      if (typeof userId !== 'string' || userId.length === 0) return Promise.reject(new TypeError('revokeAll: userId is a non-empty string'));
+      return service.revokeAll(userId);
+    },
     store: resolved.store,
+    counters: resolved.counters,
   };
 }

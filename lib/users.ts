@@ -2,11 +2,11 @@
 export interface StepUpUser {
   readonly id: string;
   /** bcrypt hash of the user's password; null or absent when the user has none. */
-  readonly passwordHash?: string | null;
+  readonly passwordHash?: string | null | undefined;
   /** The user's current email (codes sent there prove identity). */
-  readonly email?: string | null;
+  readonly email?: string | null | undefined;
   /** The user's current phone number (codes sent there prove identity). */
-  readonly phone?: string | null;
+  readonly phone?: string | null | undefined;
 }
 
 /** The app's user lookup. */

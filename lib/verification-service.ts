@@ -1,16 +1,21 @@
+import { actionRef, sessionRef, type Action } from './action';
+import type { Principal } from './auth/authenticator';
+import { codeHash, newNumericCode } from './codes';
 import { VerificationError } from './errors';
 import { normalizeIdentifier, normalizeKnown } from './identifiers';
 import type { PasswordChecker } from './password';
+import { isRecordId, newRecordId } from './record-id';
 import {
   guardVerdict,
   type GuardVerdict,
   type Identifier,
   type IdentifierType,
+  type PendingCodeRecord,
   type RecordPurpose,
+  type Requester,
   type VerificationMethod,
-  type VerificationRecord,
+  type VerifiedRecord,
 } from './records';
-import { codeHash, newNumericCode, newRecordId, RECORD_ID_PATTERN } from './secrets';
 import type { CodeMessage, Sender } from './senders/sender';
 import type { VerificationStore } from './stores/store';
 import { withTimeout } from './timeout';
@@ -21,11 +26,10 @@ export interface ServiceConfig {
   readonly users: UserLookup;
   readonly passwords: PasswordChecker;
   readonly sender: Sender | undefined;
-  /** Server secret for the HMAC of codes. */
+  /** Server secret for the HMAC of codes, sessions and actions. */
   readonly secret: Buffer;
   readonly recordTtlMs: number;
   readonly codeTtlMs: number;
-  readonly codeLength: number;
   readonly maxCodeAttempts: number;
   readonly sendTimeoutMs: number;
   readonly now: () => number;
@@ -36,29 +40,50 @@ export interface IdentifierInput {
   readonly value: string;
 }
 
+/** What a guarded route asks, as the guard resolved it for one request. */
+export interface GuardRule {
+  readonly methods: readonly VerificationMethod[];
+  readonly maxAgeMs: number;
+  readonly consume: boolean;
+  readonly action: Action | undefined;
+}
+
 /**
- * Every rule of verification: creating password records, sending and checking
- * codes, checking or consuming a record for the guard, redeeming a new identifier.
- * HTTP concerns stay in the router and guard; atomic steps stay in the store.
+ * Every rule of verification: creating password records, sending and checking codes, checking or
+ * consuming a record for the guard, redeeming a new identifier, revoking. HTTP concerns stay in the
+ * router and the edge middlewares; atomic steps stay in the store.
  */
 export class VerificationService {
   constructor(private readonly config: ServiceConfig) {}
 
+  /** Who asks, as records see it: the user, and a keyed hash of the session when there is one. */
+  requesterOf(principal: Principal): Requester {
+    return principal.sessionId === undefined
+      ? { userId: principal.userId }
+      : { userId: principal.userId, sessionRef: sessionRef(this.config.secret, principal.sessionId) };
+  }
+
   /** A verified password record, or 422 `verification.invalid_credentials`. */
-  async verifyPassword(userId: string, password: string): Promise<VerificationRecord> {
-    const { users, passwords, store, now, recordTtlMs } = this.config;
-    const user = await users.findById(userId);
-    if (!(await passwords.matches(password, user?.passwordHash))) {
+  async verifyPassword(requester: Requester, password: string, action?: Action): Promise<VerifiedRecord> {
+    const { users, passwords } = this.config;
+    const user = await users.findById(requester.userId);
+    if (!(await passwords.matches(password, user ?? null))) {
       throw new VerificationError('verification.invalid_credentials');
     }
+    return this.#createVerified(requester, 'password', action);
+  }
+
+  async #createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
+    const { store, now, recordTtlMs, secret } = this.config;
     const at = now();
-    const record: VerificationRecord = {
+    const record: VerifiedRecord = {
       id: newRecordId(),
-      userId,
-      method: 'password',
-      purpose: 'identity',
+      userId: requester.userId,
+      ...(requester.sessionRef !== undefined ? { sessionRef: requester.sessionRef } : {}),
+      ...(action !== undefined ? { actionRef: actionRef(secret, action) } : {}),
       status: 'verified',
-      attempts: 0,
+      method,
+      purpose: 'identity',
       createdAt: at,
       verifiedAt: at,
       expiresAt: at + recordTtlMs,
@@ -68,8 +93,9 @@ export class VerificationService {
   }
 
   /**
-   * What a code to this identifier would prove: `identity` when it is the user's current
-   * email or phone as the app's lookup reports it, else only ownership of a `new_identifier`.
+   * What a code to this identifier would prove now: `identity` when it is the user's current email
+   * or phone as the app's lookup reports it, else only ownership of a `new_identifier`. Asked when a
+   * code is sent (for the limits) and again when it is verified (what the record proves).
    */
   async purposeOf(userId: string, identifier: Identifier): Promise<RecordPurpose> {
     const user = await this.config.users.findById(userId);
@@ -78,16 +104,19 @@ export class VerificationService {
   }
 
   /**
-   * Sends a one-time code to a normalised identifier (see normalizeIdentifier) and
-   * saves its pending record (only the code's HMAC).
-   * The record is written only after the provider accepted the message, so a
-   * failed delivery leaves nothing that could ever be verified.
+   * Sends a one-time code to a normalised identifier (see normalizeIdentifier) and saves its
+   * pending record (only the code's HMAC). The record is written only after the provider accepted
+   * the message, so a failed delivery leaves nothing that could ever be verified.
    */
-  async sendCode(userId: string, identifier: Identifier, purpose: RecordPurpose, locale?: string): Promise<VerificationRecord> {
-    const { store, sender, secret, now, codeTtlMs, codeLength } = this.config;
-    if (sender === undefined) throw new VerificationError('verification_code.delivery_failed', 'No sender is configured.');
+  async sendCode(
+    requester: Requester,
+    identifier: Identifier,
+    options: { readonly locale?: string | undefined; readonly action?: Action | undefined } = {},
+  ): Promise<PendingCodeRecord> {
+    const { store, sender, secret, now, codeTtlMs } = this.config;
+    if (sender === undefined) throw new VerificationError('verification_code.delivery_failed', { message: 'No sender is configured.' });
     const id = newRecordId();
-    const code = newNumericCode(codeLength);
+    const code = newNumericCode();
     const createdAt = now();
     const expiresAt = createdAt + codeTtlMs;
     await this.#deliver(sender, {
@@ -95,14 +124,16 @@ export class VerificationService {
       to: identifier.value,
       code,
       expiresAt: new Date(expiresAt),
-      ...(locale !== undefined ? { locale } : {}),
+      ...(options.locale !== undefined ? { locale: options.locale } : {}),
+      ...(options.action !== undefined ? { action: options.action } : {}),
     });
-    const record: VerificationRecord = {
+    const record: PendingCodeRecord = {
       id,
-      userId,
-      method: identifier.type,
-      purpose,
+      userId: requester.userId,
+      ...(requester.sessionRef !== undefined ? { sessionRef: requester.sessionRef } : {}),
+      ...(options.action !== undefined ? { actionRef: actionRef(secret, options.action) } : {}),
       status: 'pending',
+      method: identifier.type,
       identifier,
       codeHash: codeHash(secret, id, code),
       attempts: 0,
@@ -113,17 +144,22 @@ export class VerificationService {
     return record;
   }
 
-  /** Checks a code; the verified record, or the contract's 404/422/429. */
-  async verifyCode(userId: string, recordId: string, identifier: Identifier, code: string): Promise<VerificationRecord> {
+  /**
+   * Checks a code; the verified record, or the contract's 404/422/429. What the record proves is
+   * decided now: identity only if the identifier is still the user's (the user is looked up again).
+   */
+  async verifyCode(requester: Requester, recordId: string, identifier: Identifier, code: string): Promise<VerifiedRecord> {
     const { store, secret, now, maxCodeAttempts, recordTtlMs } = this.config;
-    if (!RECORD_ID_PATTERN.test(recordId)) throw new VerificationError('verification_record.not_found');
+    if (!isRecordId(recordId)) throw new VerificationError('verification_record.not_found');
+    const purpose = await this.purposeOf(requester.userId, identifier);
     const result = await store.checkCode(recordId, {
-      userId,
+      ...requester,
       identifier,
       candidateHash: codeHash(secret, recordId, code),
       maxAttempts: maxCodeAttempts,
       now: now(),
       recordTtlMs,
+      purpose,
     });
     switch (result.outcome) {
       case 'verified':
@@ -133,44 +169,49 @@ export class VerificationService {
       case 'identifier_mismatch':
         throw new VerificationError('verification_code.identifier_mismatch');
       case 'code_mismatch':
-        throw new VerificationError('verification_code.code_mismatch', undefined, {
-          remainingAttempts: result.remainingAttempts,
-        });
+        throw new VerificationError('verification_code.code_mismatch', { details: { remainingAttempts: result.remainingAttempts } });
       case 'exceed_max_try':
         throw new VerificationError('verification_code.exceed_max_try');
     }
   }
 
   /** The guard's single store call: the verdict, and the record when it is 'ok'. */
-  async checkForGuard(
-    userId: string,
-    recordId: string,
-    rule: { methods: readonly VerificationMethod[]; maxAgeMs: number; consume: boolean },
-  ): Promise<{ verdict: GuardVerdict; record: VerificationRecord | null }> {
-    if (!RECORD_ID_PATTERN.test(recordId)) return { verdict: 'invalid', record: null };
-    const criteria = { userId, methods: rule.methods, maxAgeMs: rule.maxAgeMs, now: this.config.now() };
+  async checkForGuard(requester: Requester, recordId: string, rule: GuardRule): Promise<{ verdict: GuardVerdict; record: VerifiedRecord | null }> {
+    if (!isRecordId(recordId)) return { verdict: 'invalid', record: null };
+    const criteria = {
+      ...requester,
+      methods: rule.methods,
+      maxAgeMs: rule.maxAgeMs,
+      now: this.config.now(),
+      ...(rule.action !== undefined ? { actionRef: actionRef(this.config.secret, rule.action) } : {}),
+    };
     const { record, consumed } = await this.config.store.checkForGuard(recordId, criteria, rule.consume);
     const verdict = guardVerdict(record, criteria);
+    if (verdict !== 'ok' || record === null || record.status !== 'verified') return { verdict: verdict === 'ok' ? 'invalid' : verdict, record: null };
     // A single-use route passes only for the one call that consumed the record.
-    if (verdict === 'ok' && rule.consume && !consumed) return { verdict: 'invalid', record: null };
-    return { verdict, record: verdict === 'ok' ? record : null };
+    if (rule.consume && !consumed) return { verdict: 'invalid', record: null };
+    return { verdict, record };
   }
 
   /**
-   * Redeems a verified new-identifier record once, for exactly this user and identifier.
-   * Anything else is 403 `verification.new_identifier_unverified` (unknown, expired, used,
-   * another user's, another identifier's: indistinguishable). It carries no `requirement`: a
-   * generic client must not treat it as "verify your identity again".
+   * Redeems a verified new-identifier record once, for exactly this user, session and identifier.
+   * Anything else is 403 `verification.new_identifier_unverified` (unknown, expired, used, another
+   * user's, another identifier's: indistinguishable). It carries no `requirement`: a generic client
+   * must not treat it as "verify your identity again".
    */
-  async redeemNewIdentifier(userId: string, recordId: string, input: IdentifierInput): Promise<Identifier> {
+  async redeemNewIdentifier(requester: Requester, recordId: string, input: IdentifierInput): Promise<Identifier> {
     const identifier = normalizeIdentifier(input);
-    const record = RECORD_ID_PATTERN.test(recordId)
-      ? await this.config.store.redeem(recordId, { userId, identifier, now: this.config.now() })
-      : null;
+    const record = isRecordId(recordId) ? await this.config.store.redeem(recordId, { ...requester, identifier, now: this.config.now() }) : null;
     if (record === null) {
-      throw new VerificationError('verification.new_identifier_unverified', undefined, { identifierType: identifier.type });
+      throw new VerificationError('verification.new_identifier_unverified', { details: { identifierType: identifier.type } });
     }
     return identifier;
+  }
+
+  /** Makes every record of the user made until now unusable (pending, verified and new-identifier records). */
+  revokeAll(userId: string): Promise<void> {
+    // The longest any record can live: a code verified at the end of its life, then a whole record TTL.
+    return this.config.store.revokeAll(userId, this.config.codeTtlMs + this.config.recordTtlMs);
   }
 
   /** Bounds the provider call; any failure becomes 502 without the provider's message. */

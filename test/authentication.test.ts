@@ -117,7 +117,7 @@ describe('createStepUp options', () => {
     const h = await harness('redis', { recordTtlSeconds: 600.0005, now: () => Date.now() + 0.25 });
     const res = await request(h.app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
     expect(res.status).toBe(201);
-    const keys = await h.redis!.keys(`${h.prefix}rec:*`);
+    const keys = await h.redis!.keys(`${h.prefix}*:r:*`);
     expect(keys).toHaveLength(1);
     expect(await h.redis!.pttl(keys[0]!)).toBeGreaterThan(590_000);
     await h.close();

@@ -17,6 +17,23 @@ describe('record rules', () => {
     expect(guardVerdict({ ...fresh, userId: 'usr_bob' }, criteria)).toBe('invalid');
     expect(guardVerdict({ ...fresh, method: 'phone' }, criteria)).toBe('insufficient');
     expect(guardVerdict({ ...fresh, purpose: 'new_identifier' }, criteria)).toBe('insufficient');
+    expect(guardVerdict(pendingCodeRecord('123456', { expiresAt: now + 60_000 }), criteria)).toBe('invalid');
+  });
+
+  test('guardVerdict: a session-bound record is invalid in another session (or none); an unbound one works in any', () => {
+    const bound = { ...fresh, sessionRef: 's1' };
+    expect(guardVerdict(bound, { ...criteria, sessionRef: 's1' })).toBe('ok');
+    expect(guardVerdict(bound, { ...criteria, sessionRef: 's2' })).toBe('invalid');
+    expect(guardVerdict(bound, criteria)).toBe('invalid');
+    expect(guardVerdict(fresh, { ...criteria, sessionRef: 's2' })).toBe('ok');
+  });
+
+  test('guardVerdict: an action-bound record satisfies only a guard asking for that same action', () => {
+    const bound = { ...fresh, actionRef: 'a1' };
+    expect(guardVerdict(bound, { ...criteria, actionRef: 'a1' })).toBe('ok');
+    expect(guardVerdict(bound, { ...criteria, actionRef: 'a2' })).toBe('insufficient');
+    expect(guardVerdict(bound, criteria)).toBe('insufficient');
+    expect(guardVerdict(fresh, { ...criteria, actionRef: 'a1' })).toBe('insufficient');
   });
 
   test('a broken clock or a corrupt record fails closed (NaN never passes)', () => {
@@ -29,7 +46,15 @@ describe('record rules', () => {
     expect(isRedeemable(bound, { userId: 'usr_alice', identifier, now })).toBe(true);
     expect(isRedeemable(bound, { userId: 'usr_alice', identifier, now: Number.NaN })).toBe(false);
     const pending = pendingCodeRecord('123456', { expiresAt: now + 1000 });
-    const check = { userId: 'usr_alice', identifier: { type: 'email' as const, value: 'alice@example.com' }, candidateHash: 'x', maxAttempts: 5, recordTtlMs: 1, now };
+    const check = {
+      userId: 'usr_alice',
+      identifier: { type: 'email' as const, value: 'alice@example.com' },
+      candidateHash: 'x',
+      maxAttempts: 5,
+      recordTtlMs: 1,
+      purpose: 'identity' as const,
+      now,
+    };
     expect(codeCheckPrecondition(pending, check)).toBe('compare');
     expect(codeCheckPrecondition(pending, { ...check, now: Number.NaN })).toBe('not_found');
     expect(codeCheckPrecondition({ ...pending, attempts: Number.NaN }, check)).toBe('exceed_max_try');

@@ -1,3 +1,4 @@
+import { createStepUp, senderByChannel } from '../lib/index';
 import { consoleSender } from '../lib/senders/console';
 import type { CodeMessage } from '../lib/senders/sender';
 import { sendgridSender } from '../lib/senders/sendgrid';
@@ -231,30 +232,36 @@ describe('twilioSender', () => {
 });
 
 describe('consoleSender', () => {
-  it('warns once at construction, then prints one line per message with destination and code', async () => {
+  it('prints one line per message with destination, code and the action it approves', async () => {
     const lines: string[] = [];
     const sender = consoleSender({ write: (line) => lines.push(line) });
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/development only/i);
-    expect(lines[0]).toMatch(/production/i);
-
+    expect(lines).toHaveLength(0);
     await sender.send(email());
-    await sender.send(sms({ code: '135790' }));
-    expect(lines).toHaveLength(3);
-    expect(lines[1]).toContain('alice@example.com');
-    expect(lines[1]).toContain(CODE);
-    expect(lines[2]).toContain('+14155550100');
-    expect(lines[2]).toContain('135790');
+    await sender.send(sms({ code: '135790', action: { type: 'transfer', amount: '250.00', currency: 'EUR', payee: 'NL91ABNA0417164300' } }));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('alice@example.com');
+    expect(lines[0]).toContain(CODE);
+    expect(lines[1]).toContain('+14155550100');
+    expect(lines[1]).toContain('135790');
+    expect(lines[1]).toContain('to approve transfer: amount 250.00, currency EUR, payee NL91ABNA0417164300');
   });
 
   it('writes to console.log by default', async () => {
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await consoleSender().send(email());
-      expect(log).toHaveBeenCalledTimes(2);
-      expect(String(log.mock.calls[1]?.[0])).toContain(CODE);
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(String(log.mock.calls[0]?.[0])).toContain(CODE);
     } finally {
       log.mockRestore();
+    }
+  });
+
+  it('createStepUp warns through onWarning (once, coded) that a console sender is not for production, also behind senderByChannel', () => {
+    for (const sender of [consoleSender({ write: () => undefined }), senderByChannel({ email: consoleSender({ write: () => undefined }) })]) {
+      const warnings: Array<{ code: string; message: string }> = [];
+      createStepUp({ authenticate: () => null, users: { findById: () => null }, sender, secret: 'k'.repeat(32), onWarning: (w) => void warnings.push(w) });
+      expect(warnings).toEqual([{ code: 'WARN_STEP_UP_CONSOLE_SENDER', message: expect.stringMatching(/never in production/) }]);
     }
   });
 });

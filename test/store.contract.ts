@@ -1,5 +1,5 @@
 import { guardVerdict, type CodeCheck, type GuardCriteria, type VerificationRecord } from '../lib/records';
-import { codeHash } from '../lib/secrets';
+import { codeHash } from '../lib/codes';
 import type { VerificationStore } from '../lib/stores/store';
 import { pendingCodeRecord, SECRET, sleep, verifiedRecord } from './helpers/records';
 
@@ -29,22 +29,24 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       maxAttempts: 5,
       now: Date.now(),
       recordTtlMs: 60_000,
+      purpose: 'identity',
       ...overrides,
     });
 
     test('create then get returns the same record; unknown ids are null', async () => {
       const record = pendingCodeRecord('123456');
       await store.create(record);
-      expect(await store.get(record.id)).toEqual(record);
-      expect(await store.get('x'.repeat(32))).toBeNull();
+      expect(await store.get(record.userId, record.id)).toEqual(record);
+      expect(await store.get('usr_alice', 'x'.repeat(32))).toBeNull();
+      expect(await store.get('usr_bob', record.id)).toBeNull();
     });
 
     test('a record is gone once it expires', async () => {
       const record = verifiedRecord({ expiresAt: Date.now() + 150 });
       await store.create(record);
-      expect(await store.get(record.id)).not.toBeNull();
+      expect(await store.get(record.userId, record.id)).not.toBeNull();
       await sleep(250);
-      expect(await store.get(record.id)).toBeNull();
+      expect(await store.get(record.userId, record.id)).toBeNull();
       expect((await store.checkForGuard(record.id, criteria(), true)).record).toBeNull();
     });
 
@@ -56,25 +58,37 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       }
     });
 
-    const cases: Array<[string, Partial<VerificationRecord>, Partial<GuardCriteria>]> = [
-      ['eligible', {}, {}],
-      ['another user', {}, { userId: 'usr_bob' }],
-      ['method not allowed', {}, { methods: ['email'] }],
-      ['verified too long ago', { verifiedAt: Date.now() - 120_000 }, {}],
-      ['new identifier', { purpose: 'new_identifier', method: 'email' }, {}],
-      ['not verified', { status: 'pending' }, {}],
+    const cases: Array<[string, () => VerificationRecord, Partial<GuardCriteria>]> = [
+      ['eligible', () => verifiedRecord(), {}],
+      ['method not allowed', () => verifiedRecord(), { methods: ['email'] }],
+      ['verified too long ago', () => verifiedRecord({ verifiedAt: Date.now() - 120_000 }), {}],
+      ['new identifier', () => verifiedRecord({ purpose: 'new_identifier', method: 'email' }), {}],
+      ['not verified', () => pendingCodeRecord('123456'), {}],
+      ['same session', () => verifiedRecord({ sessionRef: 's1' }), { sessionRef: 's1' }],
+      ['another session', () => verifiedRecord({ sessionRef: 's1' }), { sessionRef: 's2' }],
+      ['bound to a session, asked without one', () => verifiedRecord({ sessionRef: 's1' }), {}],
+      ['unbound, asked in a session', () => verifiedRecord(), { sessionRef: 's2' }],
+      ['same action', () => verifiedRecord({ actionRef: 'a1' }), { actionRef: 'a1' }],
+      ['another action', () => verifiedRecord({ actionRef: 'a1' }), { actionRef: 'a2' }],
+      ['bound to an action, asked without one', () => verifiedRecord({ actionRef: 'a1' }), {}],
+      ['unbound, asked with an action', () => verifiedRecord(), { actionRef: 'a1' }],
     ];
-    test.each(cases)('consume only when the guard would pass: %s', async (_label, recordOverrides, criteriaOverrides) => {
-      const full = verifiedRecord(recordOverrides);
-      const { verifiedAt: _none, ...unverified } = full;
-      const record: VerificationRecord = recordOverrides.status === 'pending' ? unverified : full;
+    test.each(cases)('consume only when the guard would pass: %s', async (_label, makeRecord, criteriaOverrides) => {
+      const record = makeRecord();
       await store.create(record);
       const wanted = criteria(criteriaOverrides);
       const eligible = guardVerdict(record, wanted) === 'ok';
       const result = await store.checkForGuard(record.id, wanted, true);
       expect(result.record).toEqual(record);
       expect(result.consumed).toBe(eligible);
-      expect(await store.get(record.id)).toEqual(eligible ? null : record);
+      expect(await store.get(record.userId, record.id)).toEqual(eligible ? null : record);
+    });
+
+    test("another user's record is not found, by any method, and is left as it is", async () => {
+      const record = verifiedRecord();
+      await store.create(record);
+      expect(await store.checkForGuard(record.id, criteria({ userId: 'usr_bob' }), true)).toEqual({ record: null, consumed: false });
+      expect(await store.get(record.userId, record.id)).toEqual(record);
     });
 
     test('of 50 concurrent consumers of one record, exactly one consumes it', async () => {
@@ -84,7 +98,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
         Array.from({ length: 50 }, () => store.checkForGuard(record.id, criteria(), true)),
       );
       expect(results.filter((r) => r.consumed)).toHaveLength(1);
-      expect(await store.get(record.id)).toBeNull();
+      expect(await store.get(record.userId, record.id)).toBeNull();
     });
 
     test('checkCode: the right code verifies once, drops the code hash and restarts the expiry', async () => {
@@ -94,12 +108,13 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       const result = await store.checkCode(record.id, codeCheck(record, '123456', { now, recordTtlMs: 30_000 }));
       expect(result.outcome).toBe('verified');
       if (result.outcome !== 'verified') return;
-      expect(result.record).toMatchObject({ status: 'verified', verifiedAt: now, expiresAt: now + 30_000 });
-      expect(result.record.codeHash).toBeUndefined();
-      expect(await store.get(record.id)).toEqual(result.record);
+      expect(result.record).toMatchObject({ status: 'verified', purpose: 'identity', verifiedAt: now, expiresAt: now + 30_000 });
+      expect(result.record).not.toHaveProperty('codeHash');
+      expect(result.record).not.toHaveProperty('attempts');
+      expect(await store.get(record.userId, record.id)).toEqual(result.record);
       // A second verify changes nothing and fails.
       expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'not_found' });
-      expect(await store.get(record.id)).toEqual(result.record);
+      expect(await store.get(record.userId, record.id)).toEqual(result.record);
     });
 
     test('checkCode: wrong codes are counted; after the 5th the right code no longer works', async () => {
@@ -113,7 +128,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       }
       expect(await store.checkCode(record.id, codeCheck(record, '000000'))).toEqual({ outcome: 'exceed_max_try' });
       expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'exceed_max_try' });
-      expect((await store.get(record.id))?.status).toBe('pending');
+      expect(await store.get(record.userId, record.id)).toMatchObject({ status: 'pending' });
     });
 
     test("checkCode: another user's record is not found and nothing is counted", async () => {
@@ -125,7 +140,24 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       expect(await store.checkCode(record.id, codeCheck(record, '123456', { userId: 'usr_bob' }))).toEqual({
         outcome: 'not_found',
       });
-      expect((await store.get(record.id))?.attempts).toBe(0);
+      expect(await store.get(record.userId, record.id)).toEqual(record);
+    });
+
+    test('checkCode: the purpose decided at verify time is the one the record keeps', async () => {
+      const record = pendingCodeRecord('123456');
+      await store.create(record);
+      const result = await store.checkCode(record.id, codeCheck(record, '123456', { purpose: 'new_identifier' }));
+      expect(result).toMatchObject({ outcome: 'verified', record: { purpose: 'new_identifier' } });
+      expect((await store.get(record.userId, record.id)) as unknown).toMatchObject({ purpose: 'new_identifier' });
+    });
+
+    test('checkCode: a session-bound code is not found from another session; bindings carry over to the verified record', async () => {
+      const record = pendingCodeRecord('123456', { sessionRef: 's1', actionRef: 'a1' });
+      await store.create(record);
+      expect(await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: 's2' }))).toEqual({ outcome: 'not_found' });
+      expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'not_found' });
+      const result = await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: 's1' }));
+      expect(result).toMatchObject({ outcome: 'verified', record: { sessionRef: 's1', actionRef: 'a1' } });
     });
 
     test('checkCode: identifier mismatch is told apart and not counted', async () => {
@@ -135,7 +167,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       expect(await store.checkCode(record.id, codeCheck(record, '123456', { identifier: other }))).toEqual({
         outcome: 'identifier_mismatch',
       });
-      expect((await store.get(record.id))?.attempts).toBe(0);
+      expect(await store.get(record.userId, record.id)).toEqual(record);
     });
 
     test('checkCode: an expired or verified-by-password record is not found', async () => {
@@ -157,7 +189,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       );
       expect(results.filter((r) => r.outcome === 'code_mismatch')).toHaveLength(4);
       expect(results.filter((r) => r.outcome === 'exceed_max_try')).toHaveLength(16);
-      expect((await store.get(record.id))?.attempts).toBe(5);
+      expect(await store.get(record.userId, record.id)).toMatchObject({ status: 'pending', attempts: 5 });
     });
 
     test('checkCode: of 20 concurrent right codes exactly one verifies', async () => {
@@ -182,15 +214,51 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toBeNull();
     });
 
+    test('redeem: a session-bound record is redeemed only in its session', async () => {
+      const identifier = { type: 'email' as const, value: 'new@example.com' };
+      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier, sessionRef: 's1' });
+      await store.create(record);
+      const now = Date.now();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: 's2', identifier, now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: 's1', identifier, now })).toEqual(record);
+    });
+
+    test('revokeAll: every record of the user made before it is gone for every method; later ones and other users are untouched', async () => {
+      const identifier = { type: 'email' as const, value: 'new@example.com' };
+      const verified = verifiedRecord();
+      const single = verifiedRecord();
+      const pending = pendingCodeRecord('123456');
+      const newIdentifier = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier });
+      const bobs = verifiedRecord({ userId: 'usr_bob' });
+      for (const record of [verified, single, pending, newIdentifier, bobs]) await store.create(record);
+      await store.revokeAll('usr_alice', 120_000);
+      const after = verifiedRecord();
+      await store.create(after);
+      const now = Date.now();
+      expect(await store.get('usr_alice', verified.id)).toBeNull();
+      expect(await store.checkForGuard(verified.id, criteria(), false)).toEqual({ record: null, consumed: false });
+      expect(await store.checkForGuard(single.id, criteria(), true)).toEqual({ record: null, consumed: false });
+      expect(await store.checkCode(pending.id, codeCheck(pending, '123456'))).toEqual({ outcome: 'not_found' });
+      expect(await store.redeem(newIdentifier.id, { userId: 'usr_alice', identifier, now })).toBeNull();
+      expect(await store.checkForGuard(after.id, criteria(), true)).toEqual({ record: after, consumed: true });
+      expect(await store.get('usr_bob', bobs.id)).toEqual(bobs);
+      // A second revocation covers what came between; it never moves back.
+      const between = verifiedRecord();
+      await store.create(between);
+      await store.revokeAll('usr_alice', 1);
+      expect(await store.get('usr_alice', between.id)).toBeNull();
+    });
+
     test('redeem: identity and pending records are never redeemed', async () => {
       const identifier = { type: 'email' as const, value: 'alice@example.com' };
       const identity = verifiedRecord({ method: 'email', identifier });
-      const pending = pendingCodeRecord('123456', { purpose: 'new_identifier' });
+      const pending = pendingCodeRecord('123456');
       await store.create(identity);
       await store.create(pending);
       for (const record of [identity, pending]) {
         expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now: Date.now() })).toBeNull();
-        expect(await store.get(record.id)).toEqual(record);
+        expect(await store.get(record.userId, record.id)).toEqual(record);
       }
     });
 

@@ -24,24 +24,46 @@ describe('RedisStore specifics', () => {
     const pending = pendingCodeRecord(code);
     await store.create(pending);
     await store.create(verifiedRecord());
+    await store.revokeAll('usr_carol', 60_000);
     const keys = await redis.keys(`${prefix}*`);
-    expect(keys).toHaveLength(2);
+    expect(keys).toHaveLength(3);
     for (const key of keys) {
       const ttl = await redis.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(60_000);
-      const values = Object.values(await redis.hgetall(key));
+      const values = (await redis.type(key)) === 'hash' ? Object.values(await redis.hgetall(key)) : [await redis.get(key)];
       expect(values.join(' ')).not.toContain(code);
     }
   });
 
-  test('keys hold a hash of the record id (a bearer credential), as the cluster hash tag', () => {
+  test("keys hold hashes of the record id (a bearer credential) and of the user id; the user's hash is the cluster hash tag", () => {
     const store = new RedisStore({ client: redis, prefix: 'p:' });
     const id = verifiedRecord().id;
-    const key = store.keyFor(id);
-    expect(key).toMatch(/^p:rec:\{[A-Za-z0-9_-]{43}\}$/);
-    expect(key).not.toContain(id);
-    expect(store.keyFor(id)).toBe(key);
+    const [record, revocation] = store.keysFor('usr_alice', id);
+    expect(record).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:r:[A-Za-z0-9_-]{22}$/);
+    expect(record).not.toContain(id);
+    expect(record).not.toContain('usr_alice');
+    expect(revocation).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:rv$/);
+    // One slot for a user's records and revocation mark; another user's lands elsewhere.
+    const tag = (key: string) => /\{(.+?)\}/.exec(key)?.[1];
+    expect(tag(record)).toBe(tag(revocation));
+    expect(tag(store.keysFor('usr_bob', id)[0])).not.toBe(tag(record));
+    expect(store.keysFor('usr_alice', id)).toEqual([record, revocation]);
+  });
+
+  test('a hash that is not a well-formed record reads as no record (never a half-valid one)', async () => {
+    const store = new RedisStore({ client: redis, prefix: `bad:${randomBytes(6).toString('hex')}:` });
+    const record = verifiedRecord();
+    await store.create(record);
+    const [key] = store.keysFor(record.userId, record.id);
+    for (const [field, value] of [['v', 'soon'], ['s', 'approved'], ['m', 'carrier-pigeon'], ['p', 'anything']] as const) {
+      const original = await redis.hget(key, field);
+      await redis.hset(key, field, value);
+      expect(await store.get(record.userId, record.id)).toBeNull();
+      expect((await store.checkForGuard(record.id, { userId: 'usr_alice', methods: ['password'], maxAgeMs: 60_000, now: Date.now() }, true)).consumed).toBe(false);
+      await redis.hset(key, field, original as string);
+    }
+    expect(await store.get(record.userId, record.id)).toEqual(record);
   });
 
   test('a fractional expiry is refused before anything is written (no key without a TTL)', async () => {
@@ -66,6 +88,7 @@ describe('RedisStore specifics', () => {
 
   test('rejects a missing client with a clear message', () => {
     expect(() => new RedisStore({} as never)).toThrow(/ioredis client/);
+    expect(() => new RedisStore({ client: redis, prefx: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_STEP_UP_UNKNOWN_OPTION', message: expect.stringMatching(/did you mean `prefix`/) }));
   });
 });
 
@@ -82,6 +105,6 @@ describe('MemoryStore specifics', () => {
     await store.create(first);
     for (let i = 0; i < 20; i += 1) await store.create(verifiedRecord({ createdAt: now, expiresAt: now + 60_000 }));
     expect(store.size).toBe(10);
-    expect(await store.get(first.id)).toBeNull();
+    expect(await store.get(first.userId, first.id)).toBeNull();
   });
 });

@@ -34,7 +34,7 @@ export type AuthenticatorResult = string | number | Principal | null | undefined
 const MAX_ID_LENGTH = 256;
 
 export function unauthorized(challenge = 'Bearer realm="express-step-up"'): VerificationError {
-  return new VerificationError('auth.unauthorized', undefined, {}, { 'WWW-Authenticate': challenge });
+  return new VerificationError('auth.unauthorized', { headers: { 'WWW-Authenticate': challenge } });
 }
 
 function idOf(value: unknown): string | undefined {

@@ -16,13 +16,15 @@ function bodyError(error: unknown): VerificationError {
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
   if (type === 'entity.too.large' || status === 413) return new VerificationError('request.too_large');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported' || status === 415) {
-    return new VerificationError('request.unsupported_media_type', 'The request body must be UTF-8 JSON, uncompressed or gzip/deflate/br.');
+    return new VerificationError('request.unsupported_media_type', {
+      message: 'The request body must be UTF-8 JSON, uncompressed or gzip/deflate/br.',
+    });
   }
   if (type === 'request.aborted' || type === 'request.size.invalid') {
-    return new VerificationError('request.invalid_input', 'The request body was incomplete.');
+    return new VerificationError('request.invalid_input', { message: 'The request body was incomplete.' });
   }
   // entity.parse.failed, and a compressed body that does not decompress.
-  return new VerificationError('request.invalid_json', 'The request body could not be read as JSON.');
+  return new VerificationError('request.invalid_json', { message: 'The request body could not be read as JSON.' });
 }
 
 /**

@@ -12,7 +12,10 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   const issue = result.error.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
   const missing = issue?.code === 'invalid_type' && valueAt(body, issue.path) === undefined;
-  throw new VerificationError('request.invalid_input', `Invalid field "${field}": ${missing ? 'required' : describe(issue)}`, { field });
+  throw new VerificationError('request.invalid_input', {
+    message: `Invalid field "${field}": ${missing ? 'required' : describe(issue)}`,
+    details: { field },
+  });
 }
 
 /** The submitted value at a path (zod 4 issues do not carry it), only to tell "missing" from "wrong type". */

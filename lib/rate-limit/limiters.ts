@@ -1,18 +1,20 @@
 import { createHmac } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { sendError, VerificationError, type ErrorCode } from '../errors';
 import type { Audit } from '../events';
 import { mailboxOf } from '../identifiers';
 import type { Identifier, RecordPurpose } from '../records';
-import type { VerificationStore } from '../stores/store';
+import type { Warnings } from '../warnings';
+import type { Counters } from './counters';
 import type { LimitWindow, ResolvedLimits } from './limits';
 
 export interface LimiterContext {
   readonly limits: ResolvedLimits;
-  readonly store: VerificationStore;
+  readonly counters: Counters;
   readonly audit: Audit;
+  readonly warnings: Warnings;
   /** Keys identifiers by HMAC, so no email or phone number is written into a key name. */
   readonly secret: Buffer;
   readonly userIdOf: (req: Request) => string;
@@ -32,44 +34,33 @@ export interface Limiters {
   readonly codeFailures: RequestHandler;
 }
 
+/** Where the password failure limiter leaves its count on the request (the 422 tells the attempts left). */
+export const PASSWORD_FAILURES_PROPERTY = 'stepUpPasswordFailures';
+
+/** One limit: its name (also its counters' name), window, refusal code and key. */
+interface LimiterSpec {
+  readonly name: string;
+  readonly window: LimitWindow;
+  readonly code: ErrorCode;
+  readonly key: (req: Request) => string;
+  /** Give the count back when the request succeeds (failure budgets). Default false: every request counts. */
+  readonly countFailuresOnly?: boolean;
+  /** The audit event of a refusal. Default `verification.rate_limited`. */
+  readonly event?: 'verification.rate_limited' | 'verification.locked';
+  /**
+   * Send the RateLimit headers. Default true; false for counters shared by all users, whose
+   * headers would tell one user about another's activity.
+   */
+  readonly headers?: boolean;
+  /** Where the limiter puts its count on the request. Default: express-rate-limit's `rateLimit`. */
+  readonly requestProperty?: string;
+}
+
 export function createLimiters(context: LimiterContext): Limiters {
-  const { limits, store, audit, secret, userIdOf, identifierOf, purposeOf } = context;
+  const { limits, counters, audit, warnings, secret, userIdOf, identifierOf, purposeOf } = context;
   /** Keys never hold an email, a phone number or a prefix of one: only an HMAC under the server secret. */
   const hashed = (value: string) => createHmac('sha256', secret).update(value).digest('base64url').slice(0, 22);
   const identifierKey = (identifier: Identifier) => hashed(`${identifier.type}:${identifier.value}`);
-
-  const limiter = (
-    name: string,
-    window: LimitWindow,
-    code: ErrorCode,
-    keyGenerator: (req: Request) => string,
-    counting: Pick<Partial<Options>, 'skipSuccessfulRequests'> = {},
-    event: 'verification.rate_limited' | 'verification.locked' = 'verification.rate_limited',
-    /** False for counters shared by all users: their headers would tell one user about another's activity. */
-    headers = true,
-  ): RequestHandler =>
-    rateLimit({
-      windowMs: window.windowSeconds * 1000,
-      limit: window.limit,
-      standardHeaders: headers ? 'draft-8' : false,
-      legacyHeaders: false,
-      identifier: name,
-      store: store.counterStore(name),
-      keyGenerator,
-      // A store that cannot be reached refuses the request (503), never lets it through.
-      passOnStoreError: false,
-      ...counting,
-      handler: (req, res) => {
-        const userId = tryUserId(req);
-        audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: name, reason: code });
-        if (!headers) {
-          // express-rate-limit sets Retry-After only along with the RateLimit headers; every 429 needs
-          // one. The whole window, not the time left: that would tell when someone else began sending.
-          res.setHeader('Retry-After', String(Math.ceil(window.windowSeconds)));
-        }
-        sendError(res, new VerificationError(code));
-      },
-    });
 
   const tryUserId = (req: Request): string | undefined => {
     try {
@@ -79,13 +70,42 @@ export function createLimiters(context: LimiterContext): Limiters {
     }
   };
 
+  const limiter = (spec: LimiterSpec): RequestHandler => {
+    const headers = spec.headers ?? true;
+    const event = spec.event ?? 'verification.rate_limited';
+    return rateLimit({
+      windowMs: spec.window.windowSeconds * 1000,
+      limit: spec.window.limit,
+      standardHeaders: headers ? 'draft-8' : false,
+      legacyHeaders: false,
+      identifier: spec.name,
+      store: counters(spec.name),
+      keyGenerator: spec.key,
+      // A store that cannot be reached refuses the request (503), never lets it through.
+      passOnStoreError: false,
+      skipSuccessfulRequests: spec.countFailuresOnly === true,
+      ...(spec.requestProperty !== undefined ? { requestPropertyName: spec.requestProperty } : {}),
+      // The proxy checks are ours (coded warnings through onWarning, see checkProxySetup).
+      validate: { xForwardedForHeader: false, trustProxy: false },
+      handler: (req, res) => {
+        const userId = tryUserId(req);
+        audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: spec.name, reason: spec.code });
+        if (!headers) {
+          // express-rate-limit sets Retry-After only along with the RateLimit headers; every 429 needs
+          // one. The whole window, not the time left: that would tell when someone else began sending.
+          res.setHeader('Retry-After', String(Math.ceil(spec.window.windowSeconds)));
+        }
+        sendError(res, new VerificationError(spec.code));
+      },
+    });
+  };
+
   const perUser = (req: Request) => `u:${userIdOf(req)}`;
   const perUserAndIdentifier = (req: Request) => `u:${userIdOf(req)}:i:${identifierKey(identifierOf(req))}`;
   // Every send that reaches a limiter counts, whatever its outcome: giving counts back on
   // failure (skipFailedRequests) would also give them back when the client drops the
   // connection, while the message still goes out. A send refused by a later limiter has
   // used its place in the earlier ones: the error is on the side of fewer messages.
-  // So no send limiter below has a `counting` option (an empty `{}` where later arguments follow).
 
   const codeSends: RequestHandler[] = [];
   const allowed = limits.allowedCountryCallingCodes;
@@ -108,66 +128,96 @@ export function createLimiters(context: LimiterContext): Limiters {
   }
   // Cooldown and caps per identifier count this user's sends only, so another account
   // cannot lock a user out of codes to their own email or phone.
-  const newIdentifierCap = limiter(
-    'codes_per_new_identifier',
-    limits.codesPerNewIdentifier,
-    'verification_code.rate_limited',
+  const newIdentifierCap = limiter({
+    name: 'codes_per_new_identifier',
+    window: limits.codesPerNewIdentifier,
+    code: 'verification_code.rate_limited',
     // Keyed by the inbox, so address variants (`+tags`, gmail dots) do not each get their own cap.
-    (req) => `m:${hashed(mailboxOf(identifierOf(req)))}`,
-    {},
-    'verification.rate_limited',
-    false,
-  );
+    key: (req) => `m:${hashed(mailboxOf(identifierOf(req)))}`,
+    headers: false,
+  });
   codeSends.push(
-    limiter(
-      'code_cooldown',
-      { limit: 1, windowSeconds: limits.codeResendCooldownSeconds },
-      'verification_code.rate_limited',
-      perUserAndIdentifier,
-    ),
-    limiter('codes_per_identifier', limits.codesPerIdentifier, 'verification_code.rate_limited', perUserAndIdentifier),
-    limiter('codes_per_user', limits.codesPerUser, 'verification_code.rate_limited', perUser),
+    limiter({
+      name: 'code_cooldown',
+      window: { limit: 1, windowSeconds: limits.codeResendCooldownSeconds },
+      code: 'verification_code.rate_limited',
+      key: perUserAndIdentifier,
+    }),
+    limiter({ name: 'codes_per_identifier', window: limits.codesPerIdentifier, code: 'verification_code.rate_limited', key: perUserAndIdentifier }),
+    limiter({ name: 'codes_per_user', window: limits.codesPerUser, code: 'verification_code.rate_limited', key: perUser }),
     // Codes to an identifier no account has proven yet, from all users together: many accounts
     // cannot flood one stranger's inbox. Codes to a user's own identifiers never count here.
     (req, res, next) => (purposeOf(req) === 'new_identifier' ? newIdentifierCap(req, res, next) : next()),
   );
   const perPrefix = limits.perPrefix;
   if (perPrefix !== undefined) {
-    const prefixLimiter = limiter(
-      'sms_prefix',
-      perPrefix,
-      'verification_code.identifier_not_allowed',
-      (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
-      {},
-      'verification.rate_limited',
-      false, // shared by all users: its headers would tell one user about others' sends
-    );
+    const prefixLimiter = limiter({
+      name: 'sms_prefix',
+      window: perPrefix,
+      code: 'verification_code.identifier_not_allowed',
+      key: (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
+      headers: false,
+    });
     // Only phone numbers have prefixes worth capping.
     codeSends.push((req, res, next) => (identifierOf(req).type === 'phone' ? prefixLimiter(req, res, next) : next()));
   }
 
+  let perIp: RequestHandler | undefined;
+  if (limits.perIp) {
+    const perIpLimiter = limiter({
+      name: 'per_ip',
+      window: limits.perIp,
+      code: 'request.rate_limited',
+      key: (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`,
+    });
+    perIp = (req, res, next) => {
+      checkProxySetup(req, warnings);
+      perIpLimiter(req, res, next);
+    };
+  }
+
   return {
-    perIp: limits.perIp
-      ? limiter('per_ip', limits.perIp, 'request.rate_limited', (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`)
-      : undefined,
-    passwordFailures: limiter(
-      'password_failures',
-      limits.passwordFailures,
-      'verification.too_many_attempts',
-      perUser,
-      { skipSuccessfulRequests: true },
-      'verification.locked',
-    ),
+    perIp,
+    passwordFailures: limiter({
+      name: 'password_failures',
+      window: limits.passwordFailures,
+      code: 'verification.too_many_attempts',
+      key: perUser,
+      countFailuresOnly: true,
+      event: 'verification.locked',
+      requestProperty: PASSWORD_FAILURES_PROPERTY,
+    }),
     codeSends,
-    codeFailures: limiter(
-      'code_failures',
-      limits.codeFailuresPerUser,
-      'verification.too_many_attempts',
-      perUser,
-      { skipSuccessfulRequests: true },
-      'verification.locked',
-    ),
+    codeFailures: limiter({
+      name: 'code_failures',
+      window: limits.codeFailuresPerUser,
+      code: 'verification.too_many_attempts',
+      key: perUser,
+      countFailuresOnly: true,
+      event: 'verification.locked',
+    }),
   };
+}
+
+/**
+ * The per-IP limit is only as good as `req.ip`. Behind a proxy without `trust proxy`, every
+ * client has the proxy's IP and one client's requests use up everyone's budget; with
+ * `trust proxy: true`, any client can choose its IP with `X-Forwarded-For`. Each is warned once.
+ */
+function checkProxySetup(req: Request, warnings: Warnings): void {
+  if (warnings.has('WARN_STEP_UP_XFF_WITHOUT_TRUST_PROXY') && warnings.has('WARN_STEP_UP_PERMISSIVE_TRUST_PROXY')) return;
+  const trustProxy: unknown = req.app.get('trust proxy');
+  if (trustProxy === true) {
+    warnings.warn(
+      'WARN_STEP_UP_PERMISSIVE_TRUST_PROXY',
+      "`trust proxy` is true: any client can choose its IP with X-Forwarded-For and escape the per-IP limit. Set it to the number of proxies in front of the app (e.g. app.set('trust proxy', 1)) or their addresses.",
+    );
+  } else if ((trustProxy === false || trustProxy === undefined || trustProxy === 0) && req.headers['x-forwarded-for'] !== undefined) {
+    warnings.warn(
+      'WARN_STEP_UP_XFF_WITHOUT_TRUST_PROXY',
+      "A request came with X-Forwarded-For while `trust proxy` is off: behind a proxy every client shares the proxy's per-IP limit. Set app.set('trust proxy', <number of proxies>), or limits.perIp: false when the gateway limits per client.",
+    );
+  }
 }
 
 /** Whether a (validated, E.164) number has this country calling code. */

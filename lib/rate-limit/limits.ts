@@ -1,3 +1,5 @@
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
+
 /** A count per window. */
 export interface LimitWindow {
   readonly limit: number;
@@ -65,27 +67,43 @@ export const DEFAULT_LIMITS: ResolvedLimits = {
   perPrefix: undefined,
 };
 
-function checkWindow(name: string, value: LimitWindow): LimitWindow {
+const invalid = (message: string) => new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', message);
+
+function checkWindow(name: string, value: LimitWindow, extraKeys: readonly string[] = []): LimitWindow {
+  rejectUnknownOptions(`limits.${name}`, value, ['limit', 'windowSeconds', ...extraKeys]);
   const { limit, windowSeconds } = value ?? ({} as LimitWindow);
-  if (!Number.isInteger(limit) || limit < 1 || !Number.isFinite(windowSeconds) || windowSeconds <= 0) {
-    throw new TypeError(`express-step-up: limits.${name} needs a positive integer limit and a positive windowSeconds`);
+  if (!Number.isInteger(limit) || limit < 1 || typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds) || windowSeconds <= 0) {
+    throw invalid(`limits.${name} needs a positive integer limit and a positive windowSeconds`);
   }
   return { limit, windowSeconds };
 }
 
+const LIMIT_KEYS: readonly (keyof RateLimits)[] = [
+  'perIp',
+  'passwordFailures',
+  'codeResendCooldownSeconds',
+  'codesPerIdentifier',
+  'codesPerUser',
+  'codesPerNewIdentifier',
+  'codeFailuresPerUser',
+  'sms',
+];
+
 export function resolveLimits(limits: RateLimits = {}): ResolvedLimits {
+  rejectUnknownOptions('limits', limits, LIMIT_KEYS);
+  rejectUnknownOptions('limits.sms', limits.sms, ['allowedCountryCallingCodes', 'perPrefix']);
   const d = DEFAULT_LIMITS;
   const cooldown = limits.codeResendCooldownSeconds ?? d.codeResendCooldownSeconds;
-  if (!Number.isFinite(cooldown) || cooldown <= 0) {
-    throw new TypeError('express-step-up: limits.codeResendCooldownSeconds must be a positive number');
+  if (typeof cooldown !== 'number' || !Number.isFinite(cooldown) || cooldown <= 0) {
+    throw invalid('limits.codeResendCooldownSeconds must be a positive number');
   }
   const allowed = limits.sms?.allowedCountryCallingCodes;
   if (allowed !== undefined && (!Array.isArray(allowed) || !allowed.every((c) => /^[1-9]\d{0,2}$/.test(c)))) {
-    throw new TypeError("express-step-up: limits.sms.allowedCountryCallingCodes is a list like ['1', '44'] (digits, no +)");
+    throw invalid("limits.sms.allowedCountryCallingCodes is a list like ['1', '44'] (digits, no +)");
   }
   const perPrefix = limits.sms?.perPrefix;
   if (perPrefix !== undefined && (!Number.isInteger(perPrefix.prefixDigits) || perPrefix.prefixDigits < 2 || perPrefix.prefixDigits > 14)) {
-    throw new TypeError('express-step-up: limits.sms.perPrefix.prefixDigits must be an integer from 2 to 14');
+    throw invalid('limits.sms.perPrefix.prefixDigits must be an integer from 2 to 14');
   }
   return {
     perIp: limits.perIp === false ? false : checkWindow('perIp', limits.perIp ?? (d.perIp as LimitWindow)),
@@ -96,6 +114,6 @@ export function resolveLimits(limits: RateLimits = {}): ResolvedLimits {
     codesPerNewIdentifier: checkWindow('codesPerNewIdentifier', limits.codesPerNewIdentifier ?? d.codesPerNewIdentifier),
     codeFailuresPerUser: checkWindow('codeFailuresPerUser', limits.codeFailuresPerUser ?? d.codeFailuresPerUser),
     allowedCountryCallingCodes: allowed ? [...allowed] : undefined,
-    perPrefix: perPrefix ? { ...checkWindow('sms.perPrefix', perPrefix), prefixDigits: perPrefix.prefixDigits } : undefined,
+    perPrefix: perPrefix ? { ...checkWindow('sms.perPrefix', perPrefix, ['prefixDigits']), prefixDigits: perPrefix.prefixDigits } : undefined,
   };
 }

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ClientRateLimitInfo, IncrementResponse, Options, Store } from 'express-rate-limit';
-import { boundedRedisCall } from '../stores/redis-call';
+import { boundedRedisCall } from '../redis/bounded-call';
 
 /**
  * Fixed-window counters in Redis for express-rate-limit, one key per counter.

@@ -1,3 +1,5 @@
+import type { Action } from '../action';
+
 /** One message carrying a one-time code. */
 export interface CodeMessage {
   readonly channel: 'email' | 'phone';
@@ -6,6 +8,8 @@ export interface CodeMessage {
   readonly code: string;
   readonly expiresAt: Date;
   readonly locale?: string;
+  /** What the code approves, when the client bound it to an action; the message should say so (see describeAction). */
+  readonly action?: Action;
 }
 
 /**

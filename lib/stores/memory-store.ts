@@ -1,16 +1,18 @@
-import { MemoryStore as RateLimitMemoryStore, type Store as RateLimitStore } from 'express-rate-limit';
 import {
   codeCheckPrecondition,
   guardVerdict,
-  isExpired,
+  isLive,
   isRedeemable,
+  verifiedFromCode,
   type CodeCheck,
   type CodeCheckResult,
   type GuardCriteria,
   type RedeemCriteria,
   type VerificationRecord,
+  type VerifiedRecord,
 } from '../records';
-import { constantTimeEqual } from '../secrets';
+import { codeHashesMatch } from '../codes';
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import type { VerificationStore } from './store';
 
 export interface MemoryStoreOptions {
@@ -22,112 +24,140 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
+/** A record and the store's sequence number at its creation (what revocation compares). */
+interface Entry {
+  readonly record: VerificationRecord;
+  readonly seq: number;
+}
+
+/** A user's revocation: records with a sequence number up to `seq` are dead, until `until` (epoch ms). */
+interface Revocation {
+  readonly seq: number;
+  readonly until: number;
+}
+
 /**
  * Records in this process's memory: for development, tests and single-process apps.
- * Each method runs synchronously to its end before it resolves, so every step is
- * atomic within the process. Memory stays bounded: expired records are swept on
- * writes (no timer keeps the process alive) and the record count is capped.
+ * Each method runs synchronously to its end before it resolves, so every step is atomic within
+ * the process. Memory stays bounded: expired records are swept on writes (no timer keeps the
+ * process alive) and the record count is capped.
  */
 export class MemoryStore implements VerificationStore {
-  readonly #records = new Map<string, VerificationRecord>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #revocations = new Map<string, Revocation>();
   readonly #maxRecords: number;
   readonly #sweepIntervalMs: number;
   readonly #now: () => number;
   #lastSweep = 0;
+  /** A counter rather than the clock: a record made in the same millisecond as a revocation is still ordered. */
+  #seq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
+    rejectUnknownOptions('MemoryStore', options, ['maxRecords', 'sweepIntervalMs', 'now']);
     this.#maxRecords = options.maxRecords ?? 100_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.#now = options.now ?? Date.now;
     if (!Number.isInteger(this.#maxRecords) || this.#maxRecords < 1) {
-      throw new TypeError('MemoryStore: maxRecords must be a positive integer');
+      throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'MemoryStore: `maxRecords` must be a positive integer');
     }
   }
 
   /** Records held now, expired ones not yet swept included. */
   get size(): number {
-    return this.#records.size;
+    return this.#entries.size;
   }
 
   async create(record: VerificationRecord): Promise<void> {
     const now = this.#now();
     if (now - this.#lastSweep >= this.#sweepIntervalMs) this.#sweep(now);
-    while (this.#records.size >= this.#maxRecords) {
+    while (this.#entries.size >= this.#maxRecords) {
       // Full: drop the oldest (Map keeps insertion order), in O(1) rather than a sweep of
       // every record on each insert. Records live about equally long, so the oldest is the
       // first to expire anyway; losing a live one only means asking the user to verify again.
-      const oldest = this.#records.keys().next().value;
+      const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
-      this.#records.delete(oldest);
+      this.#entries.delete(oldest);
     }
-    this.#records.set(record.id, { ...record });
+    this.#seq += 1;
+    this.#entries.set(record.id, { record: { ...record }, seq: this.#seq });
   }
 
-  async get(id: string): Promise<VerificationRecord | null> {
-    return this.#live(id, this.#now());
+  async get(userId: string, id: string): Promise<VerificationRecord | null> {
+    const record = this.#live(id, this.#now());
+    return record !== null && record.userId === userId ? record : null;
   }
 
-  async checkForGuard(
-    id: string,
-    criteria: GuardCriteria,
-    consume: boolean,
-  ): Promise<{ record: VerificationRecord | null; consumed: boolean }> {
-    const record = this.#live(id, criteria.now);
+  async checkForGuard(id: string, criteria: GuardCriteria, consume: boolean): Promise<{ record: VerificationRecord | null; consumed: boolean }> {
+    const record = this.#own(id, criteria.userId, criteria.now);
     if (consume && guardVerdict(record, criteria) === 'ok') {
-      this.#records.delete(id);
+      this.#entries.delete(id);
       return { record, consumed: true };
     }
     return { record, consumed: false };
   }
 
   async checkCode(id: string, check: CodeCheck): Promise<CodeCheckResult> {
-    const record = this.#live(id, check.now);
+    const entry = this.#entries.get(id);
+    const record = this.#own(id, check.userId, check.now);
     const pre = codeCheckPrecondition(record, check);
-    if (pre !== 'compare' || record === null) return { outcome: pre === 'compare' ? 'not_found' : pre };
-    if (constantTimeEqual(record.codeHash ?? '', check.candidateHash)) {
-      const { codeHash: _dropped, ...rest } = record;
-      const verified: VerificationRecord = {
-        ...rest,
-        status: 'verified',
-        verifiedAt: check.now,
-        expiresAt: check.now + check.recordTtlMs,
-      };
-      this.#records.set(id, verified);
+    if (pre !== 'compare' || record === null || record.status !== 'pending' || entry === undefined) {
+      return { outcome: pre === 'compare' ? 'not_found' : pre };
+    }
+    if (codeHashesMatch(record.codeHash, check.candidateHash)) {
+      const verified = verifiedFromCode(record, check);
+      this.#entries.set(id, { record: verified, seq: entry.seq });
       return { outcome: 'verified', record: verified };
     }
     const attempts = record.attempts + 1;
-    this.#records.set(id, { ...record, attempts });
+    this.#entries.set(id, { record: { ...record, attempts }, seq: entry.seq });
     if (attempts >= check.maxAttempts) return { outcome: 'exceed_max_try' };
     return { outcome: 'code_mismatch', remainingAttempts: check.maxAttempts - attempts };
   }
 
-  async redeem(id: string, criteria: RedeemCriteria): Promise<VerificationRecord | null> {
-    const record = this.#live(id, criteria.now);
+  async redeem(id: string, criteria: RedeemCriteria): Promise<VerifiedRecord | null> {
+    const record = this.#own(id, criteria.userId, criteria.now);
     if (!isRedeemable(record, criteria)) return null;
-    this.#records.delete(id);
+    this.#entries.delete(id);
     return record;
+  }
+
+  async revokeAll(userId: string, horizonMs: number): Promise<void> {
+    const now = this.#now();
+    const previous = this.#revocations.get(userId);
+    this.#revocations.set(userId, { seq: this.#seq, until: Math.max(now + horizonMs, previous?.until ?? 0) });
   }
 
   async ping(): Promise<void> {}
 
-  counterStore(): RateLimitStore {
-    return new RateLimitMemoryStore();
+  /** The live, unrevoked record when it belongs to this user; null otherwise. */
+  #own(id: string, userId: string, now: number): VerificationRecord | null {
+    const record = this.#live(id, now);
+    return record !== null && record.userId === userId ? record : null;
   }
 
   #live(id: string, now: number): VerificationRecord | null {
-    const record = this.#records.get(id);
-    if (record === undefined) return null;
-    if (isExpired(record, now)) {
-      this.#records.delete(id);
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return null;
+    if (!isLive(entry.record, now) || this.#revoked(entry)) {
+      this.#entries.delete(id);
       return null;
     }
-    return record;
+    return entry.record;
+  }
+
+  /** Made before its user's last revocation (kept until every record it could cover has expired; see #sweep). */
+  #revoked(entry: Entry): boolean {
+    const revocation = this.#revocations.get(entry.record.userId);
+    return revocation !== undefined && entry.seq <= revocation.seq;
   }
 
   #sweep(now: number): void {
     this.#lastSweep = now;
-    for (const [id, record] of this.#records) {
-      if (isExpired(record, now)) this.#records.delete(id);
+    for (const [id, entry] of this.#entries) {
+      if (!isLive(entry.record, now)) this.#entries.delete(id);
+    }
+    for (const [userId, revocation] of this.#revocations) {
+      if (!(revocation.until > now)) this.#revocations.delete(userId);
     }
   }
 }

@@ -1,21 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
-import { RedisCounterStore } from '../rate-limit/redis-counter-store';
-import type {
-  CodeCheck,
-  CodeCheckResult,
-  GuardCriteria,
-  IdentifierType,
-  RecordPurpose,
-  RecordStatus,
-  RedeemCriteria,
-  VerificationMethod,
-  VerificationRecord,
-} from '../records';
-import { CHECK_AND_CONSUME, CHECK_CODE, REDEEM } from './redis-scripts';
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
+import { boundedRedisCall } from '../redis/bounded-call';
+import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
+import { pairs, parseFields, toFields } from './redis-record-fields';
+import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, READ, REDEEM, REVOKE } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
-import { boundedRedisCall } from './redis-call';
 
 export interface RedisStoreOptions {
   /**
@@ -24,7 +14,7 @@ export interface RedisStoreOptions {
    * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`.
    */
   client: Redis | Cluster;
-  /** Key prefix. Default `stepup:`. Record keys are `<prefix>rec:{<sha256 of the id>}`, counters `<prefix>rl:…`. */
+  /** Key prefix. Default `stepup:`. */
   prefix?: string;
   /**
    * Longest wait for one store call, in ms, whatever the client's own settings;
@@ -35,16 +25,20 @@ export interface RedisStoreOptions {
 
 /** The Lua commands this store defines on the client, with a prefix to keep clear of the app's own. */
 interface StepUpCommands {
-  stepUpCheckAndConsume(key: string, ...args: string[]): Promise<[number, string[]] | null>;
-  stepUpCheckCode(key: string, ...args: string[]): Promise<[string, (string | string[])?]>;
-  stepUpRedeem(key: string, ...args: string[]): Promise<string[] | null>;
+  stepUpCreate(record: string, revocation: string, ...args: string[]): Promise<number>;
+  stepUpRead(record: string, revocation: string): Promise<string[] | null>;
+  stepUpCheckAndConsume(record: string, revocation: string, ...args: string[]): Promise<[number, string[]] | null>;
+  stepUpCheckCode(record: string, revocation: string, ...args: string[]): Promise<[string, (string | string[])?]>;
+  stepUpRedeem(record: string, revocation: string, ...args: string[]): Promise<string[] | null>;
+  stepUpRevoke(revocation: string, horizonMs: string): Promise<number>;
 }
 
+const base64urlSha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
 /**
- * Records in Redis through ioredis. Every key has a TTL (the record's expiry);
- * values hold no code or password (only an HMAC of the code); every multi-step
- * change is one Lua script over the record's single key, so it is atomic and
- * works on Redis Cluster.
+ * Records in Redis through ioredis. Every key has a TTL; values hold no code or password (only an
+ * HMAC of the code); every step is one Lua script over a record and its user's revocation mark,
+ * which share a hash slot, so each is atomic and works on Redis Cluster.
  */
 export class RedisStore implements VerificationStore {
   readonly #client: Redis | Cluster;
@@ -53,72 +47,82 @@ export class RedisStore implements VerificationStore {
   readonly #timeoutMs: number;
 
   constructor(options: RedisStoreOptions) {
+    rejectUnknownOptions('RedisStore', options, ['client', 'prefix', 'timeoutMs']);
     const client = options?.client as (Redis | Cluster) | undefined;
     if (client === undefined || typeof client.defineCommand !== 'function') {
-      throw new TypeError('RedisStore: pass your ioredis client as { client: new Redis(url) }');
+      throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'RedisStore: pass your ioredis client as { client: new Redis(url) }');
     }
     this.#client = client;
     this.#prefix = options.prefix ?? 'stepup:';
+    if (typeof this.#prefix !== 'string' || this.#prefix.length > 64 || /[{}]/.test(this.#prefix)) {
+      throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'RedisStore: `prefix` is a string of at most 64 characters without braces');
+    }
     this.#timeoutMs = options.timeoutMs ?? 1000;
-    if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
-      throw new TypeError('RedisStore: timeoutMs must be a positive number of milliseconds');
+    if (typeof this.#timeoutMs !== 'number' || !Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
+      throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'RedisStore: `timeoutMs` must be a positive number of milliseconds');
     }
     // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover).
-    client.defineCommand('stepUpCheckAndConsume', { numberOfKeys: 1, lua: CHECK_AND_CONSUME });
-    client.defineCommand('stepUpCheckCode', { numberOfKeys: 1, lua: CHECK_CODE });
-    client.defineCommand('stepUpRedeem', { numberOfKeys: 1, lua: REDEEM });
+    client.defineCommand('stepUpCreate', { numberOfKeys: 2, lua: CREATE });
+    client.defineCommand('stepUpRead', { numberOfKeys: 2, lua: READ });
+    client.defineCommand('stepUpCheckAndConsume', { numberOfKeys: 2, lua: CHECK_AND_CONSUME });
+    client.defineCommand('stepUpCheckCode', { numberOfKeys: 2, lua: CHECK_CODE });
+    client.defineCommand('stepUpRedeem', { numberOfKeys: 2, lua: REDEEM });
+    client.defineCommand('stepUpRevoke', { numberOfKeys: 1, lua: REVOKE });
     this.#commands = client as unknown as StepUpCommands;
   }
 
+  /** The ioredis client the store writes through (the default rate-limit counters use it too). */
+  get client(): Redis | Cluster {
+    return this.#client;
+  }
+
+  /** The key prefix. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
   /**
-   * The Redis key of a record: a SHA-256 of the id, never the id itself, which is a bearer
-   * credential (anyone who can list keys must not be able to use them). The hash is the cluster
-   * hash tag, so anything added per record later lands in the same slot.
+   * The Redis keys of a record and of its user's revocation mark. Names hold hashes, never the
+   * record id (a bearer credential: anyone who can list keys must not be able to use them) nor the
+   * user id. The user's hash is the cluster hash tag, so both keys land in one slot.
    */
-  keyFor(id: string): string {
-    return `${this.#prefix}rec:{${createHash('sha256').update(id).digest('base64url')}}`;
+  keysFor(userId: string, id: string): [record: string, revocation: string] {
+    const user = `${this.#prefix}{${base64urlSha256(userId).slice(0, 16)}}:`;
+    return [`${user}r:${base64urlSha256(id).slice(0, 22)}`, `${user}rv`];
   }
 
   async create(record: VerificationRecord): Promise<void> {
     // PEXPIREAT takes whole milliseconds; a fraction would fail after HSET and leave a key without a TTL.
     if (!Number.isSafeInteger(record.expiresAt)) throw new TypeError('RedisStore: expiresAt must be whole epoch milliseconds');
-    const key = this.keyFor(record.id);
-    const results = await this.#call(
-      this.#client.multi().hset(key, toFields(record)).pexpireat(key, record.expiresAt).exec(),
-    );
-    for (const [error] of results ?? [[new Error('transaction aborted')]]) {
-      if (error) throw new StoreUnavailableError('Could not save the verification record', { cause: error });
-    }
+    await this.#call(this.#commands.stepUpCreate(...this.keysFor(record.userId, record.id), String(record.expiresAt), ...toFields(record)));
   }
 
-  async get(id: string): Promise<VerificationRecord | null> {
-    const fields = await this.#call(this.#client.hgetall(this.keyFor(id)));
-    return fromFields(id, fields);
+  async get(userId: string, id: string): Promise<VerificationRecord | null> {
+    const flat = await this.#call(this.#commands.stepUpRead(...this.keysFor(userId, id)));
+    return this.#parse(id, flat, userId);
   }
 
-  async checkForGuard(
-    id: string,
-    criteria: GuardCriteria,
-    consume: boolean,
-  ): Promise<{ record: VerificationRecord | null; consumed: boolean }> {
-    if (!consume) return { record: await this.get(id), consumed: false };
+  async checkForGuard(id: string, criteria: GuardCriteria, consume: boolean): Promise<{ record: VerificationRecord | null; consumed: boolean }> {
+    if (!consume) return { record: await this.get(criteria.userId, id), consumed: false };
     const reply = await this.#call(
       this.#commands.stepUpCheckAndConsume(
-        this.keyFor(id),
+        ...this.keysFor(criteria.userId, id),
         criteria.userId,
         String(criteria.now),
         String(criteria.now - criteria.maxAgeMs),
         criteria.methods.join(','),
+        criteria.sessionRef ?? '',
+        criteria.actionRef ?? '',
       ),
     );
     if (reply === null) return { record: null, consumed: false };
-    return { record: fromFields(id, pairsToObject(reply[1])), consumed: reply[0] === 1 };
+    return { record: this.#parse(id, reply[1], criteria.userId), consumed: reply[0] === 1 };
   }
 
   async checkCode(id: string, check: CodeCheck): Promise<CodeCheckResult> {
     const [outcome, extra] = await this.#call(
       this.#commands.stepUpCheckCode(
-        this.keyFor(id),
+        ...this.keysFor(check.userId, id),
         check.userId,
         String(check.now),
         check.identifier.type,
@@ -126,12 +130,14 @@ export class RedisStore implements VerificationStore {
         check.candidateHash,
         String(check.maxAttempts),
         String(check.recordTtlMs),
+        check.sessionRef ?? '',
+        check.purpose,
       ),
     );
     switch (outcome) {
       case 'verified': {
-        const record = Array.isArray(extra) ? fromFields(id, pairsToObject(extra)) : null;
-        if (record === null) throw new StoreUnavailableError('Unexpected reply from the verification store');
+        const record = Array.isArray(extra) ? this.#parse(id, extra, check.userId) : null;
+        if (record === null || record.status !== 'verified') throw new StoreUnavailableError('Unexpected reply from the verification store');
         return { outcome: 'verified', record };
       }
       case 'code_mismatch':
@@ -145,72 +151,38 @@ export class RedisStore implements VerificationStore {
     }
   }
 
-  async redeem(id: string, criteria: RedeemCriteria): Promise<VerificationRecord | null> {
+  async redeem(id: string, criteria: RedeemCriteria): Promise<VerifiedRecord | null> {
     const reply = await this.#call(
       this.#commands.stepUpRedeem(
-        this.keyFor(id),
+        ...this.keysFor(criteria.userId, id),
         criteria.userId,
         String(criteria.now),
         criteria.identifier.type,
         criteria.identifier.value,
+        criteria.sessionRef ?? '',
       ),
     );
-    return reply === null ? null : fromFields(id, pairsToObject(reply));
+    const record = this.#parse(id, reply, criteria.userId);
+    return record !== null && record.status === 'verified' ? record : null;
+  }
+
+  async revokeAll(userId: string, horizonMs: number): Promise<void> {
+    const [, revocation] = this.keysFor(userId, '');
+    await this.#call(this.#commands.stepUpRevoke(revocation, String(Math.max(1, Math.ceil(horizonMs)))));
   }
 
   async ping(): Promise<void> {
     await this.#call(this.#client.ping());
   }
 
-  counterStore(name: string): RateLimitStore {
-    return new RedisCounterStore(this.#client, `${this.#prefix}rl:${name}:`, this.#timeoutMs);
+  /** A reply parsed into a record of this user, or null (a malformed hash is no record). */
+  #parse(id: string, flat: string[] | null, userId: string): VerificationRecord | null {
+    if (flat === null || flat.length === 0) return null;
+    const record = parseFields(id, pairs(flat));
+    return record !== null && record.userId === userId ? record : null;
   }
 
   #call<T>(operation: Promise<T>): Promise<T> {
     return boundedRedisCall(operation, this.#timeoutMs);
   }
-}
-
-function toFields(record: VerificationRecord): Record<string, string> {
-  const fields: Record<string, string> = {
-    u: record.userId,
-    m: record.method,
-    p: record.purpose,
-    s: record.status,
-    a: String(record.attempts),
-    c: String(record.createdAt),
-    e: String(record.expiresAt),
-  };
-  if (record.identifier) {
-    fields.it = record.identifier.type;
-    fields.iv = record.identifier.value;
-  }
-  if (record.codeHash !== undefined) fields.ch = record.codeHash;
-  if (record.verifiedAt !== undefined) fields.v = String(record.verifiedAt);
-  return fields;
-}
-
-function pairsToObject(flat: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
-  return fields;
-}
-
-function fromFields(id: string, f: Record<string, string>): VerificationRecord | null {
-  if (f.u === undefined || f.m === undefined || f.e === undefined) return null;
-  return {
-    id,
-    userId: f.u,
-    method: f.m as VerificationMethod,
-    purpose: f.p as RecordPurpose,
-    status: f.s as RecordStatus,
-    ...(f.it !== undefined && f.iv !== undefined
-      ? { identifier: { type: f.it as IdentifierType, value: f.iv } }
-      : {}),
-    ...(f.ch !== undefined ? { codeHash: f.ch } : {}),
-    attempts: Number(f.a ?? 0),
-    createdAt: Number(f.c),
-    expiresAt: Number(f.e),
-    ...(f.v !== undefined ? { verifiedAt: Number(f.v) } : {}),
-  };
 }

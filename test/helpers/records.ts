@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { VerificationRecord } from '../../lib/records';
-import { codeHash, newRecordId } from '../../lib/secrets';
+import { codeHash } from '../../lib/codes';
+import { newRecordId } from '../../lib/record-id';
+import type { PendingCodeRecord, VerifiedRecord } from '../../lib/records';
 
 export const SECRET = randomBytes(32);
 
 /** A verified password record of `userId`, overridable field by field. */
-export function verifiedRecord(overrides: Partial<VerificationRecord> = {}): VerificationRecord {
+export function verifiedRecord(overrides: Partial<VerifiedRecord> = {}): VerifiedRecord {
   const now = Date.now();
   return {
     id: newRecordId(),
@@ -13,7 +14,6 @@ export function verifiedRecord(overrides: Partial<VerificationRecord> = {}): Ver
     method: 'password',
     purpose: 'identity',
     status: 'verified',
-    attempts: 0,
     createdAt: now,
     verifiedAt: now,
     expiresAt: now + 60_000,
@@ -22,14 +22,13 @@ export function verifiedRecord(overrides: Partial<VerificationRecord> = {}): Ver
 }
 
 /** A pending email-code record whose code is `code`. */
-export function pendingCodeRecord(code: string, overrides: Partial<VerificationRecord> = {}): VerificationRecord {
+export function pendingCodeRecord(code: string, overrides: Partial<PendingCodeRecord> = {}): PendingCodeRecord {
   const id = overrides.id ?? newRecordId();
   const now = Date.now();
   return {
     id,
     userId: 'usr_alice',
     method: 'email',
-    purpose: 'identity',
     status: 'pending',
     identifier: { type: 'email', value: 'alice@example.com' },
     codeHash: codeHash(SECRET, id, code),

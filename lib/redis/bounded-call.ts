@@ -1,5 +1,5 @@
 import { withTimeout } from '../timeout';
-import { StoreUnavailableError } from './store';
+import { StoreUnavailableError } from '../stores/store';
 
 /**
  * Bounds one Redis call by `timeoutMs`, whatever the client's own settings, and
