@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Store as RateLimitStore } from 'express-rate-limit';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from './redis-client';
 import { RedisCounterStore } from '../rate-limit/redis-counter-store';
 import type {
   CodeCheck,
@@ -23,7 +23,7 @@ export interface RedisStoreOptions {
    * Recommended client options so that a Redis outage fails fast instead of queueing:
    * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`.
    */
-  client: Redis | Cluster;
+  client: RedisClient;
   /** Key prefix. Default `stepup:`. Record keys are `<prefix>rec:{<sha256 of the id>}`, counters `<prefix>rl:…`. */
   prefix?: string;
   /**
@@ -47,13 +47,13 @@ interface StepUpCommands {
  * works on Redis Cluster.
  */
 export class RedisStore implements VerificationStore {
-  readonly #client: Redis | Cluster;
+  readonly #client: RedisClient;
   readonly #commands: StepUpCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
 
   constructor(options: RedisStoreOptions) {
-    const client = options?.client as (Redis | Cluster) | undefined;
+    const client = options?.client as RedisClient | undefined;
     if (client === undefined || typeof client.defineCommand !== 'function') {
       throw new TypeError('RedisStore: pass your ioredis client as { client: new Redis(url) }');
     }
