@@ -1,3 +1,12 @@
+/**
+ * `express-step-up`: the server side (Node and Express) of step-up verification —
+ * `createStepUp()` with its router and guards, stores, senders and helpers.
+ *
+ * It loads Node modules (node:crypto, bcrypt, the provider SDKs when a sender is
+ * made): browser code must import `express-step-up/client` instead, which has
+ * `withVerification` and its types and nothing else. `withVerification` is also
+ * exported here for server-side callers (tests, server-to-server fetches).
+ */
 export { createStepUp, type StepUp } from './step-up';
 export type { StepUpOptions } from './options';
 export type { AuditEvent, AuditEventType } from './events';
@@ -29,4 +38,4 @@ export { senderByChannel } from './senders/by-channel';
 export { consoleSender } from './senders/console';
 export { sendgridSender, type SendgridSenderOptions } from './senders/sendgrid';
 export { twilioSender, type TwilioSenderOptions } from './senders/twilio';
-export { withVerification, type FetchLike, type VerificationRequirement, type VerificationRequiredContext, type VerificationRecordId, type WithVerificationOptions } from './client/with-verification';
+export { withVerification, type FetchLike, type VerificationRequirement, type VerificationRequiredContext, type VerificationRecordId, type WithVerificationOptions } from './client/index';
