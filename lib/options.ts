@@ -21,7 +21,7 @@ export interface StepUpOptions {
    * Server secret for the HMAC of codes, at least 32 bytes. Required with any store but
    * the MemoryStore: every instance sharing a store must use the same secret.
    */
-  secret?: string | Buffer;
+  secret?: string | Buffer | undefined;
   /** Lifetime of a verified record, in seconds. Default 600. */
   recordTtlSeconds?: number;
   /** Lifetime of a one-time code, in seconds. Default 600. */
