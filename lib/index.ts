@@ -19,6 +19,7 @@ export { asyncHandler } from './http/async-handler';
 export type { StepUpUser, UserLookup } from './users';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store';
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store';
+export type { RedisClient, RedisTransaction } from './stores/redis-client';
 export { StoreUnavailableError, type VerificationStore } from './stores/store';
 export type { Sender, CodeMessage } from './senders/sender';
 export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode } from './errors';
