@@ -1,3 +1,12 @@
+/**
+ * `express-step-up`: the server side (Node and Express) of step-up verification —
+ * `createStepUp()` with its router and guards, stores, senders and helpers.
+ *
+ * It loads Node modules (node:crypto, bcrypt, the provider SDKs when a sender is
+ * made): browser code must import `express-step-up/client` instead, which has
+ * `withVerification` and its types and nothing else. `withVerification` is also
+ * exported here for server-side callers (tests, server-to-server fetches).
+ */
 export { createStepUp, type StepUp } from './step-up';
 export type { StepUpOptions } from './options';
 export type { AuditEvent, AuditEventType } from './events';
@@ -8,15 +17,23 @@ export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } fro
 export type { Authenticator, AuthenticatorResult, Principal } from './auth/authenticator';
 export { asyncHandler } from './http/async-handler';
 export type { StepUpUser, UserLookup } from './users';
+export { memoryCounters, redisCounters, type Counters, type RedisCountersOptions } from './rate-limit/counters';
+export { StepUpConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './config-error';
+export { WARNING_CODES, type StepUpWarning, type WarningCode } from './warnings';
+export { canonicalAction, describeAction, type Action } from './action';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store';
 export { RedisStore, type RedisStoreOptions } from './stores/redis-store';
+export type { RedisClient } from './redis/client';
 export { StoreUnavailableError, type VerificationStore } from './stores/store';
 export type { Sender, CodeMessage } from './senders/sender';
-export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode } from './errors';
+export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode, type VerificationErrorOptions } from './errors';
 export { jsonBody } from './http/json-body';
 export type {
   VerificationMethod,
   VerificationRecord,
+  PendingCodeRecord,
+  VerifiedRecord,
+  Requester,
   RecordPurpose,
   Identifier,
   IdentifierType,
@@ -29,4 +46,4 @@ export { senderByChannel } from './senders/by-channel';
 export { consoleSender } from './senders/console';
 export { sendgridSender, type SendgridSenderOptions } from './senders/sendgrid';
 export { twilioSender, type TwilioSenderOptions } from './senders/twilio';
-export { withVerification, type FetchLike, type VerificationRequirement, type VerificationRequiredContext, type VerificationRecordId, type WithVerificationOptions } from './client/with-verification';
+export { withVerification, type FetchLike, type VerificationRequirement, type VerificationRequiredContext, type VerificationRecordId, type WithVerificationOptions } from './client/index';

@@ -9,8 +9,12 @@
  */
 import type { VerificationMethod } from '../records';
 
-/** A function with the signature of the global `fetch` (window.fetch, Node's undici fetch, or a test double). */
-export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+/**
+ * A function with the signature of the global `fetch` (window.fetch, Node's undici fetch, or a test double).
+ * The input is spelled `string | URL | Request` (the DOM's `string | URL | Request`) so that these types
+ * also compile in Node-only projects, whose @types/node has no `RequestInfo`.
+ */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /**
  * What the server says the refused request needs, as sent in the 403 body's
@@ -35,7 +39,7 @@ export interface VerificationRequiredContext {
   /** The whole parsed 403 body (for fields this helper does not know about). */
   readonly body: Readonly<Record<string, unknown>>;
   /** The refused request, as given to the wrapped function. */
-  readonly input: RequestInfo | URL;
+  readonly input: string | URL | Request;
   readonly init: RequestInit | undefined;
 }
 
@@ -79,7 +83,7 @@ function isResendable(body: BodyInit | null | undefined): boolean {
   );
 }
 
-function isRequest(input: RequestInfo | URL): input is Request {
+function isRequest(input: string | URL | Request): input is Request {
   return typeof Request !== 'undefined' && input instanceof Request;
 }
 
@@ -132,7 +136,7 @@ async function verificationRefusal(response: Response): Promise<{ code: string; 
  *
  * @example
  * ```ts
- * import { withVerification } from 'express-step-up';
+ * import { withVerification } from 'express-step-up/client';
  *
  * const api = withVerification((input, init) => fetch(input, init), {
  *   // Ask the user (your dialog), get a record id from /api/verifications/..., or null if they cancel.
@@ -157,7 +161,7 @@ export function withVerification(fetchFn: FetchLike, options: WithVerificationOp
   const header = options.header ?? DEFAULT_HEADER;
   if (!HEADER_NAME.test(header)) throw new TypeError('withVerification: header must be a valid header name');
 
-  return async function fetchWithVerification(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  return async function fetchWithVerification(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     if (!isResendable(init?.body)) {
       throw new TypeError(
         'withVerification: the request body must be re-sendable (string, URLSearchParams, Blob, FormData, ' +

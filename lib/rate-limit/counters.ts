@@ -1,5 +1,5 @@
 import { MemoryStore as RateLimitMemoryStore, type Store as RateLimitStore } from 'express-rate-limit';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions } from '../config-error';
 import { RedisCounterStore } from './redis-counter-store';
 
@@ -17,7 +17,7 @@ export function memoryCounters(): Counters {
 
 export interface RedisCountersOptions {
   /** The app's ioredis client (the default with a RedisStore is the store's own client). */
-  client: Redis | Cluster;
+  client: RedisClient;
   /** Key prefix. Default `stepup:`; counters are `<prefix>rl:<limit>:<key>`. */
   prefix?: string;
   /** Longest wait for one call, ms. Default 1000. */

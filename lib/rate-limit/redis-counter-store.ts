@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { ClientRateLimitInfo, IncrementResponse, Options, Store } from 'express-rate-limit';
 import { boundedRedisCall } from '../redis/bounded-call';
 
@@ -44,12 +44,12 @@ interface CounterCommands {
 export class RedisCounterStore implements Store {
   readonly localKeys = false;
   readonly prefix: string;
-  readonly #client: Redis | Cluster;
+  readonly #client: RedisClient;
   readonly #commands: CounterCommands;
   readonly #timeoutMs: number;
   #windowMs = 60_000;
 
-  constructor(client: Redis | Cluster, prefix: string, timeoutMs: number) {
+  constructor(client: RedisClient, prefix: string, timeoutMs: number) {
     this.#client = client;
     this.prefix = prefix;
     this.#timeoutMs = timeoutMs;

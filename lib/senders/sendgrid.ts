@@ -1,5 +1,6 @@
-import { Client } from '@sendgrid/client';
-import { MailService, type MailDataRequired } from '@sendgrid/mail';
+import type { Client as SendgridClient } from '@sendgrid/client';
+import type { MailDataRequired, MailService as SendgridMailService } from '@sendgrid/mail';
+import { loadOptionalPeer } from './optional-peer';
 import { withTimeout } from '../timeout';
 import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';
 import type { CodeMessage, Sender } from './sender';
@@ -72,6 +73,9 @@ export function sendgridSender(options: SendgridSenderOptions): Sender {
   const timeoutMs = checkTimeout('sendgridSender', options.timeoutMs);
   const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl('sendgridSender', options.apiBaseUrl).href;
 
+  // Optional peer dependencies, loaded only now: an app without email codes installs neither.
+  const { Client } = loadOptionalPeer('sendgridSender', '@sendgrid/client', () => require('@sendgrid/client') as { Client: typeof SendgridClient });
+  const { MailService } = loadOptionalPeer('sendgridSender', '@sendgrid/mail', () => require('@sendgrid/mail') as { MailService: typeof SendgridMailService });
   const client = new Client();
   // setApiKey resets baseUrl to the region host, so the override must come after it.
   client.setApiKey(options.apiKey);

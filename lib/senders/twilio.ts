@@ -1,5 +1,6 @@
-import twilio from 'twilio';
+import type TwilioSdk from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient';
+import { loadOptionalPeer } from './optional-peer';
 import { withTimeout } from '../timeout';
 import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';
 import type { CodeMessage, Sender } from './sender';
@@ -81,13 +82,16 @@ export function twilioSender(options: TwilioSenderOptions): Sender {
   const timeoutMs = checkTimeout('twilioSender', options.timeoutMs);
   const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl('twilioSender', options.apiBaseUrl);
 
+  // An optional peer dependency, loaded only now: an app without SMS codes does not install it.
+  const twilio = loadOptionalPeer('twilioSender', 'twilio', () => require('twilio') as typeof TwilioSdk);
+
   // RequestClient's `timeout` is both the https.Agent socket timeout and the
   // default axios timeout of every request (BaseTwilio passes no per-request
   // timeout for messages.create, so the default applies).
   const httpClient =
     baseUrl === undefined
       ? new twilio.RequestClient({ timeout: timeoutMs })
-      : new OriginOverrideRequestClient(baseUrl, { timeout: timeoutMs });
+      : originOverrideRequestClient(twilio, baseUrl, { timeout: timeoutMs });
   const client = twilio(options.accountSid, options.authToken, { httpClient, timeout: timeoutMs });
 
   const sendFrom = hasFrom ? { from: String(options.from) } : { messagingServiceSid: String(options.messagingServiceSid) };
@@ -113,7 +117,7 @@ export function twilioSender(options: TwilioSenderOptions): Sender {
           () => new TwilioTimeoutError(timeoutMs),
         );
       } catch (error) {
-        throw toSafeError(error, timeoutMs);
+        throw toSafeError(error, timeoutMs, twilio.RestException);
       }
     },
   };
@@ -124,19 +128,20 @@ export function twilioSender(options: TwilioSenderOptions): Sender {
  * the origin of every URI swapped for the override. The SDK builds absolute
  * `https://api.twilio.com/…` URIs and has no base-URL option, so this hook —
  * the `httpClient` client option — is where the origin can be changed.
- * It subclasses rather than wraps so it satisfies the SDK's `RequestClient` type.
+ * It subclasses rather than wraps so it satisfies the SDK's `RequestClient` type;
+ * the class is made here because its base class comes from the SDK loaded by twilioSender().
  */
-class OriginOverrideRequestClient extends twilio.RequestClient {
-  readonly #base: URL;
-
-  constructor(base: URL, options: TwilioRequestClient.RequestClientOptions) {
-    super(options);
-    this.#base = base;
+function originOverrideRequestClient(
+  twilio: typeof TwilioSdk,
+  base: URL,
+  options: TwilioRequestClient.RequestClientOptions,
+): TwilioRequestClient {
+  class OriginOverrideRequestClient extends twilio.RequestClient {
+    override request<TData>(opts: TwilioRequestClient.RequestOptions<TData>) {
+      return super.request({ ...opts, uri: rewriteOrigin(opts.uri, base) });
+    }
   }
-
-  override request<TData>(opts: TwilioRequestClient.RequestOptions<TData>) {
-    return super.request({ ...opts, uri: rewriteOrigin(opts.uri, this.#base) });
-  }
+  return new OriginOverrideRequestClient(options);
 }
 
 /** `https://api.twilio.com/2010-04-01/…?x` → `<base origin><base path>/2010-04-01/…?x`. */
@@ -164,9 +169,9 @@ class TwilioTimeoutError extends Error {
 }
 
 /** Maps whatever the SDK threw to an error that is safe to log. */
-function toSafeError(error: unknown, timeoutMs: number): Error {
+function toSafeError(error: unknown, timeoutMs: number, RestException: typeof TwilioSdk.RestException): Error {
   if (error instanceof TwilioTimeoutError) return error;
-  if (error instanceof twilio.RestException) {
+  if (error instanceof RestException) {
     // `status` is the HTTP status, `code` Twilio's numeric error (e.g. 21211); its
     // `message` comes from the response body and may quote the number, so it is dropped.
     const twilioCode = typeof error.code === 'number' ? `, Twilio error ${error.code}` : '';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
@@ -13,7 +13,7 @@ export interface RedisStoreOptions {
    * Recommended client options so that a Redis outage fails fast instead of queueing:
    * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`.
    */
-  client: Redis | Cluster;
+  client: RedisClient;
   /** Key prefix. Default `stepup:`. */
   prefix?: string;
   /**
@@ -41,14 +41,14 @@ const base64urlSha256 = (value: string) => createHash('sha256').update(value).di
  * which share a hash slot, so each is atomic and works on Redis Cluster.
  */
 export class RedisStore implements VerificationStore {
-  readonly #client: Redis | Cluster;
+  readonly #client: RedisClient;
   readonly #commands: StepUpCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
 
   constructor(options: RedisStoreOptions) {
     rejectUnknownOptions('RedisStore', options, ['client', 'prefix', 'timeoutMs']);
-    const client = options?.client as (Redis | Cluster) | undefined;
+    const client = options?.client as RedisClient | undefined;
     if (client === undefined || typeof client.defineCommand !== 'function') {
       throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'RedisStore: pass your ioredis client as { client: new Redis(url) }');
     }
@@ -72,7 +72,7 @@ export class RedisStore implements VerificationStore {
   }
 
   /** The ioredis client the store writes through (the default rate-limit counters use it too). */
-  get client(): Redis | Cluster {
+  get client(): RedisClient {
     return this.#client;
   }
 

@@ -1,0 +1,110 @@
+import { loadOptionalPeer } from '../lib/senders/optional-peer';
+
+/** What Node's `require` throws for a package that is not installed. */
+function moduleNotFound(name: string): Error {
+  return Object.assign(new Error(`Cannot find module '${name}'\nRequire stack:\n- /app/node_modules/express-step-up/dist/index.cjs`), {
+    code: 'MODULE_NOT_FOUND',
+  });
+}
+
+/** The error `fn` throws, which it must. */
+function thrownBy(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+const TWILIO_OPTIONS = { accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'stand-in-auth-token', from: '+14155550100' };
+const SENDGRID_OPTIONS = { apiKey: 'SG.stand-in-key', from: 'noreply@example.com' };
+
+describe('loadOptionalPeer', () => {
+  it('turns a package that is not installed into a TypeError naming it and the install command', () => {
+    const name = 'express-step-up-test-no-such-package';
+    const thrown = thrownBy(() => loadOptionalPeer('twilioSender', name, () => require(name)));
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect((thrown as Error).message).toBe(
+      `twilioSender: the package "${name}" is not installed. It is an optional peer dependency of ` +
+        `express-step-up, needed only by twilioSender(): run \`npm install ${name}\`.`,
+    );
+    expect(((thrown as Error).cause as { code?: unknown }).code).toBe('MODULE_NOT_FOUND');
+  });
+
+  it('passes on, unchanged, a missing module that is not the package itself (a broken install)', () => {
+    const broken = moduleNotFound('axios');
+    expect(() => loadOptionalPeer('twilioSender', 'twilio', () => { throw broken; })).toThrow(broken);
+  });
+
+  it('passes on any other error of the package as it is', () => {
+    const failure = new Error('twilio failed to initialise');
+    expect(() => loadOptionalPeer('twilioSender', 'twilio', () => { throw failure; })).toThrow(failure);
+  });
+
+  it('returns what the package exports when it is installed', () => {
+    expect(loadOptionalPeer('twilioSender', 'twilio', () => require('twilio'))).toBe(require('twilio'));
+  });
+});
+
+describe('the senders without their SDKs installed', () => {
+  const SDKS = ['twilio', '@sendgrid/mail', '@sendgrid/client'];
+  /** Each case stands for an app missing only the packages it mocks away. */
+  beforeEach(() => {
+    for (const name of SDKS) jest.dontMock(name);
+    jest.resetModules();
+  });
+
+  it('the library loads, and a step-up without senders works, with neither twilio nor SendGrid installed', () => {
+    jest.isolateModules(() => {
+      for (const name of SDKS) {
+        jest.doMock(name, () => { throw moduleNotFound(name); });
+      }
+      const library = require('../lib/index') as typeof import('../lib/index');
+      const stepUp = library.createStepUp({
+        authenticate: () => null,
+        users: { findById: () => null },
+      });
+      expect(typeof stepUp.requireVerification).toBe('function');
+    });
+  });
+
+  it('twilioSender() throws a TypeError telling to install twilio', () => {
+    jest.isolateModules(() => {
+      jest.doMock('twilio', () => { throw moduleNotFound('twilio'); });
+      const { twilioSender } = require('../lib/senders/twilio') as typeof import('../lib/senders/twilio');
+      const error = thrownBy(() => twilioSender(TWILIO_OPTIONS));
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toBe(
+        'twilioSender: the package "twilio" is not installed. It is an optional peer dependency of ' +
+          'express-step-up, needed only by twilioSender(): run `npm install twilio`.',
+      );
+    });
+  });
+
+  it('sendgridSender() throws a TypeError naming whichever SendGrid package is missing', () => {
+    jest.isolateModules(() => {
+      jest.doMock('@sendgrid/mail', () => { throw moduleNotFound('@sendgrid/mail'); });
+      const { sendgridSender } = require('../lib/senders/sendgrid') as typeof import('../lib/senders/sendgrid');
+      const error = thrownBy(() => sendgridSender(SENDGRID_OPTIONS));
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/^sendgridSender: the package "@sendgrid\/mail" is not installed.*npm install @sendgrid\/mail/);
+    });
+    jest.dontMock('@sendgrid/mail');
+    jest.isolateModules(() => {
+      jest.doMock('@sendgrid/client', () => { throw moduleNotFound('@sendgrid/client'); });
+      const { sendgridSender } = require('../lib/senders/sendgrid') as typeof import('../lib/senders/sendgrid');
+      const error = thrownBy(() => sendgridSender(SENDGRID_OPTIONS));
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/^sendgridSender: the package "@sendgrid\/client" is not installed.*npm install @sendgrid\/client/);
+    });
+  });
+
+  it('an invalid configuration is still reported as such before the SDK is looked for', () => {
+    jest.isolateModules(() => {
+      jest.doMock('twilio', () => { throw moduleNotFound('twilio'); });
+      const { twilioSender } = require('../lib/senders/twilio') as typeof import('../lib/senders/twilio');
+      expect(() => twilioSender({ ...TWILIO_OPTIONS, accountSid: 'nope' })).toThrow(/accountSid/);
+    });
+  });
+});
