@@ -5,8 +5,9 @@ import { jsonErrorHandler, toVerificationError, type ErrorCode } from './errors'
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
 import { jsonBody } from './http/json-body';
+import { passwordBody, sendCodeBody, verifyCodeBody } from './http/schemas';
 import { parseBody } from './http/validate';
-import { identifierSchema, normalizeIdentifier } from './identifiers';
+import { normalizeIdentifier } from './identifiers';
 import { createLimiters } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
 import type { Identifier, RecordPurpose, VerificationMethod, VerificationRecord } from './records';
@@ -23,15 +24,6 @@ export interface RouterConfig {
   readonly audit: Audit;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
-
-/** bcrypt reads at most 72 bytes; anything far beyond is not a password but a payload. */
-const passwordBody = z.object({ password: z.string().min(1).max(1024) });
-const sendCodeBody = z.object({ identifier: identifierSchema });
-const verifyCodeBody = z.object({
-  identifier: identifierSchema,
-  verificationId: z.string().min(1).max(128),
-  code: z.string().min(1).max(32),
-});
 
 /** What the router's own middlewares learned about a request, kept off the app's `req` fields. */
 interface RequestState {
