@@ -1,11 +1,13 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
+import { ROUTER_ENDPOINTS } from './endpoints';
 import { jsonErrorHandler, toVerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
 import { jsonBody } from './http/json-body';
 import { passwordBody, sendCodeBody, verifyCodeBody } from './http/schemas';
+import { unknownRoute } from './http/unknown-route';
 import { parseBody } from './http/validate';
 import { normalizeIdentifier } from './identifiers';
 import { createLimiters } from './rate-limit/limiters';
@@ -202,6 +204,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
     ),
   );
 
+  router.use(unknownRoute(ROUTER_ENDPOINTS));
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;
 }

@@ -19,7 +19,7 @@ function bodyError(error: unknown): VerificationError {
     return new VerificationError('request.unsupported_media_type', 'The request body must be UTF-8 JSON, uncompressed or gzip/deflate/br.');
   }
   if (type === 'request.aborted' || type === 'request.size.invalid') {
-    return new VerificationError('request.invalid_input', 'The request body was incomplete.');
+    return new VerificationError('request.invalid_input', 'The request body was incomplete.', { field: 'body' });
   }
   // entity.parse.failed, and a compressed body that does not decompress.
   return new VerificationError('request.invalid_json', 'The request body could not be read as JSON.');
