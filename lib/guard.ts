@@ -73,6 +73,8 @@ export function createGuardFactory(config: GuardConfig) {
       new VerificationError(code, undefined, { requirement });
 
     return async (req, res, next) => {
+      // Its refusals, and the guarded handler's answer unless it overrides this, are never cached.
+      res.setHeader('Cache-Control', 'no-store');
       let userId: string | undefined;
       let context: VerificationContext;
       try {
