@@ -1,6 +1,7 @@
 import type { RequestHandler, Router } from 'express';
 import { createGuardFactory, type RequireVerificationOptions } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
+import { openApiDocument, type OpenApiDocument } from './openapi';
 import { resolveOptions, type StepUpOptions } from './options';
 import { PasswordChecker } from './password';
 import { createVerificationRouter } from './router';
@@ -16,6 +17,12 @@ export interface StepUp {
   requireNewIdentifier(options: RequireNewIdentifierOptions): RequestHandler;
   /** The store in use (for health checks: `await stepUp.store.ping()`). */
   readonly store: VerificationStore;
+  /**
+   * The OpenAPI 3.1 document of `router` mounted at `basePath` (default ''), generated from the schemas
+   * that validate its requests, with the guard's header and answers as reusable components. E.g.
+   * `app.get('/openapi.json', (_req, res) => res.json(stepUp.openapi({ basePath: '/api/verifications' })))`.
+   */
+  openapi(options?: { basePath?: string }): OpenApiDocument;
 }
 
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
@@ -41,5 +48,6 @@ export function createStepUp(options: StepUpOptions): StepUp {
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header }),
     requireNewIdentifier: createNewIdentifierFactory(shared),
     store: resolved.store,
+    openapi: (openapiOptions = {}) => openApiDocument({ ...openapiOptions, verificationHeader: resolved.header }),
   };
 }
