@@ -21,7 +21,7 @@ export interface OpenApiInfo {
 }
 
 export interface OpenApiOptions {
-  /** Where the router is mounted, e.g. `/api/verifications`: the prefix of every path. Default '' (the root). */
+  /** Where the router is mounted, e.g. `/api/verifications`: the prefix of every path. Default '' (the root, also '/'). */
   basePath?: string;
   /** The guard's header, for the `VerificationId` parameter component. Default `Verification-Id`. */
   verificationHeader?: string;
@@ -181,7 +181,8 @@ function componentSchemas(): Record<string, OpenApiObject> {
 }
 
 function checkOptions(options: OpenApiOptions): { basePath: string; header: string } {
-  const basePath = options.basePath ?? '';
+  // '/' is the root, like ''; any other path has no trailing slash.
+  const basePath = options.basePath === '/' ? '' : (options.basePath ?? '');
   if (typeof basePath !== 'string' || !BASE_PATH.test(basePath)) {
     throw new TypeError("express-step-up: openapi basePath must be '' or a path like '/api/verifications' (no trailing slash, query or {template})");
   }

@@ -56,6 +56,7 @@ describe('the OpenAPI document', () => {
   test('basePath defaults to the root, prefixes every path, and must be a path', () => {
     expect(Object.keys(openApiDocument().paths)).toEqual(['/password/verify', '/password', '/verification-code', '/verification-code/verify']);
     expect(Object.keys(openApiDocument({ basePath: '/api/verifications' }).paths)).toContain('/api/verifications/verification-code/verify');
+    expect(Object.keys(openApiDocument({ basePath: '/' }).paths)).toEqual(Object.keys(openApiDocument().paths));
     for (const bad of ['api', '/api/', '/a?b=1', '/a#b', '/{id}', '//', '/a b', 42]) {
       expect(() => openApiDocument({ basePath: bad as string })).toThrow(/basePath/);
     }
