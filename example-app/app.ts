@@ -122,6 +122,11 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     }
   });
 
+  // The OpenAPI 3.1 document of the verification endpoints, at the path they are mounted on.
+  app.get('/openapi.json', (_req, res) => {
+    res.json(stepUp.openapi({ basePath: '/api/verifications' }));
+  });
+
   // Sign-in is the app's own (the library guards step-up only): failures are limited per email
   // and per IP, with counters in the library's store, so instances sharing a Redis share them.
   const signInLimit = (name: string, limit: number, keyGenerator: (req: Request) => string) =>

@@ -28,6 +28,11 @@ export const actionSchema = z
     for (const name of fields) {
       if (!FIELD_NAME.test(name)) ctx.addIssue({ code: 'custom', message: 'field names are letters, digits and _', path: [name] });
     }
+  })
+  .meta({
+    description:
+      'What the verification approves (PSD2 dynamic linking): a type and up to 16 fields, each a string or a number. ' +
+      'A record bound to an action satisfies only a guard asking for exactly that action.',
   });
 
 /**

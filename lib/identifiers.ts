@@ -1,17 +1,11 @@
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { VerificationError } from './errors';
+import { MAX_EMAIL_LENGTH } from './http/schemas';
 import type { Identifier } from './records';
 
-/** RFC 5321 caps a path at 254 characters; E.164 at 15 digits. Longer input is refused early. */
-const MAX_EMAIL_LENGTH = 254;
+/** E.164 caps a number at 15 digits. Longer input is refused early. */
 const MAX_PHONE_LENGTH = 32;
-
-/** The wire shape of an identifier; `normalizeIdentifier` then checks and normalises the value. */
-export const identifierSchema = z.object({
-  type: z.enum(['email', 'phone']),
-  value: z.string().min(1).max(MAX_EMAIL_LENGTH),
-});
 
 const emailSchema = z.email();
 

@@ -28,6 +28,7 @@ export { StoreUnavailableError, type VerificationStore } from './stores/store';
 export type { Sender, CodeMessage } from './senders/sender';
 export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode, type VerificationErrorOptions } from './errors';
 export { jsonBody } from './http/json-body';
+export { openApiDocument, type OpenApiDocument, type OpenApiInfo, type OpenApiObject, type OpenApiOptions } from './openapi';
 export type {
   VerificationMethod,
   VerificationRecord,

@@ -1,13 +1,16 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
-import { z } from 'zod';
-import { actionSchema, type Action } from './action';
+import type { z } from 'zod';
+import type { Action } from './action';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { jsonErrorHandler, sendError, toVerificationError, VerificationError, type ErrorCode } from './errors';
+import { ROUTER_ENDPOINTS } from './endpoints';
+import { jsonErrorHandler, toVerificationError, VerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
 import { jsonBody } from './http/json-body';
+import { passwordBody, sendCodeBody, verifyCodeBody } from './http/schemas';
+import { unknownRoute } from './http/unknown-route';
 import { parseBody } from './http/validate';
-import { identifierSchema, normalizeIdentifier } from './identifiers';
+import { normalizeIdentifier } from './identifiers';
 import type { Counters } from './rate-limit/counters';
 import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
@@ -27,21 +30,12 @@ export interface RouterConfig {
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
 }
 
-/** bcrypt reads at most 72 bytes; anything far beyond is not a password but a payload. */
-const passwordBody = z.object({ password: z.string().min(1).max(1024), action: actionSchema.optional() });
-const sendCodeBody = z.object({ identifier: identifierSchema, action: actionSchema.optional() });
-const verifyCodeBody = z.object({
-  identifier: identifierSchema,
-  verificationId: z.string().min(1).max(128),
-  code: z.string().min(1).max(32),
-});
-
-/** The router's paths and the methods each accepts (anything else: JSON 405 with `Allow`). */
-const ROUTES: Readonly<Record<'password' | 'sendCode' | 'verifyCode', string[]>> = {
-  password: ['/password/verify', '/password'],
-  sendCode: ['/verification-code'],
-  verifyCode: ['/verification-code/verify'],
-};
+/** The paths of one endpoint of the table in lib/endpoints.ts (the OpenAPI document is made from it too). */
+function pathsOf(operationId: string): string[] {
+  const endpoint = ROUTER_ENDPOINTS.find((candidate) => candidate.operationId === operationId);
+  if (endpoint === undefined) throw new Error(`no endpoint ${operationId}`);
+  return [endpoint.path, ...endpoint.aliases];
+}
 
 /** What the router's own middlewares learned about a request, kept off the app's `req` fields. */
 interface RequestState {
@@ -180,7 +174,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
     });
 
   router.post(
-    ROUTES.password,
+    pathsOf('verifyPassword'),
     validated(passwordBody),
     limiters.passwordFailures,
     verificationStep(
@@ -199,7 +193,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
   );
 
   router.post(
-    ROUTES.sendCode,
+    pathsOf('sendVerificationCode'),
     validated(sendCodeBody, true),
     asyncHandler(async (req, _res, next) => {
       state(req).purpose = await service.purposeOf(userIdOf(req), identifierOf(req));
@@ -219,7 +213,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
   );
 
   router.post(
-    ROUTES.verifyCode,
+    pathsOf('verifyVerificationCode'),
     validated(verifyCodeBody, true),
     limiters.codeFailures,
     verificationStep(
@@ -234,11 +228,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
   );
 
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
-  router.all([...ROUTES.password, ...ROUTES.sendCode, ...ROUTES.verifyCode], (_req, res) => {
-    res.setHeader('Allow', 'POST');
-    sendError(res, new VerificationError('request.method_not_allowed'));
-  });
-  router.use((_req, res) => sendError(res, new VerificationError('request.not_found')));
+  router.use(unknownRoute(ROUTER_ENDPOINTS));
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;
 }

@@ -1,6 +1,7 @@
 import type { RequestHandler, Router } from 'express';
 import { createGuardFactory, type RequireVerificationOptions } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
+import { openApiDocument, type OpenApiDocument } from './openapi';
 import { resolveOptions, type StepUpOptions } from './options';
 import { PasswordChecker } from './password';
 import type { Counters } from './rate-limit/counters';
@@ -25,6 +26,12 @@ export interface StepUp {
   readonly store: VerificationStore;
   /** Where the rate-limit counters live (usable for the app's own limits, e.g. sign-in). */
   readonly counters: Counters;
+  /**
+   * The OpenAPI 3.1 document of `router` mounted at `basePath` (default ''), generated from the schemas
+   * that validate its requests, with the guard's header and answers as reusable components. E.g.
+   * `app.get('/openapi.json', (_req, res) => res.json(stepUp.openapi({ basePath: '/api/verifications' })))`.
+   */
+  openapi(options?: { basePath?: string }): OpenApiDocument;
 }
 
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
@@ -56,5 +63,6 @@ export function createStepUp(options: StepUpOptions): StepUp {
     },
     store: resolved.store,
     counters: resolved.counters,
+    openapi: (openapiOptions = {}) => openApiDocument({ ...openapiOptions, verificationHeader: resolved.header }),
   };
 }

@@ -21,7 +21,7 @@ function bodyError(error: unknown): VerificationError {
     });
   }
   if (type === 'request.aborted' || type === 'request.size.invalid') {
-    return new VerificationError('request.invalid_input', { message: 'The request body was incomplete.' });
+    return new VerificationError('request.invalid_input', { message: 'The request body was incomplete.', details: { field: 'body' } });
   }
   // entity.parse.failed, and a compressed body that does not decompress.
   return new VerificationError('request.invalid_json', { message: 'The request body could not be read as JSON.' });

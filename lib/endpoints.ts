@@ -1,0 +1,89 @@
+import type { z } from 'zod';
+import type { ErrorCode } from './errors';
+import { passwordBody, recordAnswer, sendCodeBody, verifyCodeBody } from './http/schemas';
+
+/**
+ * The router's endpoints as data, beside lib/router.ts: what each accepts, answers and may refuse
+ * with. The OpenAPI document is generated from this table (statuses from `ERROR_STATUS`), the
+ * router answers 404/405 for anything outside it, and test/openapi.test.ts checks that the
+ * router's routes are exactly these and that every real answer is one documented here.
+ */
+export interface RouterEndpoint {
+  readonly method: 'post';
+  /** Relative to where the router is mounted. */
+  readonly path: string;
+  /** Other paths served by the same handler. */
+  readonly aliases: readonly string[];
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description: string;
+  /** The zod schema that validates the body, and its component name in the OpenAPI document. */
+  readonly body: { readonly schema: z.ZodType; readonly name: string };
+  readonly success: { readonly status: 200 | 201; readonly description: string; readonly schema: z.ZodType; readonly name: string };
+  /** The refusals of this endpoint, beside the `ROUTER_ERRORS` that every endpoint may answer. */
+  readonly errors: readonly ErrorCode[];
+}
+
+/** What every endpoint of the router may answer, whatever it does. */
+export const ROUTER_ERRORS: readonly ErrorCode[] = [
+  'auth.unauthorized',
+  'request.invalid_json',
+  'request.invalid_input',
+  'request.too_large',
+  'request.unsupported_media_type',
+  'request.rate_limited',
+  'verification.unavailable',
+  'server.internal_error',
+];
+
+const record = { schema: recordAnswer, name: 'VerificationRecordAnswer' } as const;
+
+export const ROUTER_ENDPOINTS: readonly RouterEndpoint[] = [
+  {
+    method: 'post',
+    path: '/password/verify',
+    aliases: ['/password'],
+    operationId: 'verifyPassword',
+    summary: 'Verify the user\'s password',
+    description:
+      'Checks the password of the authenticated user and answers a verified record. A wrong password, and a user ' +
+      'without one, get the same answer in about the same time. Once the user\'s failure budget is spent, even ' +
+      'the right password is refused until the window ends.',
+    body: { schema: passwordBody, name: 'PasswordVerifyBody' },
+    success: { status: 201, description: 'A verified password record.', ...record },
+    errors: ['verification.invalid_credentials', 'verification.too_many_attempts'],
+  },
+  {
+    method: 'post',
+    path: '/verification-code',
+    aliases: [],
+    operationId: 'sendVerificationCode',
+    summary: 'Send a one-time code to an email or phone',
+    description:
+      'Sends a one-time code and answers its pending record once the provider accepted the message; `expiresAt` ' +
+      'is when the code expires. A code to one of the user\'s current identifiers proves identity; to any other, ' +
+      'only ownership of that new identifier.',
+    body: { schema: sendCodeBody, name: 'SendCodeBody' },
+    success: { status: 201, description: 'The pending record of the code that was sent.', ...record },
+    errors: ['verification_code.rate_limited', 'verification_code.identifier_not_allowed', 'verification_code.delivery_failed'],
+  },
+  {
+    method: 'post',
+    path: '/verification-code/verify',
+    aliases: [],
+    operationId: 'verifyVerificationCode',
+    summary: 'Verify a one-time code',
+    description:
+      'Checks the code of a pending record of this user and identifier, and answers the verified record. After the ' +
+      'last allowed wrong code the record is dead: even the right code no longer works.',
+    body: { schema: verifyCodeBody, name: 'VerifyCodeBody' },
+    success: { status: 200, description: 'The verified record.', ...record },
+    errors: [
+      'verification_record.not_found',
+      'verification_code.identifier_mismatch',
+      'verification_code.code_mismatch',
+      'verification_code.exceed_max_try',
+      'verification.too_many_attempts',
+    ],
+  },
+];

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { actionSchema } from '../action';
+import type { ErrorCode } from '../errors';
+
+/**
+ * Every schema of the HTTP contract: the request bodies the router validates, and the answers it
+ * sends. The OpenAPI document (`lib/openapi.ts`) is generated from these, so a change here
+ * changes both the validation and the documentation.
+ */
+
+/** RFC 5321 caps a path at 254 characters; E.164 at 15 digits. Longer input is refused early. */
+export const MAX_EMAIL_LENGTH = 254;
+
+/** The wire shape of an identifier; `normalizeIdentifier` then checks and normalises the value. */
+export const identifierSchema = z
+  .object({
+    type: z.enum(['email', 'phone']),
+    value: z.string().min(1).max(MAX_EMAIL_LENGTH),
+  })
+  .meta({ description: 'An email address, or a phone number in E.164 form (e.g. +14155550100).' });
+
+/** bcrypt reads at most 72 bytes; anything far beyond is not a password but a payload. */
+export const passwordBody = z.object({ password: z.string().min(1).max(1024), action: actionSchema.optional() });
+/** The action is bound when the code is sent (the message names it); verifying the code keeps it. */
+export const sendCodeBody = z.object({ identifier: identifierSchema, action: actionSchema.optional() });
+export const verifyCodeBody = z.object({
+  identifier: identifierSchema,
+  verificationId: z.string().min(1).max(128).meta({ description: 'The `verificationRecordId` answered by POST /verification-code.' }),
+  code: z.string().min(1).max(32).meta({ description: 'The one-time code the user received.' }),
+});
+
+/** The answer of every verification step. */
+export const recordAnswer = z.object({
+  verificationRecordId: z
+    .string()
+    .min(1)
+    .meta({ description: 'Opaque, URL-safe id of the record: send it in the guard\'s header (or to verify a code).' }),
+  expiresAt: z.iso.datetime().meta({ description: 'When the record (or the code, for a sent code) expires, ISO 8601 UTC.' }),
+});
+
+
+/** What a guard refusal tells a client to ask the user for. */
+export const requirementSchema = z
+  .object({
+    methods: z.array(z.string().min(1)).meta({ description: 'Methods that satisfy the route, e.g. `password`, `email`, `phone`.' }),
+    maxAge: z.number().positive().meta({ description: 'Seconds since verification after which a record no longer satisfies the route.' }),
+    action: actionSchema.optional(),
+  })
+  .meta({ description: 'What the client should ask the user to verify.' });
+
+/** Extra fields of an error answer, by code (codes not listed carry only `code` and `message`). */
+export const ERROR_DETAILS: Partial<Record<ErrorCode, z.ZodRawShape>> = {
+  'request.invalid_input': { field: z.string().meta({ description: 'The offending field, as a dotted path (`body` for the body itself).' }) },
+  'verification.invalid_credentials': {
+    remainingAttempts: z.int().min(0).optional().meta({ description: 'Wrong passwords still allowed before the lockout.' }),
+  },
+  'verification_code.code_mismatch': {
+    remainingAttempts: z.int().min(0).meta({ description: 'Wrong codes still allowed for this record.' }),
+  },
+  'verification.required': { requirement: requirementSchema },
+  'verification.invalid': { requirement: requirementSchema },
+  'verification.insufficient': { requirement: requirementSchema },
+  'verification.new_identifier_unverified': { identifierType: z.enum(['email', 'phone']) },
+};
+
+/** Any error answer: `{ code, message, ...details }`. */
+export const errorBody = z
+  .looseObject({
+    code: z.string().meta({ description: 'Stable machine-readable code, e.g. `verification.required`.' }),
+    message: z.string().meta({ description: 'Human-readable text; may change, do not parse it.' }),
+  })
+  .meta({ description: 'Every error answer: a stable code, a message, and details for some codes.' });
+
+/** The exact error answer of one code: its `code` constant, `message`, and that code's details. */
+export function errorBodyOf(code: ErrorCode) {
+  return z.object({ code: z.literal(code), message: z.string(), ...ERROR_DETAILS[code] });
+}

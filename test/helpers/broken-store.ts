@@ -1,0 +1,17 @@
+import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { Counters, VerificationStore } from '../../lib/index';
+
+/**
+ * Options for createStepUp whose store and rate-limit counters reject every call with the error
+ * `fail()` makes: a `StoreUnavailableError` for an outage (503), anything else for a bug (500).
+ */
+export function brokenStore(fail: () => Error): { store: VerificationStore; counters: Counters } {
+  const reject = async (): Promise<never> => {
+    throw fail();
+  };
+  const counterStore: RateLimitStore = { increment: reject, decrement: reject, resetKey: reject, get: reject };
+  return {
+    store: { create: reject, get: reject, checkForGuard: reject, checkCode: reject, redeem: reject, revokeAll: reject, ping: reject },
+    counters: () => counterStore,
+  };
+}
