@@ -99,6 +99,13 @@ describe('oidcAuthenticator: tokens that pass', () => {
     await expect(outcome(authenticatorFor(), token)).resolves.toEqual(refusedAsInvalid);
   });
 
+  test('a token without kid passes only while exactly one key of the set fits its algorithm', async () => {
+    const token = await provider.sign(rsa, AUDIENCE, { header: { kid: undefined } });
+    await expect(outcome(authenticatorFor(), token)).resolves.toEqual({ userId: 'usr_alice' });
+    provider.publish(await makeKey('RS256'));
+    await expect(outcome(authenticatorFor(), token)).resolves.toEqual(refusedAsInvalid);
+  });
+
   test('typ: when configured, only tokens with that typ header pass', async () => {
     const authenticate = authenticatorFor({ typ: 'at+jwt' });
     await expect(outcome(authenticate, await provider.sign(rsa, AUDIENCE))).resolves.toEqual({ userId: 'usr_alice' });
