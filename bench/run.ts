@@ -16,12 +16,14 @@ import { runGuardBench, type GuardResult } from './guard';
 import { runJwtBench, type JwtResult } from './jwt';
 import { LoadClient } from './load-client';
 import { runMemoryBench, type MemoryResult } from './memory';
+import { runOidcBench, type OidcResult } from './oidc';
 import { connectClient, startRedisServer } from './redis-server';
 import { runRoundTripBench, type RoundTripRow } from './round-trips';
 import { formatInt, printTable, round } from './stats';
 
 const SETTINGS = {
   jwtIterations: 20_000,
+  oidcIterations: 10_000,
   guardRequests: 5_000,
   guardRounds: 3,
   guardWarmup: 2_000,
@@ -45,6 +47,7 @@ interface Machine {
 interface Results {
   readonly machine: Machine;
   readonly jwt: readonly JwtResult[];
+  readonly oidc: readonly OidcResult[];
   readonly guard: readonly GuardResult[];
   readonly roundTrips: readonly RoundTripRow[];
   readonly memory: MemoryResult;
@@ -95,11 +98,13 @@ async function measure(): Promise<Results> {
     });
     progress('JWT verification');
     const jwt = runJwtBench(SETTINGS.jwtIterations);
+    progress('provider tokens: oidcAuthenticator beside jwtAuthenticator');
+    const oidc = await runOidcBench(SETTINGS.oidcIterations);
     progress('MemoryStore memory and bound');
     const memory = await runMemoryBench();
     progress('bcrypt timing');
     const bcrypt = await runBcryptBench(SETTINGS.bcryptSamples);
-    return { machine, jwt, guard, roundTrips, memory, bcrypt };
+    return { machine, jwt, oidc, guard, roundTrips, memory, bcrypt };
   } finally {
     await load.close().catch(() => undefined);
     await admin?.quit().catch(() => undefined);
@@ -110,13 +115,19 @@ async function measure(): Promise<Results> {
 const counts = (map: Readonly<Record<string, number>>) =>
   Object.entries(map).map(([key, n]) => `${key}×${n}`).join(' ') || '–';
 
-function report({ machine, jwt, guard, roundTrips, memory, bcrypt }: Results): void {
+function report({ machine, jwt, oidc, guard, roundTrips, memory, bcrypt }: Results): void {
   console.log(`\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}`);
 
   printTable(
     `1. JWT verification, HS256 (${formatInt(SETTINGS.jwtIterations)} iterations each, after 1,000 warm-up)`,
     ['case', 'ops/s', 'µs/op'],
     jwt.map((r) => [r.name, formatInt(r.opsPerSecond), r.microsecondsPerOp]),
+  );
+
+  printTable(
+    `1b. Provider tokens, same token and public key: oidcAuthenticator (jose, JWKS already fetched) vs jwtAuthenticator (${formatInt(SETTINGS.oidcIterations)} iterations each, after 1,000 warm-up)`,
+    ['alg', 'case', 'ops/s', 'µs/op', '× jwtAuthenticator'],
+    oidc.map((r) => [r.alg, r.name, formatInt(r.opsPerSecond), r.microsecondsPerOp, r.ratioToJwt]),
   );
 
   printTable(

@@ -4,6 +4,7 @@ import { StoreUnavailableError } from './stores/store';
 /** Every stable error code the library answers with, and its HTTP status. */
 export const ERROR_STATUS = {
   'auth.unauthorized': 401,
+  'auth.unavailable': 503,
   'request.invalid_json': 400,
   'request.invalid_input': 400,
   'request.too_large': 413,
@@ -32,6 +33,7 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   'auth.unauthorized': 'A valid access token is required.',
+  'auth.unavailable': 'The access token cannot be checked right now. Try again shortly.',
   'request.invalid_json': 'The request body is not valid JSON.',
   'request.invalid_input': 'The request body is not valid.',
   'request.too_large': 'The request body is too large.',

@@ -14,6 +14,7 @@ export { DEFAULT_LIMITS, type RateLimits, type LimitWindow } from './rate-limit/
 export type { RequireVerificationOptions, VerificationContext } from './guard';
 export type { RequireNewIdentifierOptions } from './new-identifier';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } from './auth/jwt';
+export { oidcAuthenticator, type OidcAuthenticatorOptions, type OidcAlgorithm } from './auth/oidc';
 export type { Authenticator, AuthenticatorResult, Principal } from './auth/authenticator';
 export { asyncHandler } from './http/async-handler';
 export type { StepUpUser, UserLookup } from './users';
