@@ -30,8 +30,9 @@ export class StepUpConfigError extends TypeError {
   constructor(
     readonly code: ConfigErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(`express-step-up: ${message} [${code}]`);
+    super(`express-step-up: ${message} [${code}]`, options);
   }
 }
 
@@ -55,12 +56,15 @@ export function rejectUnknownOptions(where: string, options: object | undefined,
 }
 
 /**
- * The known key nearest to `key` (case-insensitive edit distance at most a third of its length),
- * or undefined. Written here because it is a dozen lines; a spelling library would be a dependency
+ * The known key that starts with `key`, or else the nearest one (case-insensitive edit distance
+ * at most a third of its length), or undefined. Written here because it is a dozen lines; a spelling library would be a dependency
  * for one error message.
  */
 function closest(key: string, known: readonly string[]): string | undefined {
   const wanted = key.toLowerCase();
+  // A shortened name (`window` for `windowSeconds`) is as likely a slip as a misspelt one.
+  const extended = known.find((name) => wanted.length >= 4 && name.toLowerCase().startsWith(wanted));
+  if (extended !== undefined) return extended;
   let best: { name: string; distance: number } | undefined;
   for (const name of known) {
     const distance = editDistance(wanted, name.toLowerCase());

@@ -25,9 +25,10 @@ describe('loadOptionalPeer', () => {
     const name = 'express-step-up-test-no-such-package';
     const thrown = thrownBy(() => loadOptionalPeer('twilioSender', name, () => require(name)));
     expect(thrown).toBeInstanceOf(TypeError);
+    expect(thrown).toMatchObject({ code: 'ERR_STEP_UP_PACKAGE_MISSING' });
     expect((thrown as Error).message).toBe(
-      `twilioSender: the package "${name}" is not installed. It is an optional peer dependency of ` +
-        `express-step-up, needed only by twilioSender(): run \`npm install ${name}\`.`,
+      `express-step-up: twilioSender: the package "${name}" is not installed. It is an optional peer dependency of ` +
+        `express-step-up, needed only by twilioSender(): run \`npm install ${name}\`. [ERR_STEP_UP_PACKAGE_MISSING]`,
     );
     expect(((thrown as Error).cause as { code?: unknown }).code).toBe('MODULE_NOT_FOUND');
   });
@@ -76,8 +77,8 @@ describe('the senders without their SDKs installed', () => {
       const error = thrownBy(() => twilioSender(TWILIO_OPTIONS));
       expect(error).toBeInstanceOf(TypeError);
       expect(error.message).toBe(
-        'twilioSender: the package "twilio" is not installed. It is an optional peer dependency of ' +
-          'express-step-up, needed only by twilioSender(): run `npm install twilio`.',
+        'express-step-up: twilioSender: the package "twilio" is not installed. It is an optional peer dependency of ' +
+          'express-step-up, needed only by twilioSender(): run `npm install twilio`. [ERR_STEP_UP_PACKAGE_MISSING]',
       );
     });
   });
@@ -88,7 +89,7 @@ describe('the senders without their SDKs installed', () => {
       const { sendgridSender } = require('../lib/senders/sendgrid') as typeof import('../lib/senders/sendgrid');
       const error = thrownBy(() => sendgridSender(SENDGRID_OPTIONS));
       expect(error).toBeInstanceOf(TypeError);
-      expect(error.message).toMatch(/^sendgridSender: the package "@sendgrid\/mail" is not installed.*npm install @sendgrid\/mail/);
+      expect(error.message).toMatch(/^express-step-up: sendgridSender: the package "@sendgrid\/mail" is not installed.*npm install @sendgrid\/mail/);
     });
     jest.dontMock('@sendgrid/mail');
     jest.isolateModules(() => {
@@ -96,7 +97,7 @@ describe('the senders without their SDKs installed', () => {
       const { sendgridSender } = require('../lib/senders/sendgrid') as typeof import('../lib/senders/sendgrid');
       const error = thrownBy(() => sendgridSender(SENDGRID_OPTIONS));
       expect(error).toBeInstanceOf(TypeError);
-      expect(error.message).toMatch(/^sendgridSender: the package "@sendgrid\/client" is not installed.*npm install @sendgrid\/client/);
+      expect(error.message).toMatch(/^express-step-up: sendgridSender: the package "@sendgrid\/client" is not installed.*npm install @sendgrid\/client/);
     });
   });
 

@@ -4,6 +4,7 @@ import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Principal } from './authenticator';
 import { bearerToken, invalidToken } from './bearer';
 import { principalOf } from './claims';
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 
 export { principalOf } from './claims';
 
@@ -30,18 +31,18 @@ const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$/;
 function toKeyObject(options: JwtAuthenticatorOptions, symmetric: boolean): KeyObject {
   if (symmetric) {
     const secret = options.secret;
-    if (secret === undefined) throw new TypeError('jwtAuthenticator: HS* algorithms need `secret`');
+    if (secret === undefined) throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'jwtAuthenticator: HS* algorithms need `secret`');
     const key = secret instanceof KeyObject ? secret : createSecretKey(typeof secret === 'string' ? Buffer.from(secret) : secret);
-    if (key.type !== 'secret') throw new TypeError('jwtAuthenticator: `secret` must be a secret key');
+    if (key.type !== 'secret') throw new StepUpConfigError('ERR_STEP_UP_WEAK_SECRET', 'jwtAuthenticator: `secret` must be a secret key');
     if ((key.symmetricKeySize ?? 0) < 32) {
-      throw new TypeError('jwtAuthenticator: `secret` must be at least 32 bytes (e.g. `openssl rand -base64 48`)');
+      throw new StepUpConfigError('ERR_STEP_UP_WEAK_SECRET', 'jwtAuthenticator: `secret` must be at least 32 bytes (e.g. `openssl rand -base64 48`)');
     }
     return key;
   }
   const publicKey = options.publicKey;
-  if (publicKey === undefined) throw new TypeError('jwtAuthenticator: RS*/PS*/ES* algorithms need `publicKey`');
+  if (publicKey === undefined) throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'jwtAuthenticator: RS*/PS*/ES* algorithms need `publicKey`');
   const key = publicKey instanceof KeyObject ? publicKey : createPublicKey(publicKey);
-  if (key.type !== 'public') throw new TypeError('jwtAuthenticator: `publicKey` must be a public key');
+  if (key.type !== 'public') throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'jwtAuthenticator: `publicKey` must be a public key');
   return key;
 }
 
@@ -53,14 +54,15 @@ function toKeyObject(options: JwtAuthenticatorOptions, symmetric: boolean): KeyO
  * Returns the principal, null without an Authorization header, or throws a 401 error.
  */
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Request) => Principal | null {
+  rejectUnknownOptions('jwtAuthenticator()', options, ['algorithms', 'secret', 'publicKey', 'issuer', 'audience', 'clockToleranceSeconds']);
   const algorithms = options?.algorithms;
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    throw new TypeError("jwtAuthenticator: `algorithms` is required, e.g. ['HS256']");
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', "jwtAuthenticator: `algorithms` is required, e.g. ['HS256']");
   }
   const symmetric = algorithms.every((alg) => SYMMETRIC.test(alg));
   const asymmetric = algorithms.every((alg) => ASYMMETRIC.test(alg));
   if (!symmetric && !asymmetric) {
-    throw new TypeError(
+    throw new StepUpConfigError('ERR_STEP_UP_UNSAFE_ALGORITHM', 
       "jwtAuthenticator: `algorithms` must all be HS* or all be RS*/PS*/ES* ('none' is never allowed)",
     );
   }

@@ -10,6 +10,7 @@ import {
   type JWTVerifyOptions,
   type RemoteJWKSet,
 } from 'jose';
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { VerificationError } from '../errors';
 import type { Principal } from './authenticator';
 import { bearerToken, invalidToken } from './bearer';
@@ -94,7 +95,7 @@ function isTokenKeyError(error: unknown): boolean {
 function checkAudience(audience: unknown): string[] {
   const list = typeof audience === 'string' ? [audience] : audience;
   if (!Array.isArray(list) || list.length === 0 || !list.every((value) => typeof value === 'string' && value.length > 0)) {
-    throw new TypeError('oidcAuthenticator: `audience` is required: a non-empty string or array of strings (this API at the provider)');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'oidcAuthenticator: `audience` is required: a non-empty string or array of strings (this API at the provider)');
   }
   return [...list];
 }
@@ -102,14 +103,14 @@ function checkAudience(audience: unknown): string[] {
 function checkAlgorithms(algorithms: unknown): OidcAlgorithm[] {
   if (algorithms === undefined) return [...DEFAULT_OIDC_ALGORITHMS];
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    throw new TypeError("oidcAuthenticator: `algorithms` must be a non-empty array, e.g. ['RS256']");
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "oidcAuthenticator: `algorithms` must be a non-empty array, e.g. ['RS256']");
   }
   for (const alg of algorithms) {
     if (typeof alg === 'string' && (alg.toLowerCase() === 'none' || /^HS\d+$/i.test(alg))) {
-      throw new TypeError("oidcAuthenticator: `algorithms` must not contain 'none' or HS*: provider tokens are verified with public keys");
+      throw new StepUpConfigError('ERR_STEP_UP_UNSAFE_ALGORITHM', "oidcAuthenticator: `algorithms` must not contain 'none' or HS*: provider tokens are verified with public keys");
     }
     if (typeof alg !== 'string' || !OIDC_ALGORITHMS.has(alg)) {
-      throw new TypeError(`oidcAuthenticator: \`algorithms\` accepts only ${[...OIDC_ALGORITHMS].join(', ')}`);
+      throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `oidcAuthenticator: \`algorithms\` accepts only ${[...OIDC_ALGORITHMS].join(', ')}`);
     }
   }
   return [...algorithms] as OidcAlgorithm[];
@@ -118,7 +119,7 @@ function checkAlgorithms(algorithms: unknown): OidcAlgorithm[] {
 function checkNumber(value: unknown, name: string, min: number, max: number, fallback: number, integer: boolean): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new TypeError(`oidcAuthenticator: \`${name}\` must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `oidcAuthenticator: \`${name}\` must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
   }
   return value;
 }
@@ -142,9 +143,10 @@ function checkNumber(value: unknown, name: string, min: number, max: number, fal
  * Returns the principal, null without an Authorization header, or throws a VerificationError.
  */
 export function oidcAuthenticator(options: OidcAuthenticatorOptions): (req: Request) => Promise<Principal | null> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('oidcAuthenticator: options are required ({ issuer, audience })');
+  if (typeof options !== 'object' || options === null) throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'oidcAuthenticator: options are required ({ issuer, audience })');
+  rejectUnknownOptions('oidcAuthenticator()', options, ['issuer', 'audience', 'jwksUri', 'algorithms', 'clockToleranceSeconds', 'typ', 'timeoutMs', 'onProviderError']);
   const issuerUrl = providerUrl(options.issuer, 'oidcAuthenticator: `issuer`');
-  if (issuerUrl.search !== '' || options.issuer.includes('?')) throw new TypeError('oidcAuthenticator: `issuer` must not contain a query');
+  if (issuerUrl.search !== '' || options.issuer.includes('?')) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'oidcAuthenticator: `issuer` must not contain a query');
   const issuer = options.issuer;
   const audience = checkAudience(options.audience);
   const configuredJwksUri = options.jwksUri === undefined ? undefined : providerUrl(options.jwksUri, 'oidcAuthenticator: `jwksUri`');
@@ -152,10 +154,10 @@ export function oidcAuthenticator(options: OidcAuthenticatorOptions): (req: Requ
   const clockTolerance = checkNumber(options.clockToleranceSeconds, 'clockToleranceSeconds', 0, MAX_CLOCK_TOLERANCE_SECONDS, 0, false);
   const timeoutMs = checkNumber(options.timeoutMs, 'timeoutMs', 1, 60_000, DEFAULT_TIMEOUT_MS, true);
   if (options.typ !== undefined && (typeof options.typ !== 'string' || options.typ.length === 0)) {
-    throw new TypeError('oidcAuthenticator: `typ` must be a non-empty string');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'oidcAuthenticator: `typ` must be a non-empty string');
   }
   if (options.onProviderError !== undefined && typeof options.onProviderError !== 'function') {
-    throw new TypeError('oidcAuthenticator: `onProviderError` must be a function');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'oidcAuthenticator: `onProviderError` must be a function');
   }
   const onProviderError = options.onProviderError;
 

@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { StepUpConfigError } from '../config-error';
 
 /** Hosts for which plain http is accepted: the machine itself (local providers, tests). */
 function isLoopback(hostname: string): boolean {
@@ -12,17 +13,17 @@ function isLoopback(hostname: string): boolean {
  * TypeError, which never repeats the value (it may come from a discovery document).
  */
 export function providerUrl(value: unknown, what: string): URL {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${what} must be a non-empty URL string`);
+  if (typeof value !== 'string' || value.length === 0) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${what} must be a non-empty URL string`);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new TypeError(`${what} is not a valid URL`);
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${what} is not a valid URL`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw new TypeError(`${what} must be an https URL (http is accepted only for localhost, 127.0.0.0/8 and [::1])`);
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${what} must be an https URL (http is accepted only for localhost, 127.0.0.0/8 and [::1])`);
   }
-  if (url.username !== '' || url.password !== '') throw new TypeError(`${what} must not contain a user name or password`);
-  if (url.hash !== '' || value.includes('#')) throw new TypeError(`${what} must not contain a fragment`);
+  if (url.username !== '' || url.password !== '') throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${what} must not contain a user name or password`);
+  if (url.hash !== '' || value.includes('#')) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${what} must not contain a fragment`);
   return url;
 }

@@ -11,6 +11,7 @@
  * returns the same module instance the app gets from `import twilio from 'twilio'`.
  * A dynamic `import()` would make the factories asynchronous, and they are not.
  */
+import { StepUpConfigError } from '../config-error';
 
 /**
  * Calls `load` (a `require` of `packageName`) and returns what it returns. When
@@ -23,7 +24,8 @@ export function loadOptionalPeer<T>(factory: string, packageName: string, load: 
     return load();
   } catch (error) {
     if (!isPackageNotFound(error, packageName)) throw error;
-    throw new TypeError(
+    throw new StepUpConfigError(
+      'ERR_STEP_UP_PACKAGE_MISSING',
       `${factory}: the package "${packageName}" is not installed. It is an optional peer dependency of ` +
         `express-step-up, needed only by ${factory}(): run \`npm install ${packageName}\`.`,
       { cause: error },

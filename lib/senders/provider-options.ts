@@ -1,3 +1,5 @@
+import { StepUpConfigError } from '../config-error';
+
 /** Option checks and template helpers shared by the provider senders. */
 
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
@@ -6,7 +8,7 @@ export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
 export function checkTimeout(sender: string, timeoutMs: number | undefined): number {
   if (timeoutMs === undefined) return DEFAULT_PROVIDER_TIMEOUT_MS;
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError(`${sender}: \`timeoutMs\` must be a positive integer`);
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${sender}: \`timeoutMs\` must be a positive integer`);
   }
   return timeoutMs;
 }
@@ -17,10 +19,10 @@ export function checkBaseUrl(sender: string, apiBaseUrl: string): URL {
   try {
     url = new URL(apiBaseUrl);
   } catch {
-    throw new TypeError(`${sender}: \`apiBaseUrl\` is not a valid URL`);
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${sender}: \`apiBaseUrl\` is not a valid URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`${sender}: \`apiBaseUrl\` must be an http(s) URL`);
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `${sender}: \`apiBaseUrl\` must be an http(s) URL`);
   }
   return url;
 }

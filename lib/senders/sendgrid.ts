@@ -1,6 +1,8 @@
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import type { Client as SendgridClient } from '@sendgrid/client';
 import type { MailDataRequired, MailService as SendgridMailService } from '@sendgrid/mail';
 import { loadOptionalPeer } from './optional-peer';
+import { describeAction, type Action } from '../action';
 import { withTimeout } from '../timeout';
 import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';
 import type { CodeMessage, Sender } from './sender';
@@ -14,6 +16,8 @@ export interface EmailTemplateContext {
   readonly minutes: number;
   /** The locale the caller asked for, when it asked for one. */
   readonly locale: string | undefined;
+  /** What the code approves, when the client bound it to an action (escape it in HTML). */
+  readonly action: Action | undefined;
 }
 
 /** An email address, optionally with a display name. */
@@ -60,15 +64,16 @@ const DEFAULT_SUBJECT = 'Your verification code';
  * body), so they are not passed on, not even as `cause`.
  */
 export function sendgridSender(options: SendgridSenderOptions): Sender {
+  rejectUnknownOptions('sendgridSender()', options, ['apiKey', 'from', 'subject', 'text', 'html', 'templateId', 'apiBaseUrl', 'timeoutMs']);
   if (typeof options?.apiKey !== 'string' || options.apiKey.trim() === '') {
-    throw new TypeError('sendgridSender: `apiKey` is required');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'sendgridSender: `apiKey` is required');
   }
   if (!isEmailSender(options.from)) {
-    throw new TypeError('sendgridSender: `from` is required (an email address or { email, name })');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'sendgridSender: `from` is required (an email address or { email, name })');
   }
   if (options.templateId !== undefined && !/^d-\S+$/.test(options.templateId)) {
     // Legacy templates silently drop dynamicTemplateData, so the code would never arrive.
-    throw new TypeError('sendgridSender: `templateId` must be a dynamic template id ("d-…")');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'sendgridSender: `templateId` must be a dynamic template id ("d-…")');
   }
   const timeoutMs = checkTimeout('sendgridSender', options.timeoutMs);
   const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl('sendgridSender', options.apiBaseUrl).href;
@@ -101,6 +106,7 @@ export function sendgridSender(options: SendgridSenderOptions): Sender {
         expiresAt: message.expiresAt,
         minutes: minutesUntil(message.expiresAt),
         locale: message.locale,
+        action: message.action,
       };
       const data: MailDataRequired =
         templateId !== undefined
@@ -108,7 +114,11 @@ export function sendgridSender(options: SendgridSenderOptions): Sender {
               to: message.to,
               from,
               templateId,
-              dynamicTemplateData: { code: context.code, expiresInMinutes: context.minutes },
+              dynamicTemplateData: {
+                code: context.code,
+                expiresInMinutes: context.minutes,
+                ...(context.action !== undefined ? { action: context.action, actionText: describeAction(context.action) } : {}),
+              },
             }
           : {
               to: message.to,
@@ -132,18 +142,23 @@ export function sendgridSender(options: SendgridSenderOptions): Sender {
 /** Margin between the SDK's timeout and the overall deadline. */
 const DEADLINE_GRACE_MS = 100;
 
-function defaultText({ code, minutes }: EmailTemplateContext): string {
+function defaultText({ code, minutes, action }: EmailTemplateContext): string {
+  const approves = action !== undefined ? ` Code ${code} approves ${describeAction(action)}. Use it only if that is what you are doing.\n` : '';
   return (
     `Your verification code is ${code}. It expires in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.\n` +
+    approves +
     `If you did not ask for it, ignore this email. Never share this code with anyone.`
   );
 }
 
-function defaultHtml({ code, minutes }: EmailTemplateContext): string {
-  // The code is digits, but it is escaped anyway: it is the only value interpolated.
+function defaultHtml({ code, minutes, action }: EmailTemplateContext): string {
+  // Every interpolated value is escaped: the action's fields come from the client's request.
+  const approves =
+    action !== undefined ? `<p>It approves <strong>${escapeHtml(describeAction(action))}</strong>. Use it only if that is what you are doing.</p>` : '';
   return (
     '<!doctype html><html><body>' +
     `<p>Your verification code is <strong>${escapeHtml(code)}</strong>.</p>` +
+    approves +
     `<p>It expires in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.</p>` +
     '<p>If you did not ask for it, ignore this email. Never share this code with anyone.</p>' +
     '</body></html>'

@@ -1,6 +1,8 @@
+import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import type TwilioSdk from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient';
 import { loadOptionalPeer } from './optional-peer';
+import { describeAction, type Action } from '../action';
 import { withTimeout } from '../timeout';
 import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';
 import type { CodeMessage, Sender } from './sender';
@@ -14,6 +16,8 @@ export interface SmsTemplateContext {
   readonly minutes: number;
   /** The locale the caller asked for, when it asked for one. */
   readonly locale: string | undefined;
+  /** What the code approves, when the client bound it to an action. */
+  readonly action: Action | undefined;
 }
 
 interface TwilioSenderBaseOptions {
@@ -62,22 +66,23 @@ const E164 = /^\+[1-9]\d{6,14}$/;
  * as `cause`.
  */
 export function twilioSender(options: TwilioSenderOptions): Sender {
+  rejectUnknownOptions('twilioSender()', options, ['accountSid', 'authToken', 'from', 'messagingServiceSid', 'body', 'apiBaseUrl', 'timeoutMs']);
   if (typeof options?.accountSid !== 'string' || !/^AC\S+$/.test(options.accountSid)) {
-    throw new TypeError('twilioSender: `accountSid` is required and starts with "AC"');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'twilioSender: `accountSid` is required and starts with "AC"');
   }
   if (typeof options.authToken !== 'string' || options.authToken.trim() === '') {
-    throw new TypeError('twilioSender: `authToken` is required');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'twilioSender: `authToken` is required');
   }
   const hasFrom = options.from !== undefined;
   const hasService = options.messagingServiceSid !== undefined;
   if (hasFrom === hasService) {
-    throw new TypeError('twilioSender: give exactly one of `from` and `messagingServiceSid`');
+    throw new StepUpConfigError('ERR_STEP_UP_MISSING_OPTION', 'twilioSender: give exactly one of `from` and `messagingServiceSid`');
   }
   if (hasFrom && !E164.test(String(options.from))) {
-    throw new TypeError('twilioSender: `from` must be an E.164 phone number such as +14155550100');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'twilioSender: `from` must be an E.164 phone number such as +14155550100');
   }
   if (hasService && (typeof options.messagingServiceSid !== 'string' || options.messagingServiceSid.trim() === '')) {
-    throw new TypeError('twilioSender: `messagingServiceSid` must be a non-empty string');
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'twilioSender: `messagingServiceSid` must be a non-empty string');
   }
   const timeoutMs = checkTimeout('twilioSender', options.timeoutMs);
   const baseUrl = options.apiBaseUrl === undefined ? undefined : checkBaseUrl('twilioSender', options.apiBaseUrl);
@@ -107,6 +112,7 @@ export function twilioSender(options: TwilioSenderOptions): Sender {
         expiresAt: message.expiresAt,
         minutes: minutesUntil(message.expiresAt),
         locale: message.locale,
+        action: message.action,
       };
       try {
         // axios' timeout guards the request; this deadline (a little later, so the
@@ -153,8 +159,10 @@ function rewriteOrigin(uri: string, base: URL): string {
   return target.href;
 }
 
-function defaultBody({ code, minutes }: SmsTemplateContext): string {
-  return `Your verification code is ${code}. It expires in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}. Don't share it.`;
+function defaultBody({ code, minutes, action }: SmsTemplateContext): string {
+  const expiry = `It expires in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}. Don't share it.`;
+  if (action !== undefined) return `Code ${code} to approve ${describeAction(action)}. ${expiry}`;
+  return `Your verification code is ${code}. ${expiry}`;
 }
 
 
