@@ -68,7 +68,11 @@ export function mailboxOf(identifier: Identifier): string {
   return `email:${local}@${domain}`;
 }
 
-/** `a***e@example.com`, `+1415***0100`: enough to recognise, not to use. For events and logs. */
+/**
+ * `a***e@example.com`, `+1***00`: enough to recognise, not to use. For events and logs. A phone
+ * number keeps its country calling code and its last 2 digits only: with the area code and 4 digits
+ * kept, one in a thousand numbers would match, which is no mask.
+ */
 export function maskIdentifier(identifier: Identifier): string {
   if (identifier.type === 'email') {
     const at = identifier.value.lastIndexOf('@');
@@ -78,5 +82,11 @@ export function maskIdentifier(identifier: Identifier): string {
     return `${masked}${domain}`;
   }
   const v = identifier.value;
-  return v.length <= 8 ? `${v.slice(0, 3)}***` : `${v.slice(0, 5)}***${v.slice(-4)}`;
+  let country = '';
+  try {
+    country = parsePhoneNumberWithError(v).countryCallingCode;
+  } catch {
+    // not a number libphonenumber knows: mask all but the last 2 digits
+  }
+  return `+${country}***${v.length > 6 ? v.slice(-2) : ''}`;
 }

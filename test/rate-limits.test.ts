@@ -249,7 +249,7 @@ describe('an attacker holding alice’s token', () => {
     expect(types.filter((t) => t === 'verification.failed')).toHaveLength(5);
     expect(types.filter((t) => t === 'verification.locked').length).toBeGreaterThanOrEqual(3);
     expect(types.filter((t) => t === 'verification.rate_limited')).toHaveLength(2);
-    expect(events.find((e) => e.type === 'verification.created')).toMatchObject({ userId: 'usr_alice', method: 'phone', identifier: '+1415***0100' });
+    expect(events.find((e) => e.type === 'verification.created')).toMatchObject({ userId: 'usr_alice', method: 'phone', identifier: '+1***00' });
     const text = JSON.stringify(events);
     expect(text).not.toContain(code);
     expect(text).not.toContain(PASSWORDS.usr_alice);

@@ -227,3 +227,57 @@ describe('withVerification', () => {
     expect(() => withVerification(undefined as never, { onVerificationRequired: noop })).toThrow(/fetchFn/);
   });
 });
+
+describe('withVerification and other origins (real fetch, two local servers)', () => {
+  const http = require('node:http') as typeof import('node:http');
+  type Seen = { path: string; verificationId: string | undefined };
+  /** A server on its own port (its own origin) answering with `handle`, recording what it saw. */
+  async function server(handle: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) {
+    const seen: Seen[] = [];
+    const s = http.createServer((req, res) => {
+      seen.push({ path: req.url ?? '', verificationId: req.headers['verification-id'] as string | undefined });
+      handle(req, res);
+    });
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const { port } = s.address() as import('node:net').AddressInfo;
+    return { origin: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((resolve) => s.close(() => resolve())) };
+  }
+  const refuse = (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(403, { 'Content-Type': 'application/json' }).end(JSON.stringify({ code: 'verification.required', message: 'm', requirement: REQUIREMENT }));
+  };
+
+  test('a verification 403 that arrives after a redirect to another origin is returned untouched; no record id goes there', async () => {
+    const evil = await server(refuse);
+    const api = await server((req, res) => res.writeHead(307, { Location: `${evil.origin}${req.url}` }).end());
+    const onVerificationRequired = jest.fn(async () => 'rec_secret');
+    const wrapped = withVerification((input, init) => fetch(input, init), { onVerificationRequired });
+    const res = await wrapped(`${api.origin}/api/payouts`, payoutInit());
+    expect(res.status).toBe(403);
+    expect(onVerificationRequired).not.toHaveBeenCalled();
+    expect(evil.seen).toEqual([{ path: '/api/payouts', verificationId: undefined }]);
+    await Promise.all([evil.close(), api.close()]);
+  });
+
+  test('allowedOrigins lets a known API origin be acted on; the retry follows no redirect', async () => {
+    const other = await server(refuse);
+    const api = await server((req, res) => res.writeHead(307, { Location: `${other.origin}${req.url}` }).end());
+    const wrapped = withVerification((input, init) => fetch(input, init), {
+      onVerificationRequired: async () => 'rec_1',
+      allowedOrigins: [other.origin],
+    });
+    // The first answer came from an allowed origin: the user verifies and the request is retried once,
+    // to where it was sent (api); api redirects again, and fetch refuses to follow with the record id.
+    await expect(wrapped(`${api.origin}/api/payouts`, payoutInit())).rejects.toThrow();
+    expect(api.seen).toEqual([
+      { path: '/api/payouts', verificationId: undefined },
+      { path: '/api/payouts', verificationId: 'rec_1' },
+    ]);
+    expect(other.seen).toEqual([{ path: '/api/payouts', verificationId: undefined }]);
+    await Promise.all([other.close(), api.close()]);
+  });
+
+  test('allowedOrigins entries must be origins', () => {
+    expect(() => withVerification(fetch, { onVerificationRequired: () => null, allowedOrigins: ['https://api.example.com/path'] })).toThrow(/origins/);
+    expect(() => withVerification(fetch, { onVerificationRequired: () => null, allowedOrigins: ['not a url'] })).toThrow(/origins/);
+  });
+});

@@ -62,6 +62,13 @@ export interface WithVerificationOptions {
   ) => VerificationRecordId | Promise<VerificationRecordId>;
   /** Header carrying the record id on the retry. Default `Verification-Id` (match the guard's `header` option). */
   readonly header?: string;
+  /**
+   * Origins (besides the request's own) whose verification refusals this wrapper acts on, e.g.
+   * `['https://api.bank.example']`. By default it acts only when the refusal came from the origin
+   * the request was sent to: a refusal that arrived after a redirect to another origin is
+   * returned untouched, so a record id is never sent anywhere but where the request was going.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 const DEFAULT_HEADER = 'Verification-Id';
@@ -81,6 +88,33 @@ function isResendable(body: BodyInit | null | undefined): boolean {
     (typeof Blob !== 'undefined' && body instanceof Blob) ||
     (typeof FormData !== 'undefined' && body instanceof FormData)
   );
+}
+
+/** The URL a fetch input names (relative ones against the page, in a browser). */
+function urlOf(input: string | URL | Request): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof URL) return input.href;
+  return input.url;
+}
+
+/** The origin of a URL, resolved against the page's address where there is one; undefined when it is not a URL. */
+function originOf(url: string): string | undefined {
+  try {
+    const base = typeof location !== 'undefined' ? location.href : undefined;
+    const origin = new URL(url, base).origin;
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An `allowedOrigins` entry, checked at setup: exactly an origin such as `https://api.example.com`. */
+function checkedOrigin(value: string): string {
+  const origin = typeof value === 'string' ? originOf(value) : undefined;
+  if (origin === undefined || origin !== value.replace(/\/$/, '')) {
+    throw new TypeError('withVerification: allowedOrigins are origins such as "https://api.example.com"');
+  }
+  return origin;
 }
 
 function isRequest(input: string | URL | Request): input is Request {
@@ -160,6 +194,7 @@ export function withVerification(fetchFn: FetchLike, options: WithVerificationOp
   }
   const header = options.header ?? DEFAULT_HEADER;
   if (!HEADER_NAME.test(header)) throw new TypeError('withVerification: header must be a valid header name');
+  const allowedOrigins = new Set((options.allowedOrigins ?? []).map(checkedOrigin));
 
   return async function fetchWithVerification(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     if (!isResendable(init?.body)) {
@@ -172,6 +207,10 @@ export function withVerification(fetchFn: FetchLike, options: WithVerificationOp
     const spare = isRequest(input) ? input.clone() : undefined;
 
     const response = await fetchFn(input, init);
+    const target = originOf(urlOf(input));
+    // Only a refusal from where the request was sent (or an allowed origin) is acted on.
+    const from = response.url === '' ? target : originOf(response.url);
+    if (from === undefined || (from !== target && !allowedOrigins.has(from))) return response;
     const refusal = await verificationRefusal(response);
     if (refusal === null) return response;
 
@@ -188,6 +227,7 @@ export function withVerification(fetchFn: FetchLike, options: WithVerificationOp
     const headers = new Headers(init?.headers ?? (spare ? spare.headers : undefined));
     headers.set(header, recordId);
     // The first 403 is dropped: its body was read to the end through the clone, so nothing is left open.
-    return fetchFn(spare ?? input, { ...init, headers });
+    // The retry follows no redirect: one would carry the record id to wherever it points.
+    return fetchFn(spare ?? input, { ...init, headers, redirect: 'error' });
   };
 }
