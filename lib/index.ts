@@ -13,6 +13,7 @@ export type { AuditEvent, AuditEventType } from './events';
 export { DEFAULT_LIMITS, type RateLimits, type LimitWindow } from './rate-limit/limits';
 export type { RequireVerificationOptions, VerificationContext } from './guard';
 export type { RequireNewIdentifierOptions } from './new-identifier';
+export type { VerifyPassword } from './password';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } from './auth/jwt';
 export { oidcAuthenticator, type OidcAuthenticatorOptions, type OidcAlgorithm } from './auth/oidc';
 export type { Authenticator, AuthenticatorResult, Principal } from './auth/authenticator';

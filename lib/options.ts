@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Authenticator } from './auth/authenticator';
 import { optionalFunction, positiveNumber, rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { Audit, type AuditEvent } from './events';
+import type { VerifyPassword } from './password';
 import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
 import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
 import { isConsoleSender } from './senders/console';
@@ -42,6 +43,12 @@ export interface StepUpOptions {
    * password; once a real hash has been checked, its cost is used.
    */
   bcryptCost?: number | undefined;
+  /**
+   * Your own password check, instead of the built-in one (bcrypt, or argon2id with the `argon2`
+   * package). It receives the user from `users.findById` (null when there is none) and must take
+   * about as long for a user without a password as for a wrong one.
+   */
+  verifyPassword?: VerifyPassword | undefined;
   /** Wrong codes allowed per record before it dies. Default 5. */
   maxCodeAttempts?: number | undefined;
   /** Longest wait for a provider to accept a message, in ms. Default 10 000. */
@@ -75,6 +82,7 @@ export interface ResolvedOptions {
   readonly codeTtlMs: number;
   readonly maxCodeAttempts: number;
   readonly bcryptCost: number;
+  readonly verifyPassword: VerifyPassword | undefined;
   readonly sendTimeoutMs: number;
   readonly bodyLimit: string | number;
   readonly header: string;
@@ -95,6 +103,7 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'recordTtlSeconds',
   'codeTtlSeconds',
   'bcryptCost',
+  'verifyPassword',
   'maxCodeAttempts',
   'sendTimeoutMs',
   'bodyLimit',
@@ -199,6 +208,7 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     codeTtlMs: Math.max(1, Math.round(positiveNumber('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000)),
     maxCodeAttempts: positiveNumber('maxCodeAttempts', options.maxCodeAttempts, 5, true),
     bcryptCost: bcryptCost(options.bcryptCost),
+    verifyPassword: optionalFunction('verifyPassword', options.verifyPassword),
     sendTimeoutMs: positiveNumber('sendTimeoutMs', options.sendTimeoutMs, 10_000),
     bodyLimit: options.bodyLimit ?? '16kb',
     header,

@@ -37,8 +37,9 @@ export interface StepUp {
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
-  const passwords = new PasswordChecker(resolved.bcryptCost);
-  void passwords.warmUp();
+  const checker = new PasswordChecker(resolved.bcryptCost);
+  const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
+  if (resolved.verifyPassword === undefined) void checker.warmUp();
   const service = new VerificationService({ ...resolved, passwords });
   const shared = {
     service,

@@ -3,7 +3,7 @@ import type { Principal } from './auth/authenticator';
 import { codeHash, newNumericCode } from './codes';
 import { VerificationError } from './errors';
 import { normalizeIdentifier, normalizeKnown } from './identifiers';
-import type { PasswordChecker } from './password';
+import type { VerifyPassword } from './password';
 import { isRecordId, newRecordId } from './record-id';
 import {
   guardVerdict,
@@ -24,7 +24,8 @@ import type { UserLookup } from './users';
 export interface ServiceConfig {
   readonly store: VerificationStore;
   readonly users: UserLookup;
-  readonly passwords: PasswordChecker;
+  /** The password check: the app's own, or the built-in PasswordChecker. */
+  readonly passwords: VerifyPassword;
   readonly sender: Sender | undefined;
   /** Server secret for the HMAC of codes, sessions and actions. */
   readonly secret: Buffer;
@@ -67,7 +68,7 @@ export class VerificationService {
   async verifyPassword(requester: Requester, password: string, action?: Action): Promise<VerifiedRecord> {
     const { users, passwords } = this.config;
     const user = await users.findById(requester.userId);
-    if (!(await passwords.matches(password, user ?? null))) {
+    if ((await passwords(user ?? null, password)) !== true) {
       throw new VerificationError('verification.invalid_credentials');
     }
     return this.#createVerified(requester, 'password', action);

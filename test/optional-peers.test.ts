@@ -1,4 +1,4 @@
-import { loadOptionalPeer } from '../lib/senders/optional-peer';
+import { loadOptionalPeer } from '../lib/optional-peer';
 
 /** What Node's `require` throws for a package that is not installed. */
 function moduleNotFound(name: string): Error {

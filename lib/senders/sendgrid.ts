@@ -1,7 +1,7 @@
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import type { Client as SendgridClient } from '@sendgrid/client';
 import type { MailDataRequired, MailService as SendgridMailService } from '@sendgrid/mail';
-import { loadOptionalPeer } from './optional-peer';
+import { loadOptionalPeer } from '../optional-peer';
 import { describeAction, type Action } from '../action';
 import { withTimeout } from '../timeout';
 import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';

@@ -1,7 +1,7 @@
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import type TwilioSdk from 'twilio';
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient';
-import { loadOptionalPeer } from './optional-peer';
+import { loadOptionalPeer } from '../optional-peer';
 import { describeAction, type Action } from '../action';
 import { withTimeout } from '../timeout';
 import { checkBaseUrl, checkTimeout, minutesUntil } from './provider-options';

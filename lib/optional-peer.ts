@@ -11,7 +11,7 @@
  * returns the same module instance the app gets from `import twilio from 'twilio'`.
  * A dynamic `import()` would make the factories asynchronous, and they are not.
  */
-import { StepUpConfigError } from '../config-error';
+import { StepUpConfigError } from './config-error';
 
 /**
  * Calls `load` (a `require` of `packageName`) and returns what it returns. When
@@ -19,7 +19,7 @@ import { StepUpConfigError } from '../config-error';
  * package and the install command; any other failure (including a missing
  * dependency of the package) is thrown as it is.
  */
-export function loadOptionalPeer<T>(factory: string, packageName: string, load: () => T): T {
+export function loadOptionalPeer<T>(factory: string, packageName: string, load: () => T, neededBy = `${factory}()`): T {
   try {
     return load();
   } catch (error) {
@@ -27,7 +27,7 @@ export function loadOptionalPeer<T>(factory: string, packageName: string, load: 
     throw new StepUpConfigError(
       'ERR_STEP_UP_PACKAGE_MISSING',
       `${factory}: the package "${packageName}" is not installed. It is an optional peer dependency of ` +
-        `express-step-up, needed only by ${factory}(): run \`npm install ${packageName}\`.`,
+        `express-step-up, needed only by ${neededBy}: run \`npm install ${packageName}\`.`,
       { cause: error },
     );
   }
