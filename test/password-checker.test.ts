@@ -32,7 +32,7 @@ describe('PasswordChecker dummy hash', () => {
 describe('argon2id hashes and the app own verifyPassword', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const argon2 = require('argon2') as typeof import('argon2');
-  const params = { type: argon2.argon2id, memoryCost: 4096, timeCost: 2, parallelism: 1 };
+  const params = { type: argon2.argon2id as 2, memoryCost: 4096, timeCost: 2, parallelism: 1 };
 
   test('an argon2id hash is verified beside bcrypt, chosen by its prefix', async () => {
     const checker = new PasswordChecker(4);
