@@ -53,6 +53,20 @@ describe('example app sign-in', () => {
     expect(res.status).toBe(503);
     dead.disconnect();
   });
+
+  test('sign-in answers JSON 503 when the store behind its limits does not (no crash on Express 4)', async () => {
+    const Redis = (await import('ioredis')).default;
+    const { RedisStore } = await import('../lib/index');
+    const { createExampleApp } = await import('../example-app/app');
+    const { readConfig } = await import('../example-app/config');
+    const dead = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    const { app } = await createExampleApp({ config: readConfig({}, () => undefined), store: new RedisStore({ client: dead }), log: () => undefined });
+    const res = await request(app).post('/api/sign-in').send({ email: ALICE.email, password: 'wrong' });
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ code: 'verification.unavailable', message: expect.any(String) });
+    dead.disconnect();
+  });
 });
 
 describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) => {

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import type { AuditEvent, RateLimits } from '../lib/index';
+import { MemoryStore, StoreUnavailableError, type AuditEvent, type RateLimits, type VerificationStore } from '../lib/index';
 import { bearer, harness, PASSWORDS, STORE_KINDS, UNLIMITED, type Harness } from './helpers/harness';
 import { sleep } from './helpers/records';
 
@@ -227,6 +227,45 @@ describe.each(STORE_KINDS)('rate limits (%s store)', (kind) => {
       await verifyCode(a, ALICE_EMAIL, id, b.sent[b.sent.length - 1]!.code).expect(200);
     });
   }
+});
+
+/** A MemoryStore whose rate-limit counters all fail with `error()`, as a RedisStore's do when Redis is gone. */
+function withFailingCounters(base: VerificationStore, error: () => Error): VerificationStore {
+  const bound = <T extends object>(target: T, prop: string | symbol) => {
+    const value = Reflect.get(target, prop, target) as unknown;
+    return typeof value === 'function' ? value.bind(target) : value;
+  };
+  return new Proxy(base, {
+    get: (target, prop) =>
+      prop === 'counterStore'
+        ? (name: string) =>
+            new Proxy(target.counterStore(name), {
+              get: (counters, key) => (key === 'increment' ? () => Promise.reject(error()) : bound(counters, key)),
+            })
+        : bound(target, prop),
+  });
+}
+
+// express-rate-limit runs its store calls in an async middleware; on Express 4 nothing would catch a
+// rejection there, so these run on both majors (jest.config.js) and fail on an unhandled rejection.
+describe('rate-limit counters that fail (passOnStoreError: false)', () => {
+  test.each([
+    ['an unreachable store: 503 verification.unavailable', () => new StoreUnavailableError(), 503, 'verification.unavailable'],
+    ['any other store error: 500 server.internal_error', () => new Error('counter store bug'), 500, 'server.internal_error'],
+  ])('%s, JSON, never a pass and never a crash', async (_label, error, status, code) => {
+    const unexpected: unknown[] = [];
+    const h = await harness('memory', {
+      store: withFailingCounters(new MemoryStore(), error),
+      onUnexpectedError: (caught) => void unexpected.push(caught),
+    });
+    for (const res of [await passwordAttempt(h, PASSWORDS.usr_alice), await sendCode(h, ALICE_EMAIL)]) {
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ code, message: expect.any(String) });
+    }
+    expect(h.sent).toHaveLength(0);
+    expect(unexpected).toHaveLength(status === 500 ? 2 : 0);
+    await h.close();
+  });
 });
 
 describe('an attacker holding alice’s token', () => {
