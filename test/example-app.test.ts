@@ -175,4 +175,28 @@ describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) =>
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('request.not_found');
   });
+
+  // What the browser test (test/e2e, Express 5 only) loads, served the same by express.static on both majors.
+  test('the demo page, its script and stylesheet: served with the strict CSP, nosniff, no referrer', async () => {
+    const expected: Array<[string, RegExp]> = [
+      ['/', /^text\/html/],
+      ['/app.js', /^text\/javascript/],
+      ['/styles.css', /^text\/css/],
+      ['/favicon.svg', /^image\/svg\+xml/],
+    ];
+    for (const [url, type] of expected) {
+      const res = await request(ex.app).get(url);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(type);
+      expect(res.headers['content-security-policy']).toBe(
+        "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      );
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    }
+    expect((await request(ex.app).get('/')).text).toContain('src="/app.js"');
+    expect((await request(ex.app).get('/api/demo-info')).body).toEqual({ delivery: { email: 'console', phone: 'console' } });
+    expect((await request(ex.app).get('/missing.html')).status).toBe(404);
+  });
 });
