@@ -3,7 +3,10 @@ const path = require('node:path');
 /**
  * Every test file that speaks HTTP (supertest, an Express app, the example app) runs twice:
  * once on Express 5 (the `express` devDependency) and once on Express 4 (the `express4` alias).
- * test/express-major.test.ts fails when a file that imports express or supertest is missing here.
+ * test/express-major.test.ts fails when a file in test/ that imports express or supertest is missing here.
+ * test/e2e/browser.test.ts runs on Express 5 only: the page it drives calls the example app's HTTP API,
+ * whose every route and answer is tested on both majors (example-app, providers-flow), and the static
+ * files and headers it loads are tested on both in example-app.test.ts; a second Chromium run adds ~8 s.
  */
 const HTTP_TESTS = [
   'authentication',
