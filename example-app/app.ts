@@ -5,6 +5,7 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
+  asyncHandler,
   consoleSender,
   createStepUp,
   jsonBody,
@@ -113,14 +114,19 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     return userId;
   };
 
-  app.get('/healthz', async (_req, res) => {
-    try {
-      await stepUp.store.ping();
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable' });
-    }
-  });
+  // Every async handler goes through asyncHandler, so a rejection reaches the error handler on
+  // Express 4 too (Express 5 does that itself; on Express 4 it would end the process).
+  app.get(
+    '/healthz',
+    asyncHandler(async (_req, res) => {
+      try {
+        await stepUp.store.ping();
+        res.json({ status: 'ok' });
+      } catch {
+        res.status(503).json({ status: 'unavailable' });
+      }
+    }),
+  );
 
   // The OpenAPI 3.1 document of the verification endpoints, at the path they are mounted on.
   app.get('/openapi.json', (_req, res) => {
@@ -149,30 +155,42 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     return createHash('sha256').update(typeof email === 'string' ? email.trim().toLowerCase() : '').digest('base64url');
   });
 
-  app.post('/api/sign-in', signInFailuresPerIp, signInFailuresPerEmail, async (req, res) => {
-    const { email, password } = parse(signInBody, req.body);
-    const user = await users.checkPassword(email, password);
-    if (!user) {
-      res.status(401).json({ code: 'auth.invalid_credentials', message: 'Wrong email or password.' });
-      return;
-    }
-    const token = jwt.sign({ sub: user.id }, config.jwtSecret, { algorithm: 'HS256', expiresIn: ACCESS_TOKEN_SECONDS });
-    res.json({ access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS });
-  });
+  app.post(
+    '/api/sign-in',
+    signInFailuresPerIp,
+    signInFailuresPerEmail,
+    asyncHandler(async (req, res) => {
+      const { email, password } = parse(signInBody, req.body);
+      const user = await users.checkPassword(email, password);
+      if (!user) {
+        res.status(401).json({ code: 'auth.invalid_credentials', message: 'Wrong email or password.' });
+        return;
+      }
+      const token = jwt.sign({ sub: user.id }, config.jwtSecret, { algorithm: 'HS256', expiresIn: ACCESS_TOKEN_SECONDS });
+      res.json({ access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS });
+    }),
+  );
 
-  app.get('/api/my-account', async (req, res) => {
-    res.json(users.account(await signedIn(req)));
-  });
+  app.get(
+    '/api/my-account',
+    asyncHandler(async (req, res) => {
+      res.json(users.account(await signedIn(req)));
+    }),
+  );
 
   // Changing the password: any method, verified within 10 minutes.
-  app.post('/api/my-account/password', stepUp.requireVerification({ maxAge: 600 }), async (req, res) => {
-    const { password } = parse(newPasswordBody, req.body);
-    if (!(await users.setPassword(req.verification!.userId, password))) {
-      res.status(404).json({ code: 'account.not_found', message: 'No such account.' });
-      return;
-    }
-    res.status(204).end();
-  });
+  app.post(
+    '/api/my-account/password',
+    stepUp.requireVerification({ maxAge: 600 }),
+    asyncHandler(async (req, res) => {
+      const { password } = parse(newPasswordBody, req.body);
+      if (!(await users.setPassword(req.verification!.userId, password))) {
+        res.status(404).json({ code: 'account.not_found', message: 'No such account.' });
+        return;
+      }
+      res.status(204).end();
+    }),
+  );
 
   // A new primary email: an identity verification, plus a second record proving the new address.
   app.post(
@@ -207,11 +225,11 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // single-use verification from the last 5 minutes.
   app.post(
     '/api/payouts',
-    async (req, _res, next) => {
+    asyncHandler(async (req, _res, next) => {
       await signedIn(req);
       parse(payoutBody, req.body);
       next();
-    },
+    }),
     stepUp.requireVerification({ maxAge: 300, singleUse: true }),
     (req, res) => {
       const payout = parse(payoutBody, req.body);

@@ -53,6 +53,20 @@ describe('example app sign-in', () => {
     expect(res.status).toBe(503);
     dead.disconnect();
   });
+
+  test('sign-in answers JSON 503 when the store behind its limits does not (no crash on Express 4)', async () => {
+    const Redis = (await import('ioredis')).default;
+    const { RedisStore } = await import('../lib/index');
+    const { createExampleApp } = await import('../example-app/app');
+    const { readConfig } = await import('../example-app/config');
+    const dead = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    const { app } = await createExampleApp({ config: readConfig({}, () => undefined), store: new RedisStore({ client: dead }), log: () => undefined });
+    const res = await request(app).post('/api/sign-in').send({ email: ALICE.email, password: 'wrong' });
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ code: 'verification.unavailable', message: expect.any(String) });
+    dead.disconnect();
+  });
 });
 
 describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) => {
@@ -160,5 +174,29 @@ describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) =>
     const res = await request(ex.app).get('/api/nope');
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('request.not_found');
+  });
+
+  // What the browser test (test/e2e, Express 5 only) loads, served the same by express.static on both majors.
+  test('the demo page, its script and stylesheet: served with the strict CSP, nosniff, no referrer', async () => {
+    const expected: Array<[string, RegExp]> = [
+      ['/', /^text\/html/],
+      ['/app.js', /^text\/javascript/],
+      ['/styles.css', /^text\/css/],
+      ['/favicon.svg', /^image\/svg\+xml/],
+    ];
+    for (const [url, type] of expected) {
+      const res = await request(ex.app).get(url);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(type);
+      expect(res.headers['content-security-policy']).toBe(
+        "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      );
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    }
+    expect((await request(ex.app).get('/')).text).toContain('src="/app.js"');
+    expect((await request(ex.app).get('/api/demo-info')).body).toEqual({ delivery: { email: 'console', phone: 'console' } });
+    expect((await request(ex.app).get('/missing.html')).status).toBe(404);
   });
 });

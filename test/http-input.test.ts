@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import request from 'supertest';
 import { bearer, harness, type Harness } from './helpers/harness';
 
@@ -71,6 +72,20 @@ describe('bad input gets the contract JSON errors', () => {
   test.each(['gzip', 'deflate', 'br'])('a %s body that does not decompress: 400, not 500', async (encoding) => {
     const res = await post().set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('not compressed at all');
     expectError(res, 400, 'request.invalid_json');
+  });
+
+  test.each([
+    ['gzip', zlib.gzipSync],
+    ['deflate', zlib.deflateSync],
+    ['br', zlib.brotliCompressSync],
+  ] as const)('a %s JSON body is read, on Express 4 as on 5', async (encoding, compress) => {
+    const res = await post()
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', encoding)
+      .serialize((body: Buffer) => body as unknown as string) // the compressed bytes as they are, not a Buffer as JSON
+      .send(compress(Buffer.from('{"password":"wrong"}')));
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('verification.invalid_credentials');
   });
 
   test('an unknown content encoding: 415', async () => {

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import type { AuditEvent, RateLimits } from '../lib/index';
+import { memoryCounters, StoreUnavailableError, type AuditEvent, type Counters, type RateLimits } from '../lib/index';
 import { bearer, harness, PASSWORDS, STORE_KINDS, UNLIMITED, type Harness } from './helpers/harness';
 import { sleep } from './helpers/records';
 
@@ -227,6 +227,41 @@ describe.each(STORE_KINDS)('rate limits (%s store)', (kind) => {
       await verifyCode(a, ALICE_EMAIL, id, b.sent[b.sent.length - 1]!.code).expect(200);
     });
   }
+});
+
+/** Memory counters that all fail with `error()`, as Redis counters do when Redis is gone. */
+function failingCounters(error: () => Error): Counters {
+  const base = memoryCounters();
+  return (name) =>
+    new Proxy(base(name), {
+      get: (counters, key) => {
+        if (key === 'increment') return () => Promise.reject(error());
+        const value = Reflect.get(counters, key, counters) as unknown;
+        return typeof value === 'function' ? value.bind(counters) : value;
+      },
+    });
+}
+
+// express-rate-limit runs its store calls in an async middleware; on Express 4 nothing would catch a
+// rejection there, so these run on both majors (jest.config.js) and fail on an unhandled rejection.
+describe('rate-limit counters that fail (passOnStoreError: false)', () => {
+  test.each([
+    ['an unreachable store: 503 verification.unavailable', () => new StoreUnavailableError(), 503, 'verification.unavailable'],
+    ['any other store error: 500 server.internal_error', () => new Error('counter store bug'), 500, 'server.internal_error'],
+  ])('%s, JSON, never a pass and never a crash', async (_label, error, status, code) => {
+    const unexpected: unknown[] = [];
+    const h = await harness('memory', {
+      counters: failingCounters(error),
+      onUnexpectedError: (caught) => void unexpected.push(caught),
+    });
+    for (const res of [await passwordAttempt(h, PASSWORDS.usr_alice), await sendCode(h, ALICE_EMAIL)]) {
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ code, message: expect.any(String) });
+    }
+    expect(h.sent).toHaveLength(0);
+    expect(unexpected).toHaveLength(status === 500 ? 2 : 0);
+    await h.close();
+  });
 });
 
 describe('an attacker holding alice’s token', () => {

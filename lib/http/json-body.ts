@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import express, { type RequestHandler } from 'express';
+import bodyParser from 'body-parser';
+import type { RequestHandler } from 'express';
 import { VerificationError } from '../errors';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -34,9 +35,11 @@ function bodyError(error: unknown): VerificationError {
  * Use it for the app's own routes too, so they answer like the router.
  */
 export function jsonBody(limit: string | number): RequestHandler[] {
-  const bodyParser = express.json({ limit, strict: true, type: JSON_TYPES });
+  // body-parser 2 itself, not `express.json()`: Express 4 ships body-parser 1, which refuses br bodies
+  // (415) and differs in details, so the app's Express major would change the answers.
+  const parseJson = bodyParser.json({ limit, strict: true, type: JSON_TYPES });
   const parse: RequestHandler = (req, res, next) => {
-    bodyParser(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyError(error)));
+    parseJson(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyError(error)));
   };
   const requireJson: RequestHandler = (req, _res, next) => {
     if (hasBody(req.headers) && !req.is(JSON_TYPES)) {
