@@ -11,6 +11,7 @@ const path = require('node:path');
 const HTTP_TESTS = [
   'authentication',
   'bindings',
+  'delegated-step-up',
   'endpoints.property',
   'example-app',
   'express-major',
@@ -34,10 +35,10 @@ const common = {
   roots: ['<rootDir>/test'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
-    // jose 6 is ESM only: Node loads it with require(esm), Jest's module system does not, so it is compiled to CommonJS here.
-    '/node_modules/jose/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false }],
+    // jose 6 (and oauth4webapi, used by the tests) are ESM only: Node loads it with require(esm), Jest's module system does not, so it is compiled to CommonJS here.
+    '/node_modules/(jose|oauth4webapi)/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, diagnostics: false }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|oauth4webapi)/)'],
 };
 
 /** @type {import('jest').Config} */

@@ -69,6 +69,11 @@ export interface VerificationErrorOptions {
   readonly details?: ErrorDetails;
   /** Extra response headers, e.g. `WWW-Authenticate`. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Another HTTP status than the code's own: only the guard's refusals as RFC 9470 challenges
+   * (401 instead of 403) use it; the code, and so the JSON body, stays the same.
+   */
+  readonly status?: 401;
 }
 
 /** The one error type of the library: a stable code, its HTTP status, a message safe to show. */
@@ -83,7 +88,7 @@ export class VerificationError extends Error {
     options: VerificationErrorOptions = {},
   ) {
     super(options.message ?? DEFAULT_MESSAGES[code]);
-    this.status = ERROR_STATUS[code];
+    this.status = options.status ?? ERROR_STATUS[code];
     this.details = options.details ?? {};
     this.headers = options.headers ?? {};
   }

@@ -35,7 +35,8 @@ export interface AuditEvent {
   /** ISO 8601 UTC. */
   readonly at: string;
   readonly userId?: string;
-  readonly method?: VerificationMethod;
+  /** The method, or `sign_in` for a guard that accepted the identity provider's fresh sign-in. */
+  readonly method?: VerificationMethod | 'sign_in';
   /** Masked, e.g. `a***e@example.com`, `+1415***0100`. */
   readonly identifier?: string;
   /** First 12 hex digits of SHA-256 of the record id: correlates events without revealing the id. */

@@ -4,15 +4,26 @@ import type { Authenticator } from './auth/authenticator';
 import { rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { VerificationError } from './errors';
 import type { Audit } from './events';
+import { AMR_FOR_METHOD, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
 import { edgeMiddleware } from './http/edge';
 import { VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
 
 /** What the handler of a guarded route learns about the verification that let the request through. */
 export interface VerificationContext {
-  readonly id: string;
+  /**
+   * What let the request through: a verification record (`id` is its id), or, on routes with
+   * `acceptAuthTime`, the identity provider's own fresh sign-in (no record, no `id`).
+   */
+  readonly source: 'record' | 'sign_in';
+  /** The record's id (absent when `source` is `sign_in`). */
+  readonly id?: string;
   readonly userId: string;
-  readonly method: VerificationMethod;
+  /**
+   * How the user proved it: the record's method, or for a provider sign-in the method its `amr`
+   * names (`password` for `pwd`, `phone` for `sms`/`tel`) or `sign_in`.
+   */
+  readonly method: VerificationMethod | 'sign_in';
   readonly identifier?: Identifier;
   readonly verifiedAt: Date;
   /** The action the record was bound to (the guard's `action` for this request). */
@@ -45,9 +56,27 @@ export interface RequireVerificationOptions {
    * Validate the body before the guard: a value that is not a valid action is a 400.
    */
   action?: (req: Request) => Action;
+  /**
+   * Accept the identity provider's own fresh sign-in instead of a record: a token whose
+   * `auth_time` (seconds) is within `maxAge` passes — and, when the route sets `acrValues`, whose
+   * `acr` is one of them, or, when it restricts `methods`, whose `amr` (RFC 8176) names one of
+   * them (`pwd` for password, `sms`/`tel` for phone). Needs an authenticator that reports
+   * `authTime` (jwtAuthenticator and oidcAuthenticator read `auth_time`). Not with `singleUse` or
+   * `action`: a sign-in cannot be consumed, nor bound to one action. Default false.
+   */
+  acceptAuthTime?: boolean;
+  /** Authentication context classes a provider sign-in must have (`acr`), with `acceptAuthTime`; also sent in RFC 9470 challenges. */
+  acrValues?: readonly string[];
+  /**
+   * `'rfc9470'`: refusals are 401 with `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+   * error_description, max_age (and acr_values)` (RFC 9470 §3), for clients that go back to the
+   * identity provider; the JSON body is the same. Default `'403'`: the contract's 403 refusals.
+   */
+  challenge?: '403' | 'rfc9470';
 }
 
 export interface GuardConfig {
+  readonly now: () => number;
   readonly service: VerificationService;
   readonly authenticate: Authenticator;
   readonly defaultHeader: string;
@@ -56,7 +85,16 @@ export interface GuardConfig {
 }
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
-const OPTION_KEYS: readonly (keyof RequireVerificationOptions)[] = ['methods', 'maxAge', 'singleUse', 'header', 'action'];
+const OPTION_KEYS: readonly (keyof RequireVerificationOptions)[] = [
+  'methods',
+  'maxAge',
+  'singleUse',
+  'header',
+  'action',
+  'acceptAuthTime',
+  'acrValues',
+  'challenge',
+];
 const invalidOption = (message: string) => new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `requireVerification: ${message}`);
 
 function resolveRule(options: RequireVerificationOptions, defaultHeader: string) {
@@ -71,7 +109,35 @@ function resolveRule(options: RequireVerificationOptions, defaultHeader: string)
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) throw invalidOption('header must be a valid header name');
   if (options.singleUse !== undefined && typeof options.singleUse !== 'boolean') throw invalidOption('singleUse is true or false');
   if (options.action !== undefined && typeof options.action !== 'function') throw invalidOption('action is a function of the request');
-  return { methods: [...new Set(methods)], maxAge, header: header.toLowerCase(), singleUse: options.singleUse === true, action: options.action };
+  if (options.acceptAuthTime !== undefined && typeof options.acceptAuthTime !== 'boolean') throw invalidOption('acceptAuthTime is true or false');
+  const acceptAuthTime = options.acceptAuthTime === true;
+  if (acceptAuthTime && options.singleUse === true) {
+    throw invalidOption('acceptAuthTime cannot be used with singleUse: a sign-in cannot be consumed, so it would pass every request');
+  }
+  if (acceptAuthTime && options.action !== undefined) {
+    throw invalidOption('acceptAuthTime cannot be used with action: a sign-in is not bound to one action');
+  }
+  const acrValues = options.acrValues;
+  if (acrValues !== undefined && (!Array.isArray(acrValues) || acrValues.length === 0 || !acrValues.every((v) => typeof v === 'string' && /^[\x21-\x7e]{1,256}$/.test(v)))) {
+    throw invalidOption('acrValues is a non-empty list of acr values (visible ASCII, no spaces)');
+  }
+  if (acrValues !== undefined && !acceptAuthTime && options.challenge !== 'rfc9470') {
+    throw invalidOption('acrValues takes effect only with acceptAuthTime or challenge: "rfc9470"');
+  }
+  const challenge = options.challenge ?? '403';
+  if (challenge !== '403' && challenge !== 'rfc9470') throw invalidOption("challenge is '403' or 'rfc9470'");
+  return {
+    methods: [...new Set(methods)],
+    maxAge,
+    header: header.toLowerCase(),
+    singleUse: options.singleUse === true,
+    action: options.action,
+    acceptAuthTime,
+    acrValues: acrValues === undefined ? undefined : [...acrValues],
+    // A route that lists its methods asks a provider sign-in for a matching amr too.
+    amr: options.methods === undefined ? undefined : [...new Set(methods.flatMap((m: VerificationMethod) => AMR_FOR_METHOD[m]))],
+    challenge,
+  };
 }
 
 /** The action of this request, checked like the endpoints check theirs; an invalid one is the app's input error, a 400. */
@@ -90,8 +156,9 @@ function actionOf(req: Request, action: (req: Request) => Action): Action {
 export function createGuardFactory(config: GuardConfig) {
   return function requireVerification(options: RequireVerificationOptions = {}): RequestHandler {
     const rule = resolveRule(options, config.defaultHeader);
-    const baseRequirement = { methods: rule.methods, maxAge: rule.maxAge };
+    const baseRequirement = { methods: rule.methods, maxAge: rule.maxAge, ...(rule.acrValues ? { acrValues: rule.acrValues } : {}) };
     const maxAgeMs = rule.maxAge * 1000;
+    const signInRule = { maxAgeMs, acrValues: rule.acrValues, amr: rule.amr };
 
     type Checked = { readonly context: VerificationContext };
 
@@ -99,9 +166,22 @@ export function createGuardFactory(config: GuardConfig) {
       async check(req, principal) {
         const action = rule.action ? actionOf(req, rule.action) : undefined;
         const requirement = action === undefined ? baseRequirement : { ...baseRequirement, action };
-        const refuse = (code: 'verification.required' | 'verification.invalid' | 'verification.insufficient') =>
-          new VerificationError(code, { details: { requirement } });
+        const refuse = (code: 'verification.required' | 'verification.invalid' | 'verification.insufficient') => {
+          if (rule.challenge === '403') return new VerificationError(code, { details: { requirement } });
+          const plain = new VerificationError(code);
+          return new VerificationError(code, {
+            details: { requirement },
+            status: 401,
+            headers: { 'WWW-Authenticate': rfc9470Challenge(plain.message, rule.maxAge, rule.acrValues) },
+          });
+        };
 
+        if (rule.acceptAuthTime) {
+          const method = signInSatisfies(principal, signInRule, config.now());
+          if (method !== null && principal.authTime !== undefined) {
+            return { context: { source: 'sign_in', userId: principal.userId, method, verifiedAt: new Date(principal.authTime * 1000) } };
+          }
+        }
         const recordId = req.headers[rule.header];
         if (typeof recordId !== 'string' || recordId.length === 0) throw refuse('verification.required');
         const { verdict, record } = await config.service.checkForGuard(config.service.requesterOf(principal), recordId, {
@@ -113,6 +193,7 @@ export function createGuardFactory(config: GuardConfig) {
         if (verdict !== 'ok' || record === null) throw refuse(verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid');
         return {
           context: {
+            source: 'record',
             id: record.id,
             userId: record.userId,
             method: record.method,
@@ -127,7 +208,7 @@ export function createGuardFactory(config: GuardConfig) {
           type: rule.singleUse ? 'record.consumed' : 'guard.passed',
           userId: principal.userId,
           method: context.method,
-          recordId: context.id,
+          ...(context.id !== undefined ? { recordId: context.id } : { reason: 'auth_time' }),
         });
         req.verification = context;
       },

@@ -52,3 +52,4 @@ export { consoleSender } from './senders/console';
 export { sendgridSender, type SendgridSenderOptions } from './senders/sendgrid';
 export { twilioSender, type TwilioSenderOptions } from './senders/twilio';
 export { withVerification, type FetchLike, type VerificationRequirement, type VerificationRequiredContext, type VerificationRecordId, type WithVerificationOptions } from './client/index';
+export { parseStepUpChallenge, type StepUpChallenge } from './client/index';

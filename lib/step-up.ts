@@ -56,7 +56,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       secret: resolved.secret,
       warnings: resolved.warnings,
     }),
-    requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header }),
+    requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now }),
     requireNewIdentifier: createNewIdentifierFactory(shared),
     revokeAll: (userId) => {
       if (typeof userId !== 'string' || userId.length === 0) return Promise.reject(new TypeError('revokeAll: userId is a non-empty string'));

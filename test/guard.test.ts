@@ -20,7 +20,7 @@ describe.each(STORE_KINDS)('requireVerification() (%s store)', (kind) => {
     const id = await verifyPassword();
     const res = await request(setup.h.app).get('/reusable').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
     expect(res.status).toBe(200);
-    expect(res.body.verification).toEqual({ id, userId: 'usr_alice', method: 'password', verifiedAt: expect.any(String) });
+    expect(res.body.verification).toEqual({ source: 'record', id, userId: 'usr_alice', method: 'password', verifiedAt: expect.any(String) });
   });
 
   test('without a token: 401 with WWW-Authenticate, not 403', async () => {

@@ -14,3 +14,4 @@ export {
   type VerificationRecordId,
   type WithVerificationOptions,
 } from './with-verification';
+export { parseStepUpChallenge, type StepUpChallenge } from './step-up-challenge';

@@ -8,6 +8,7 @@
  * the server side of the library, and no DOM API beyond those.
  */
 import type { VerificationMethod } from '../records';
+import { parseStepUpChallenge, type StepUpChallenge } from './step-up-challenge';
 
 /**
  * A function with the signature of the global `fetch` (window.fetch, Node's undici fetch, or a test double).
@@ -41,6 +42,13 @@ export interface VerificationRequiredContext {
   /** The refused request, as given to the wrapped function. */
   readonly input: string | URL | Request;
   readonly init: RequestInit | undefined;
+  /**
+   * The RFC 9470 challenge, when the guard answered with one (`challenge: 'rfc9470'`: a 401 with
+   * `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age, acr_values`): a
+   * client of an identity provider starts a new authorization request with these `max_age` and
+   * `acr_values`, then calls again with the new token (resolve to null here and retry yourself).
+   */
+  readonly challenge?: StepUpChallenge;
 }
 
 /** The answer of `onVerificationRequired`: a verification record id, or null/undefined to give up. */
@@ -129,8 +137,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * The refusal in a 403 answer, or null when it is not a verification refusal.
  * Reads a clone, so the response handed back to the caller is still unread.
  */
-async function verificationRefusal(response: Response): Promise<{ code: string; requirement: VerificationRequirement; body: Record<string, unknown> } | null> {
-  if (response.status !== 403) return null;
+async function verificationRefusal(
+  response: Response,
+): Promise<{ code: string; requirement: VerificationRequirement; body: Record<string, unknown>; challenge: StepUpChallenge | null } | null> {
+  // A 403, or a 401 that is an RFC 9470 step-up challenge (any other 401 is about the token).
+  const challenge = response.status === 401 ? parseStepUpChallenge(response.headers.get('WWW-Authenticate')) : null;
+  if (response.status !== 403 && challenge === null) return null;
   if (!JSON_CONTENT_TYPE.test(response.headers.get('Content-Type') ?? '')) return null;
   let body: unknown;
   try {
@@ -140,7 +152,7 @@ async function verificationRefusal(response: Response): Promise<{ code: string; 
   }
   if (!isObject(body) || typeof body.code !== 'string' || !body.code.startsWith('verification.')) return null;
   if (!isObject(body.requirement)) return null;
-  return { code: body.code, requirement: body.requirement, body };
+  return { code: body.code, requirement: body.requirement, body, challenge };
 }
 
 /**
@@ -220,6 +232,7 @@ export function withVerification(fetchFn: FetchLike, options: WithVerificationOp
       body: refusal.body,
       input,
       init,
+      ...(refusal.challenge !== null ? { challenge: refusal.challenge } : {}),
     });
     if (typeof recordId !== 'string' || recordId.length === 0) return response;
 

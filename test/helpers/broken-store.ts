@@ -9,9 +9,10 @@ export function brokenStore(fail: () => Error): { store: VerificationStore; coun
   const reject = async (): Promise<never> => {
     throw fail();
   };
-  const counterStore: RateLimitStore = { increment: reject, decrement: reject, resetKey: reject, get: reject };
+  // A new counter store per limit, as the Counters port requires (express-rate-limit refuses a shared one).
+  const counterStore = (): RateLimitStore => ({ increment: reject, decrement: reject, resetKey: reject, get: reject });
   return {
     store: { create: reject, get: reject, checkForGuard: reject, checkCode: reject, redeem: reject, revokeAll: reject, ping: reject },
-    counters: () => counterStore,
+    counters: () => counterStore(),
   };
 }
