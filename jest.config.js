@@ -10,6 +10,7 @@ const path = require('node:path');
  */
 const HTTP_TESTS = [
   'authentication',
+  'bindings',
   'endpoints.property',
   'example-app',
   'express-major',

@@ -2,6 +2,8 @@ import Redis from 'ioredis';
 
 /** The same private redis-server the tests use: a free loopback port, nothing on disk, never 6379. */
 export { startRedisServer, type PrivateRedis } from '../test/helpers/redis-server';
+/** The same private three-master Redis Cluster the tests use (redis-cli --cluster create, free ports). */
+export { startRedisCluster, type PrivateCluster } from '../test/helpers/redis-cluster';
 
 /** A client with the options the README recommends (fail fast instead of queueing). */
 export async function connectClient(url: string): Promise<Redis> {

@@ -1,102 +1,95 @@
 import type Redis from 'ioredis';
-import { accessToken, createRecords, GUARD_PATHS, startApp } from './app';
+import { accessToken, BENCH_ACTION, BENCH_SESSION, BENCH_USER, createRecords, guardJob, startApp, type GuardJobOptions } from './app';
 import { openStore } from './guard';
-import type { LoadClient, LoadJob } from './load-client';
-import { CommandMonitor, commandCounts, commandDelta } from './redis-server';
-import { round } from './stats';
+import type { LoadClient } from './load-client';
+import { measureWindow, watchServer, type RoundTripRow, type WatchedServer } from './round-trip-window';
 
-export interface RoundTripRow {
-  readonly case: string;
-  readonly checks: number;
-  /** The status every check must get. */
-  readonly expectedStatus: number;
-  readonly statuses: Readonly<Record<string, number>>;
-  /** Commands the app's connection sent (MONITOR): an upper bound on its round trips. */
-  readonly sent: Readonly<Record<string, number>>;
-  readonly sentPerCheck: number;
-  /** Commands run inside Lua scripts (MONITOR source "lua"): no round trip of their own. */
-  readonly insideLua: Readonly<Record<string, number>>;
-  /** INFO commandstats delta per check, which counts script-internal commands too. */
-  readonly commandstatsPerCheck: number;
-  /** Rows measured after the warm-up must stay at one command sent per check. */
-  readonly asserted: boolean;
-  readonly pass: boolean;
-}
+export type { RoundTripRow } from './round-trip-window';
 
 export interface RoundTripOptions {
   readonly load: LoadClient;
   readonly redisUrl: string;
+  readonly redisPort: number;
   readonly admin: Redis;
   readonly checks: number;
   readonly warmup: number;
 }
 
+/** Hands out record ids in order, each once. */
+function idPool(ids: readonly string[]): (count: number) => string[] {
+  let next = 0;
+  return (count) => {
+    if (next + count > ids.length) throw new Error('the round-trip bench ran out of fresh records');
+    next += count;
+    return ids.slice(next - count, next);
+  };
+}
+
 /**
- * Counts the commands the private Redis receives from the app during N guard
- * checks over HTTP, with MONITOR (which tells the client's commands from those
- * a Lua script runs) and, for comparison, INFO commandstats. Expected: one
- * command sent per check, single use included (HGETALL, or one EVALSHA of the
- * check-and-consume script), once warm. Shown apart, not asserted: the first
- * single-use check on a new connection (ioredis sends the script as one EVAL),
- * and the first after SCRIPT FLUSH (EVALSHA answers NOSCRIPT, ioredis resends one EVAL).
+ * Counts the commands the private Redis receives from the app during N guard checks over HTTP,
+ * with MONITOR (which tells the client's commands from those a Lua script runs) and, for
+ * comparison, INFO commandstats. Every guard check of the RedisStore is one Lua script over the
+ * record and its user's revocation mark (reusable: the read script; single use: check-and-consume),
+ * so the expectation is one EVALSHA per check once warm, whether the record is bound to a session
+ * or the guard to an action, and whether the check passes or is refused.
+ *
+ * Shown apart, not asserted: the first check of each script on a new connection (ioredis sends
+ * the script as one EVAL), the first after SCRIPT FLUSH (EVALSHA answers NOSCRIPT, ioredis resends
+ * one EVAL), and a burst at concurrency 20 right after SCRIPT FLUSH, where every check already in
+ * flight gets NOSCRIPT and is sent again (once per check: one EVAL, the rest EVALSHA).
  */
 export async function runRoundTripBench(options: RoundTripOptions): Promise<RoundTripRow[]> {
   const { store, close } = await openStore('redis', options.redisUrl, 'bench:round-trips:');
   const app = await startApp(store);
-  const monitor = await CommandMonitor.start(options.admin);
+  const servers: WatchedServer[] = [await watchServer(options.redisPort, options.admin)];
   try {
-    const [reusableId] = await createRecords(store, 1);
-    const fresh = await createRecords(store, 2 + options.warmup + options.checks);
-    const job = (singleUse: boolean, ids: readonly string[] | string, count: number): LoadJob => ({
-      port: app.port,
-      method: singleUse ? 'POST' : 'GET',
-      path: singleUse ? GUARD_PATHS.singleUse : GUARD_PATHS.reusable,
-      headers: { authorization: `Bearer ${accessToken()}` },
-      idHeader: 'verification-id',
-      ids,
-      count,
-      concurrency: Math.min(20, count),
-    });
-    const measured = async (name: string, asserted: boolean, expectedStatus: number, work: LoadJob): Promise<RoundTripRow> => {
-      const before = await commandCounts(options.admin);
-      const { result, commands } = await monitor.window(() => options.load.run(work));
-      const after = await commandCounts(options.admin);
-      // Between the two INFO snapshots the admin connection sent one INFO and the two ECHO markers.
-      const stats = commandDelta(before, after, { info: 1, echo: 2 });
-      const sentPerCheck = round(commands.clientTotal / work.count, 3);
-      const statusesOk = result.statuses[String(expectedStatus)] === work.count;
-      return {
-        case: name,
-        checks: work.count,
-        expectedStatus,
-        statuses: result.statuses,
-        sent: commands.fromClients,
-        sentPerCheck,
-        insideLua: commands.insideLua,
-        commandstatsPerCheck: round(stats.total / work.count, 3),
-        asserted,
-        pass: statusesOk && (!asserted || sentPerCheck <= 1),
-      };
+    const { checks, warmup } = options;
+    const token = accessToken();
+    const sessionToken = accessToken(BENCH_USER, BENCH_SESSION);
+    const otherSessionToken = accessToken(BENCH_USER, 'ses_other');
+    const [reusable] = await createRecords(store, 1);
+    const [reusableInSession] = await createRecords(store, 1, { sessionId: BENCH_SESSION });
+    const [reusableForAction] = await createRecords(store, 1, { action: BENCH_ACTION });
+    const fresh = idPool(await createRecords(store, 2 + 2 * warmup + checks));
+    const freshInSession = idPool(await createRecords(store, checks, { sessionId: BENCH_SESSION }));
+    const freshForAction = idPool(await createRecords(store, checks, { action: BENCH_ACTION }));
+    if (reusable === undefined || reusableInSession === undefined || reusableForAction === undefined) throw new Error('no record');
+
+    const run = (job: GuardJobOptions) => async () => [await options.load.run(guardJob(app, job))];
+    const row = (name: string, asserted: boolean, expectedStatus: number, job: GuardJobOptions) =>
+      measureWindow(servers, { name, asserted, expectedStatus, work: run(job) });
+    const warm = async () => {
+      await options.load.run(guardJob(app, { singleUse: false, ids: reusable, count: warmup, token }));
+      await options.load.run(guardJob(app, { singleUse: true, ids: fresh(warmup), count: warmup, token }));
     };
 
-    // ioredis sends a script as EVAL the first time on a connection, then EVALSHA; on NOSCRIPT it resends it as EVAL.
-    const firstOnConnection = await measured('single-use, first check on a new connection', false, 200, job(true, fresh.slice(0, 1), 1));
-    const warmIds = fresh.slice(2, 2 + options.warmup);
-    await options.load.run(job(true, warmIds, warmIds.length));
-    await options.load.run(job(false, reusableId as string, options.warmup));
-    await options.admin.script('FLUSH'); // as after a Redis restart or failover
-    const afterFlush = await measured('single-use, first check after SCRIPT FLUSH', false, 200, job(true, fresh.slice(1, 2), 1));
+    const rows: RoundTripRow[] = [];
+    // ioredis sends a script as EVAL the first time on a connection, then EVALSHA.
+    rows.push(await row('reusable, first check on a new connection', false, 200, { singleUse: false, ids: reusable, count: 1, token }));
+    rows.push(await row('single-use, first check on a new connection', false, 200, { singleUse: true, ids: fresh(1), count: 1, token }));
+    await warm();
+    // As after a Redis restart or failover: EVALSHA answers NOSCRIPT, ioredis resends the script as EVAL.
+    await options.admin.script('FLUSH');
+    rows.push(await row('reusable, first check after SCRIPT FLUSH', false, 200, { singleUse: false, ids: reusable, count: 1, token }));
+    rows.push(await row('single-use, first check after SCRIPT FLUSH', false, 200, { singleUse: true, ids: fresh(1), count: 1, token }));
+    await options.admin.script('FLUSH');
+    rows.push(await row(`reusable, ${checks} checks at concurrency 20 right after SCRIPT FLUSH`, false, 200, { singleUse: false, ids: reusable, count: checks, token }));
+    await warm();
 
-    const measuredIds = fresh.slice(2 + options.warmup);
-    return [
-      firstOnConnection,
-      afterFlush,
-      await measured('reusable, valid record', true, 200, job(false, reusableId as string, options.checks)),
-      await measured('single-use, fresh record each', true, 200, job(true, measuredIds, options.checks)),
-      await measured('single-use, replayed (consumed) record', true, 403, job(true, measuredIds, options.checks)),
-    ];
+    // Measured once warm: at most one command sent per check.
+    rows.push(await row('reusable, valid record', true, 200, { singleUse: false, ids: reusable, count: checks, token }));
+    rows.push(await row('reusable, session-bound record', true, 200, { singleUse: false, ids: reusableInSession, count: checks, token: sessionToken }));
+    rows.push(await row('reusable, session-bound record, other session', true, 403, { singleUse: false, ids: reusableInSession, count: checks, token: otherSessionToken }));
+    rows.push(await row('reusable, action-bound guard', true, 200, { singleUse: false, actionBound: true, ids: reusableForAction, count: checks, token }));
+    rows.push(await row('reusable, action-bound guard, unbound record', true, 403, { singleUse: false, actionBound: true, ids: reusable, count: checks, token }));
+    const measured = fresh(checks);
+    rows.push(await row('single-use, fresh record each', true, 200, { singleUse: true, ids: measured, count: checks, token }));
+    rows.push(await row('single-use, session-bound record', true, 200, { singleUse: true, ids: freshInSession(checks), count: checks, token: sessionToken }));
+    rows.push(await row('single-use, action-bound guard', true, 200, { singleUse: true, actionBound: true, ids: freshForAction(checks), count: checks, token }));
+    rows.push(await row('single-use, replayed (consumed) record', true, 403, { singleUse: true, ids: measured, count: checks, token }));
+    return rows;
   } finally {
-    monitor.stop();
+    for (const server of servers) server.monitor.stop();
     await app.close();
     await close();
   }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: JWT verification, guard throughput and latency, Redis round
- * trips per guard check, MemoryStore memory and bound, bcrypt timing. Starts its
- * own redis-server on a free port and stops it; prints tables and writes
+ * trips per guard check (on one redis-server and on a three-master Redis Cluster),
+ * MemoryStore memory and bound, bcrypt timing. Starts its own redis-server and
+ * cluster on free ports (never 6379) and stops them; prints tables and writes
  * bench/results/latest.json. Exits 1 when a measured property fails (more than
  * one Redis command sent per guard check after warm-up, a MemoryStore past its
  * bound, or a request that did not get the expected answer).
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import { runBcryptBench, type BcryptResult } from './bcrypt';
+import { runClusterRoundTripBench, type ClusterRoundTripResult } from './cluster-round-trips';
 import { runGuardBench, type GuardResult } from './guard';
 import { runJwtBench, type JwtResult } from './jwt';
 import { LoadClient } from './load-client';
@@ -30,6 +32,7 @@ const SETTINGS = {
   guardConcurrency: 20,
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
+  clusterRoundTripChecks: 999,
   bcryptSamples: 10,
 } as const;
 
@@ -50,6 +53,7 @@ interface Results {
   readonly oidc: readonly OidcResult[];
   readonly guard: readonly GuardResult[];
   readonly roundTrips: readonly RoundTripRow[];
+  readonly clusterRoundTrips: ClusterRoundTripResult;
   readonly memory: MemoryResult;
   readonly bcrypt: BcryptResult;
 }
@@ -92,8 +96,15 @@ async function measure(): Promise<Results> {
     const roundTrips = await runRoundTripBench({
       load,
       redisUrl: redis.url,
+      redisPort: redis.port,
       admin,
       checks: SETTINGS.roundTripChecks,
+      warmup: SETTINGS.roundTripWarmup,
+    });
+    progress('Redis round trips per guard check on a three-master Redis Cluster');
+    const clusterRoundTrips = await runClusterRoundTripBench({
+      load,
+      checks: SETTINGS.clusterRoundTripChecks,
       warmup: SETTINGS.roundTripWarmup,
     });
     progress('JWT verification');
@@ -104,7 +115,7 @@ async function measure(): Promise<Results> {
     const memory = await runMemoryBench();
     progress('bcrypt timing');
     const bcrypt = await runBcryptBench(SETTINGS.bcryptSamples);
-    return { machine, jwt, oidc, guard, roundTrips, memory, bcrypt };
+    return { machine, jwt, oidc, guard, roundTrips, clusterRoundTrips, memory, bcrypt };
   } finally {
     await load.close().catch(() => undefined);
     await admin?.quit().catch(() => undefined);
@@ -115,7 +126,7 @@ async function measure(): Promise<Results> {
 const counts = (map: Readonly<Record<string, number>>) =>
   Object.entries(map).map(([key, n]) => `${key}×${n}`).join(' ') || '–';
 
-function report({ machine, jwt, oidc, guard, roundTrips, memory, bcrypt }: Results): void {
+function report({ machine, jwt, oidc, guard, roundTrips, clusterRoundTrips, memory, bcrypt }: Results): void {
   console.log(`\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}`);
 
   printTable(
@@ -146,20 +157,32 @@ function report({ machine, jwt, oidc, guard, roundTrips, memory, bcrypt }: Resul
     ]),
   );
 
+  const roundTripColumns = ['case', 'checks', 'statuses', 'sent by app', 'sent/check', 'inside Lua', 'commandstats/check', 'asserted ≤ 1', 'pass'];
+  const roundTripCells = (r: RoundTripRow) => [
+    r.case,
+    r.checks,
+    counts(r.statuses),
+    counts(r.sent),
+    r.sentPerCheck,
+    counts(r.insideLua),
+    r.commandstatsPerCheck,
+    r.asserted,
+    r.pass,
+  ];
   printTable(
     '3. Redis commands per guard check (MONITOR on the private server: sent by the app vs run inside Lua; commandstats counts both)',
-    ['case', 'checks', 'statuses', 'sent by app', 'sent/check', 'inside Lua', 'commandstats/check', 'asserted ≤ 1', 'pass'],
-    roundTrips.map((r) => [
-      r.case,
-      r.checks,
-      counts(r.statuses),
-      counts(r.sent),
-      r.sentPerCheck,
-      counts(r.insideLua),
-      r.commandstatsPerCheck,
-      r.asserted,
-      r.pass,
-    ]),
+    roundTripColumns,
+    roundTrips.map(roundTripCells),
+  );
+  printTable(
+    `3b. The same on a three-master Redis Cluster (redis-server ${clusterRoundTrips.redis}, ioredis Cluster; MONITOR on every master; ` +
+      `each row's checks split over one user per master: ${clusterRoundTrips.masters.map((m) => `${m.userId} → :${m.port}`).join(', ')})`,
+    [...roundTripColumns.slice(0, 5), 'sent per master', ...roundTripColumns.slice(5)],
+    clusterRoundTrips.rows.map((r) => {
+      const cells = roundTripCells(r);
+      const perMaster = Object.entries(r.sentByServer).map(([port, n]) => `:${port} ${n}`).join(' ');
+      return [...cells.slice(0, 5), perMaster, ...cells.slice(5)];
+    }),
   );
 
   const heapLabel = memory.gcForced ? 'after forced GC' : 'APPROXIMATE: no --expose-gc, no forced GC';
@@ -197,6 +220,7 @@ async function main(): Promise<number> {
 
   const checks = [
     ...results.roundTrips.map((r) => ({ name: `round trips: ${r.case}`, pass: r.pass })),
+    ...results.clusterRoundTrips.rows.map((r) => ({ name: `round trips on Redis Cluster: ${r.case}`, pass: r.pass })),
     ...[results.memory.overCap, results.memory.overCapScaled].map((b) => ({ name: `MemoryStore bound at ${formatInt(b.maxRecords)}`, pass: b.pass })),
   ];
   const failed = checks.filter((check) => !check.pass);

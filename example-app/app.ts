@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type Request } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
@@ -12,14 +11,19 @@ import {
   jsonErrorHandler,
   jwtAuthenticator,
   senderByChannel,
+  sendError,
   sendgridSender,
   twilioSender,
+  unauthorized,
+  validateBody,
   VerificationError,
   type RateLimits,
   type Sender,
   type VerificationStore,
 } from '../lib/index';
 import type { ExampleConfig } from './config';
+import { sendAppError } from './errors';
+import { signInLimits } from './sign-in-limits';
 import { DemoUsers } from './users';
 import { bundleWebApp } from './web-bundle';
 
@@ -70,13 +74,13 @@ const payoutBody = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/),
   destination: z.string().min(1).max(64),
 });
-
-function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  const result = schema.safeParse(body ?? {});
-  if (result.success) return result.data;
-  const field = result.error.issues[0]?.path.map(String).join('.') || 'body';
-  throw new VerificationError('request.invalid_input', { message: `Invalid field "${field}"`, details: { field } });
-}
+/** A transfer: the amount as a decimal string with two decimals (what the user approves, character for character). */
+const transferBody = z.object({
+  amount: z.string().regex(/^(0|[1-9]\d{0,8})\.\d{2}$/),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  payee: z.string().min(1).max(64).regex(/^[^\p{Cc}]+$/u),
+});
+const parse = validateBody;
 
 /** The demo banking/payroll app: sign-in, an account, and sensitive routes behind step-up verification. */
 export async function createExampleApp(deps: ExampleAppDeps) {
@@ -102,6 +106,12 @@ export async function createExampleApp(deps: ExampleAppDeps) {
 
   const app = express();
   app.disable('x-powered-by');
+  // No answer of the API is ever cached (tokens, accounts, payslips): the router and the guard set
+  // this themselves; the app's own routes get it here.
+  app.use('/api', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.use('/api/verifications', stepUp.router);
   // The same JSON parsing as the router: 400 bad JSON, 413 over 16 KiB, 415 for other bodies.
   app.use(jsonBody('16kb'));
@@ -110,7 +120,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   const signedIn = async (req: Request): Promise<string> => {
     const userId = (await authenticate(req))?.userId;
     // A valid token for an account that no longer exists is not a session.
-    if (!userId || users.account(userId) === null) throw new VerificationError('auth.unauthorized', { headers: { 'WWW-Authenticate': 'Bearer realm="example"' } });
+    if (!userId || users.account(userId) === null) throw unauthorized('Bearer realm="example"');
     return userId;
   };
 
@@ -133,40 +143,20 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     res.json(stepUp.openapi({ basePath: '/api/verifications' }));
   });
 
-  // Sign-in is the app's own (the library guards step-up only): failures are limited per email
-  // and per IP, with counters in the library's store, so instances sharing a Redis share them.
-  const signInLimit = (name: string, limit: number, keyGenerator: (req: Request) => string) =>
-    rateLimit({
-      windowMs: 15 * 60 * 1000,
-      limit,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      skipSuccessfulRequests: true,
-      store: stepUp.counters(name),
-      keyGenerator,
-      handler: (_req, res) => {
-        res.status(429).json({ code: 'auth.too_many_attempts', message: 'Too many failed sign-ins. Try again later.' });
-      },
-    });
-  const signInFailuresPerIp = signInLimit('sign_in_ip', 100, (req) => ipKeyGenerator(req.ip ?? 'unknown'));
-  const signInFailuresPerEmail = signInLimit('sign_in_email', 10, (req) => {
-    const email = (req.body as { email?: unknown } | undefined)?.email;
-    // A hash, so no email address is written into a Redis key name.
-    return createHash('sha256').update(typeof email === 'string' ? email.trim().toLowerCase() : '').digest('base64url');
-  });
-
+  // Sign-in is the app's own (the library guards step-up only); see sign-in-limits.ts.
   app.post(
     '/api/sign-in',
-    signInFailuresPerIp,
-    signInFailuresPerEmail,
+    ...signInLimits(stepUp.counters, config.verificationSecret),
     asyncHandler(async (req, res) => {
       const { email, password } = parse(signInBody, req.body);
       const user = await users.checkPassword(email, password);
       if (!user) {
-        res.status(401).json({ code: 'auth.invalid_credentials', message: 'Wrong email or password.' });
+        sendAppError(res, 'auth.invalid_credentials');
         return;
       }
-      const token = jwt.sign({ sub: user.id }, config.jwtSecret, { algorithm: 'HS256', expiresIn: ACCESS_TOKEN_SECONDS });
+      // A fresh session id per sign-in: verifications made in one session do not work in another.
+      const sid = randomBytes(16).toString('base64url');
+      const token = jwt.sign({ sub: user.id, sid }, config.jwtSecret, { algorithm: 'HS256', expiresIn: ACCESS_TOKEN_SECONDS });
       res.json({ access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS });
     }),
   );
@@ -178,37 +168,44 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     }),
   );
 
-  // Changing the password: any method, verified within 10 minutes.
+  // Changing the password: any method, verified within 10 minutes. Every verification of the user
+  // made before the change, this one included, is revoked with it.
   app.post(
     '/api/my-account/password',
     stepUp.requireVerification({ maxAge: 600 }),
     asyncHandler(async (req, res) => {
       const { password } = parse(newPasswordBody, req.body);
-      if (!(await users.setPassword(req.verification!.userId, password))) {
-        res.status(404).json({ code: 'account.not_found', message: 'No such account.' });
+      const userId = req.verification!.userId;
+      if (!(await users.setPassword(userId, password))) {
+        sendAppError(res, 'account.not_found');
         return;
       }
+      await stepUp.revokeAll(userId);
       res.status(204).end();
     }),
   );
 
   // A new primary email: an identity verification, plus a second record proving the new address.
+  // Whether the address belongs to another account is told only *after* the caller proved they
+  // control it: told before, it would answer "which emails are registered?" to anyone signed in.
+  // Then every earlier verification of the user is revoked (a code to the old address is no
+  // proof of identity any more).
   app.post(
     '/api/my-account/primary-email',
     stepUp.requireVerification(),
-    (req, _res, next) => {
-      const email = (req.body as { email?: unknown } | undefined)?.email;
-      const owner = typeof email === 'string' ? users.findByEmail(email) : null;
-      if (owner && owner.id !== req.verification!.userId) {
-        throw new VerificationError('request.invalid_input', { message: 'That email belongs to another account.', details: { field: 'email' } });
-      }
-      next();
-    },
     stepUp.requireNewIdentifier({ type: 'email' }),
-    (req, res) => {
-      users.setEmail(req.verification!.userId, req.newIdentifier!.value);
+    asyncHandler(async (req, res) => {
+      const userId = req.verification!.userId;
+      const email = req.newIdentifier!.value;
+      const owner = users.findByEmail(email);
+      if (owner && owner.id !== userId) {
+        sendAppError(res, 'account.email_taken');
+        return;
+      }
+      users.setEmail(userId, email);
+      await stepUp.revokeAll(userId);
       res.status(204).end();
-    },
+    }),
   );
 
   // Payslips: reusable for 10 minutes.
@@ -237,6 +234,30 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     },
   );
 
+  // Transfers (PSD2 dynamic linking): the verification must approve exactly this amount, currency
+  // and payee. The body is checked first (a bad request must not burn the record), then a
+  // single-use verification from the last 5 minutes bound to this transfer.
+  app.post(
+    '/api/transfers',
+    asyncHandler(async (req, _res, next) => {
+      await signedIn(req);
+      parse(transferBody, req.body);
+      next();
+    }),
+    stepUp.requireVerification({
+      maxAge: 300,
+      singleUse: true,
+      action: (req) => {
+        const { amount, currency, payee } = parse(transferBody, req.body);
+        return { type: 'transfer', amount, currency, payee };
+      },
+    }),
+    (req, res) => {
+      const { amount, currency, payee } = parse(transferBody, req.body);
+      res.status(201).json({ id: `tr_${randomBytes(8).toString('hex')}`, amount, currency, payee });
+    },
+  );
+
   // Tells the page which channels print codes to this console instead of delivering them.
   // A sender passed in by a test is a stand-in, so it counts as 'console' too.
   app.get('/api/demo-info', (_req, res) => {
@@ -262,9 +283,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     res.send(pageScript);
   });
   app.use(express.static(path.join(__dirname, 'public'), { index: 'index.html' }));
-  app.use('/api', (_req, res) => {
-    res.status(404).json({ code: 'request.not_found', message: 'No such route.' });
-  });
+  app.use('/api', (_req, res) => sendError(res, new VerificationError('request.not_found')));
   app.use(jsonErrorHandler((error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name }))));
   return { app, stepUp, users };
 }

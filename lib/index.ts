@@ -28,8 +28,10 @@ export { RedisStore, type RedisStoreOptions } from './stores/redis-store';
 export type { RedisClient } from './redis/client';
 export { StoreUnavailableError, type VerificationStore } from './stores/store';
 export type { Sender, CodeMessage } from './senders/sender';
-export { VerificationError, ERROR_STATUS, jsonErrorHandler, type ErrorCode, type VerificationErrorOptions } from './errors';
+export { VerificationError, ERROR_STATUS, jsonErrorHandler, sendError, type ErrorCode, type VerificationErrorOptions } from './errors';
 export { jsonBody } from './http/json-body';
+export { parseBody as validateBody } from './http/validate';
+export { unauthorized } from './auth/authenticator';
 export { openApiDocument, type OpenApiDocument, type OpenApiInfo, type OpenApiObject, type OpenApiOptions } from './openapi';
 export type {
   VerificationMethod,

@@ -128,9 +128,15 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
     await bind(identity.body.verificationRecordId, newId).expect(204);
     const account = await request(ex.app).get('/api/my-account').set('Authorization', auth);
     expect(account.body.email).toBe(newEmail.value);
+    // The change revoked every earlier verification of alice, the one that authorised it included.
     const again = await bind(identity.body.verificationRecordId, newId);
     expect(again.status).toBe(403);
-    expect(again.body.code).toBe('verification.new_identifier_unverified');
+    expect(again.body.code).toBe('verification.invalid');
+    // and the new-identifier record was redeemed once: with a fresh identity it is still used up
+    const fresh = await request(ex.app).post('/api/verifications/password/verify').set('Authorization', auth).send({ password: ALICE.password });
+    const redeemedTwice = await bind(fresh.body.verificationRecordId, newId);
+    expect(redeemedTwice.status).toBe(403);
+    expect(redeemedTwice.body.code).toBe('verification.new_identifier_unverified');
 
     // codes to the new address now prove identity; the old address is just another address
     const proof = await sendCode(auth, newEmail);

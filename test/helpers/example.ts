@@ -13,7 +13,7 @@ export const BOB = { id: 'usr_bob', email: 'bob@example.com', phone: '+141555501
 export async function startExample(
   kind: StoreKind,
   env: NodeJS.ProcessEnv = {},
-  options: { realSenders?: boolean; limits?: RateLimits } = {},
+  options: { realSenders?: boolean; limits?: RateLimits; log?: (line: string) => void } = {},
 ) {
   const config = readConfig(
     { JWT_SECRET: randomBytes(32).toString('hex'), VERIFICATION_SECRET: randomBytes(32).toString('hex'), ...env },
@@ -27,12 +27,15 @@ export async function startExample(
     redis = await testRedisClient();
     store = new RedisStore({ client: redis, prefix: `ex:${randomBytes(6).toString('hex')}:` });
   }
-  const { app } = await createExampleApp({
+  const { app, users } = await createExampleApp({
     config,
     ...(store ? { store } : {}),
     // By default codes are captured; with realSenders the env chooses SendGrid/Twilio/console as in production.
     ...(options.realSenders ? {} : { sender: { send: async (message: CodeMessage) => void sent.push(message) } }),
-    log: (line) => void lines.push(line),
+    log: (line) => {
+      lines.push(line);
+      options.log?.(line);
+    },
     // The demo's real limits would stop these quick back-to-back flows; they are tested on their own.
     limits: options.limits ?? UNLIMITED,
   });
@@ -47,5 +50,5 @@ export async function startExample(
     if (!message) throw new Error(`no code sent to ${to}`);
     return message.code;
   };
-  return { app, config, sent, lines, redis, store, signIn, lastCodeTo, close: async () => void (await redis?.quit()) };
+  return { app, config, sent, lines, redis, store, users, signIn, lastCodeTo, close: async () => void (await redis?.quit()) };
 }
