@@ -2,6 +2,7 @@
  * The page's side of the HTTP contract: the session token, JSON calls, and
  * every error answer turned into plain words.
  */
+import { readToken, writeToken } from './session-token';
 
 /** `GET /api/my-account`. */
 export interface Account {
@@ -26,24 +27,32 @@ export interface VerificationRecordAnswer {
 /** A parsed JSON body, or an empty object when there was none or it was not JSON. */
 export type Body = Readonly<Record<string, unknown>>;
 
-/**
- * The access token lives in this module's memory only: not in localStorage or a
- * cookie, so another script or a later visitor of this browser cannot read it.
- * Reloading the page signs the user out, which is the right trade for a demo.
- */
-let accessToken: string | null = null;
+/** Called when an answer to a request that carried the token is 401: the session is over. */
+let onSessionEnded: () => void = () => undefined;
+
+export function whenSessionEnds(listener: () => void): void {
+  onSessionEnded = listener;
+}
 
 export function setAccessToken(token: string | null): void {
-  accessToken = token;
+  writeToken(token);
+}
+
+export function hasAccessToken(): boolean {
+  return readToken() !== null;
 }
 
 /** fetch with the bearer token, JSON headers, and no caching of account data. */
-export function apiFetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+export async function apiFetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('Accept', 'application/json');
   if (init.body !== undefined && init.body !== null && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
-  if (accessToken !== null) headers.set('Authorization', `Bearer ${accessToken}`);
-  return fetch(input, { ...init, headers, cache: 'no-store', credentials: 'same-origin' });
+  const token = readToken();
+  if (token !== null) headers.set('Authorization', `Bearer ${token}`);
+  const response = await fetch(input, { ...init, headers, cache: 'no-store', credentials: 'same-origin' });
+  // An expired, revoked or refused token: back to the sign-in form, wherever the request came from.
+  if (response.status === 401 && token !== null && readToken() === token) onSessionEnded();
+  return response;
 }
 
 /** The JSON body of a response, or `{}`: error answers are JSON by contract, but a proxy may say otherwise. */
@@ -83,10 +92,24 @@ export function retryAfterText(response: Response): string {
   return ` Try again in ${duration(Math.max(1, Math.ceil(seconds)))}.`;
 }
 
+/**
+ * A wrong password, with the wrong passwords still allowed before password
+ * checks lock (the server's `remainingAttempts`), and a clear warning before the last one.
+ */
+function wrongPassword(remaining: unknown): string {
+  if (typeof remaining !== 'number') return 'That password is not correct.';
+  if (remaining <= 0) return 'That password is not correct, and no attempts are left: password checks are locked for now.';
+  if (remaining === 1) {
+    return 'That password is not correct. Last attempt: one more wrong password locks password checks for a while.';
+  }
+  return `That password is not correct. ${remaining} attempts left.`;
+}
+
 const FIELD_NAMES: Readonly<Record<string, string>> = {
   amount: 'amount',
   currency: 'currency',
   destination: 'destination account',
+  payee: 'payee account',
   password: 'password',
   email: 'email address',
   'identifier.value': 'email address or phone number',
@@ -108,7 +131,7 @@ export function describeError(response: Response, body: Body): string {
     case 'auth.too_many_attempts':
       return `Too many failed sign-ins.${retryAfterText(response)}`;
     case 'verification.invalid_credentials':
-      return 'That password is not correct.';
+      return wrongPassword(body.remainingAttempts);
     case 'verification.too_many_attempts':
       return `Too many wrong passwords.${retryAfterText(response)}`;
     case 'verification_code.code_mismatch': {
@@ -129,6 +152,8 @@ export function describeError(response: Response, body: Body): string {
       return 'The code could not be delivered. Try again in a moment, or choose another way to verify.';
     case 'verification.unavailable':
       return 'Security checks are unavailable right now. Try again in a moment.';
+    case 'verification.no_available_method':
+      return 'None of the ways to confirm it is you that this action accepts is set up for your account.';
     case 'verification.new_identifier_unverified':
       return 'The new email has not been confirmed with a code yet, or that code was already used. Send a new code to it.';
     case 'verification.required':

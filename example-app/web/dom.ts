@@ -10,12 +10,12 @@ export function byId<T extends HTMLElement>(id: string, type: { new (): T; proto
   return node;
 }
 
-export type MessageKind = 'info' | 'success' | 'error';
+export type MessageKind = 'info' | 'success' | 'warning' | 'error';
 
 /** Writes a message into a live region; the class only styles it, the region's role announces it. */
 export function say(region: HTMLElement, text: string, kind: MessageKind = 'info'): void {
   region.textContent = text;
-  region.classList.remove('is-info', 'is-success', 'is-error');
+  region.classList.remove('is-info', 'is-success', 'is-warning', 'is-error');
   if (text !== '') region.classList.add(`is-${kind}`);
 }
 

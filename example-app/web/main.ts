@@ -1,5 +1,5 @@
 /**
- * The demo page: sign-in, the account, and four sensitive actions. Every
+ * The demo page: sign-in, the account, and five sensitive actions. Every
  * guarded call goes through `withVerification`, which opens the verification
  * dialog on a verification 403 and retries once with the record id.
  *
@@ -8,20 +8,26 @@
  * is ever logged.
  */
 import { withVerification, type FetchLike, type VerificationRequirement } from '../../lib/client/with-verification';
-import type { VerificationMethod } from '../../lib/records';
 import {
   apiFetch,
   describeError,
+  hasAccessToken,
   isAccount,
   isRecordAnswer,
   readBody,
   setAccessToken,
+  whenSessionEnds,
   type Account,
   type Body,
   type DemoInfo,
 } from './api';
+import { actionOf, sameAction, type Action } from './approval';
+import { CODE_PATTERN, typedCode } from './code-input';
+import { ButtonCountdown } from './countdown';
 import { byId, clearInvalid, flagInvalid, money, node, say } from './dom';
-import { VerificationDialog, type VerifiedRecord } from './verification-dialog';
+import { transferInput } from './transfer-input';
+import { DIALOG_METHODS, VerificationDialog, type DialogMethod, type VerifiedRecord } from './verification-dialog';
+import { retryAfterSeconds, waitAfter, Waits } from './waits';
 
 const VERIFICATION_HEADER = 'Verification-Id';
 /** A remembered record this close to its expiry is not worth sending. */
@@ -36,11 +42,17 @@ const page = {
   signInEmail: byId('sign-in-email', HTMLInputElement),
   signInPassword: byId('sign-in-password', HTMLInputElement),
   signInMessage: byId('sign-in-message', HTMLParagraphElement),
+  signInSubmit: byId('sign-in-submit', HTMLButtonElement),
   appView: byId('app-view', HTMLDivElement),
   accountTitle: byId('account-title', HTMLHeadingElement),
   accountEmail: byId('account-email', HTMLElement),
   accountPhone: byId('account-phone', HTMLElement),
   accountId: byId('account-id', HTMLElement),
+  transferForm: byId('transfer-form', HTMLFormElement),
+  transferAmount: byId('transfer-amount', HTMLInputElement),
+  transferCurrency: byId('transfer-currency', HTMLSelectElement),
+  transferPayee: byId('transfer-payee', HTMLInputElement),
+  transferResult: byId('transfer-result', HTMLParagraphElement),
   payoutForm: byId('payout-form', HTMLFormElement),
   payoutAmount: byId('payout-amount', HTMLInputElement),
   payoutCurrency: byId('payout-currency', HTMLSelectElement),
@@ -65,7 +77,7 @@ const page = {
 
 const dialog = new VerificationDialog();
 
-// Session state, in memory only (see api.ts for the token).
+// Session state, in memory (the token itself is in sessionStorage: see session-token.ts).
 let account: Account | null = null;
 let delivery: DemoInfo['delivery'] = { email: 'console', phone: 'console' };
 /** The last verified record: sent again while it lasts, so a reusable route (payslips) asks only once. */
@@ -81,11 +93,18 @@ function rememberedVerification(): string | null {
 interface GuardedOutcome {
   /** The user closed the verification dialog. */
   cancelled: boolean;
+  /** The server asked to approve another action than the one the user entered: nothing was verified. */
+  mismatch: boolean;
 }
 
 interface GuardedAction {
   /** Completes "To ..., confirm it's you." */
   readonly purpose: string;
+  /**
+   * The action this request performs, as the page sent it: the server's `requirement.action` must
+   * be exactly this, or the page refuses to verify (it would approve something the user did not ask for).
+   */
+  readonly action?: Action;
   /** Where focus returns when the dialog closes. */
   readonly trigger: HTMLElement | null;
   /**
@@ -101,8 +120,8 @@ interface GuardedAction {
  * allows it, and on a verification 403 opens the dialog, then retries once
  * (withVerification).
  */
-function guardedFetch({ purpose, trigger, reuse }: GuardedAction): { fetch: FetchLike; outcome: GuardedOutcome } {
-  const outcome: GuardedOutcome = { cancelled: false };
+function guardedFetch({ purpose, action: expected, trigger, reuse }: GuardedAction): { fetch: FetchLike; outcome: GuardedOutcome } {
+  const outcome: GuardedOutcome = { cancelled: false, mismatch: false };
   const withRemembered: FetchLike = (input, init) => {
     const headers = new Headers(init?.headers);
     const remembered = reuse ? rememberedVerification() : null;
@@ -116,12 +135,20 @@ function guardedFetch({ purpose, trigger, reuse }: GuardedAction): { fetch: Fetc
       if (!Array.isArray(requirement.methods) || account === null) return null;
       if (code === 'verification.invalid') verification = null; // used up or expired: stop sending it
       const current = account;
-      const methods = requirement.methods.filter((method: VerificationMethod) => method === 'password' || Boolean(current[method]));
+      // Only what the route accepts (requirement.methods), that this dialog can run and this account has.
+      const methods = requirement.methods.filter(
+        (method): method is DialogMethod => (DIALOG_METHODS as readonly string[]).includes(method) && (method === 'password' || Boolean(current[method as 'email' | 'phone'])),
+      );
+      const action = actionOf(requirement.action);
+      if (requirement.action !== undefined && (action === null || expected === undefined || !sameAction(action, expected))) {
+        outcome.mismatch = true;
+        return null;
+      }
       const reason =
-        code === 'verification.insufficient'
+        code === 'verification.insufficient' && action === null
           ? `To ${purpose}, you need a more recent security check.`
           : `To ${purpose}, confirm it's you.`;
-      const record = await dialog.verify({ methods, account: current, reason, trigger, delivery });
+      const record = await dialog.verify({ methods, account: current, reason, action, trigger, delivery });
       if (record === null) {
         outcome.cancelled = methods.length > 0;
         return null;
@@ -136,9 +163,43 @@ function guardedFetch({ purpose, trigger, reuse }: GuardedAction): { fetch: Fetc
 /** Forms and buttons with a request in flight: a second submit is ignored instead of sent twice. */
 const busy = new WeakSet<HTMLElement>();
 
+/**
+ * Waits the server announced for the page's own buttons (a sign-in lockout, a 429 anywhere), by
+ * button id: the button is disabled with a countdown beside it until the wait ends.
+ */
+const pageWaits = new Waits();
+const countdowns = new Map<HTMLButtonElement, ButtonCountdown>();
+
+function countdownFor(button: HTMLButtonElement, region: HTMLElement): ButtonCountdown {
+  let countdown = countdowns.get(button);
+  if (countdown === undefined) {
+    countdown = new ButtonCountdown({
+      waits: pageWaits,
+      button,
+      place: (timer) => (button.closest('.button-row') ?? button).after(timer),
+      text: (_key, left) => `Try again in ${left}.`,
+      ended: () => 'You can try again now.',
+      announce: (text) => say(region, text, 'info'),
+    });
+    countdown.key = button.id;
+    countdowns.set(button, countdown);
+  }
+  return countdown;
+}
+
+/** Starts the countdown a refusal announces on the button that sent it (a 429 with Retry-After). */
+function noteWait(button: HTMLElement | null, region: HTMLElement, response: Response, seconds = retryAfterSeconds(response)): void {
+  if (!(button instanceof HTMLButtonElement) || button.id === '' || seconds === null) return;
+  countdownFor(button, region);
+  pageWaits.start(button.id, seconds);
+}
+
 /** Runs one request-backed step of a form or button; network failures become a message, not a crash. */
 async function run(owner: HTMLElement, region: HTMLElement, step: () => Promise<void>): Promise<void> {
   if (busy.has(owner)) return;
+  // Enter in a field still submits a form whose button a countdown disabled.
+  const button = owner instanceof HTMLFormElement ? owner.querySelector<HTMLButtonElement>('button[type="submit"]') : owner;
+  if (button instanceof HTMLButtonElement && countdowns.get(button)?.waiting) return;
   busy.add(owner);
   owner.setAttribute('aria-busy', 'true');
   try {
@@ -155,9 +216,18 @@ async function run(owner: HTMLElement, region: HTMLElement, step: () => Promise<
  * Handles every answer that is not a success the same way: a sign-out on 401,
  * "cancelled" when the user closed the dialog, otherwise the error in plain words.
  */
-function reportFailure(region: HTMLElement, action: string, response: Response, body: Body, outcome?: GuardedOutcome): void {
-  if (response.status === 401) {
-    signOut('Your session has ended. Sign in again.');
+function reportFailure(
+  region: HTMLElement,
+  action: string,
+  response: Response,
+  body: Body,
+  outcome?: GuardedOutcome,
+  trigger: HTMLElement | null = null,
+): void {
+  // A 401 already signed the user out (apiFetch): this answer belongs to a page that is gone.
+  if (response.status === 401 || account === null) return;
+  if (outcome?.mismatch) {
+    say(region, `${action} stopped: the server asked to approve something other than what you entered. Nothing was approved.`, 'error');
     return;
   }
   if (outcome?.cancelled) {
@@ -165,6 +235,7 @@ function reportFailure(region: HTMLElement, action: string, response: Response, 
     return;
   }
   say(region, describeError(response, body), 'error');
+  noteWait(trigger, region, response);
 }
 
 /** A field the page itself refuses before sending anything. */
@@ -184,6 +255,7 @@ async function loadAccount(): Promise<boolean> {
   page.accountPhone.textContent = account.phone ?? 'None';
   page.accountId.textContent = account.id;
   page.sessionEmail.textContent = account.email;
+  for (const field of Array.from(document.querySelectorAll<HTMLInputElement>('input.account-username'))) field.value = account.email;
   return true;
 }
 
@@ -197,10 +269,10 @@ async function loadDemoInfo(): Promise<void> {
 }
 
 function resetDashboard(): void {
-  for (const form of [page.payoutForm, page.passwordForm]) form.reset();
+  for (const form of [page.transferForm, page.payoutForm, page.passwordForm]) form.reset();
   resetEmailChange();
   page.newEmail.value = '';
-  for (const region of [page.payoutResult, page.payslipsResult, page.passwordResult, page.emailResult]) say(region, '');
+  for (const region of [page.transferResult, page.payoutResult, page.payslipsResult, page.passwordResult, page.emailResult]) say(region, '');
   page.payslipsTable.replaceChildren();
   page.payslipsTable.hidden = true;
 }
@@ -209,6 +281,7 @@ function signOut(message: string): void {
   setAccessToken(null);
   account = null;
   verification = null;
+  dialog.forget();
   resetDashboard();
   page.appView.hidden = true;
   page.session.hidden = true;
@@ -233,25 +306,51 @@ page.signInForm.addEventListener('submit', (event) => {
     if (!response.ok || typeof body.access_token !== 'string') {
       say(page.signInMessage, describeError(response, body), 'error');
       page.signInPassword.value = '';
+      // A lockout (429), or the last failure the limit allows (RateLimit r=0): a countdown on the button.
+      noteWait(page.signInSubmit, page.signInMessage, response, waitAfter(response));
       flagInvalid(page.signInPassword);
       return;
     }
     setAccessToken(body.access_token);
     page.signInPassword.value = '';
-    await loadDemoInfo();
-    if (!(await loadAccount())) {
+    if (!(await enterApp())) {
       setAccessToken(null);
       say(page.signInMessage, 'Signed in, but the account could not be loaded. Try again.', 'error');
-      return;
     }
-    say(page.signInMessage, '');
-    page.signInView.hidden = true;
-    page.appView.hidden = false;
-    page.session.hidden = false;
-    say(page.status, `Signed in as ${account?.email ?? email}.`, 'success');
-    page.accountTitle.focus();
   });
 });
+
+/** With a token: loads the account and shows it. False (and nothing shown) when that fails. */
+async function enterApp(): Promise<boolean> {
+  await loadDemoInfo();
+  if (!(await loadAccount())) return false;
+  say(page.signInMessage, '');
+  page.signInView.hidden = true;
+  page.appView.hidden = false;
+  page.session.hidden = false;
+  say(page.status, `Signed in as ${account?.email ?? ''}.`, 'success');
+  page.accountTitle.focus();
+  return true;
+}
+
+/**
+ * A reload keeps the session: the token from sessionStorage, checked against the server. A 401
+ * (expired, revoked, refused) signs out through apiFetch; any other failure keeps the token and
+ * says so, so a server blip does not sign the user out.
+ */
+async function resumeSession(): Promise<void> {
+  if (!hasAccessToken()) {
+    page.signInEmail.focus();
+    return;
+  }
+  say(page.signInMessage, 'Resuming your session…');
+  try {
+    if (await enterApp()) return;
+    if (hasAccessToken()) say(page.signInMessage, 'Your account could not be loaded. Reload the page to try again.', 'error');
+  } catch {
+    say(page.signInMessage, 'Could not reach the server. Reload the page to try again.', 'error');
+  }
+}
 
 document.addEventListener('click', (event) => {
   const target = event.target instanceof Element ? event.target.closest<HTMLButtonElement>('button[data-demo-email]') : null;
@@ -263,6 +362,39 @@ document.addEventListener('click', (event) => {
 });
 
 byId('sign-out', HTMLButtonElement).addEventListener('click', () => signOut('Signed out.'));
+whenSessionEnds(() => signOut('Your session has ended. Sign in again.'));
+
+// ---- transfer ------------------------------------------------------------------
+
+page.transferForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const trigger = event.submitter instanceof HTMLElement ? event.submitter : null;
+  void run(page.transferForm, page.transferResult, async () => {
+    clearInvalid(page.transferAmount, page.transferPayee);
+    const input = transferInput(page.transferAmount.value, page.transferCurrency.value, page.transferPayee.value);
+    if (!input.ok) {
+      const field = input.field === 'amount' ? page.transferAmount : page.transferPayee;
+      return refuse(page.transferResult, field, input.message);
+    }
+    const { amount, currency, payee } = input.transfer;
+    // The form shows what will be sent (e.g. "250" becomes "250.00"), which is what the dialog will approve.
+    page.transferAmount.value = amount;
+    page.transferPayee.value = payee;
+    say(page.transferResult, 'Sending the transfer…');
+    const action: Action = { type: 'transfer', amount, currency, payee };
+    // Never reused: each transfer needs its own verification, bound to its amount and payee.
+    const guarded = guardedFetch({ purpose: 'make this transfer', action, trigger, reuse: false });
+    const response = await guarded.fetch('/api/transfers', { method: 'POST', body: JSON.stringify({ amount, currency, payee }) });
+    const body = await readBody(response);
+    if (response.status !== 201) return reportFailure(page.transferResult, 'Transfer', response, body, guarded.outcome, trigger);
+    // The server's record of the transfer, shown as text (what it accepted, not what was typed).
+    const paid = typeof body.amount === 'string' ? body.amount : amount;
+    const paidCurrency = typeof body.currency === 'string' ? body.currency : currency;
+    const paidTo = typeof body.payee === 'string' ? body.payee : payee;
+    const reference = typeof body.id === 'string' ? ` Reference ${body.id}.` : '';
+    say(page.transferResult, `Transfer of ${paid} ${paidCurrency} to ${paidTo} done.${reference}`, 'success');
+  });
+});
 
 // ---- payout ------------------------------------------------------------------
 
@@ -284,7 +416,7 @@ page.payoutForm.addEventListener('submit', (event) => {
     const guarded = guardedFetch({ purpose: 'make this payout', trigger, reuse: false });
     const response = await guarded.fetch('/api/payouts', { method: 'POST', body: JSON.stringify({ amount, currency, destination }) });
     const body = await readBody(response);
-    if (response.status !== 201) return reportFailure(page.payoutResult, 'Payout', response, body, guarded.outcome);
+    if (response.status !== 201) return reportFailure(page.payoutResult, 'Payout', response, body, guarded.outcome, trigger);
     // The server's record of the payout, shown as text (what it accepted, not what was typed).
     const paid = typeof body.amount === 'number' ? body.amount : amount;
     const paidCurrency = typeof body.currency === 'string' ? body.currency : currency;
@@ -347,7 +479,7 @@ page.payslipsButton.addEventListener('click', () => {
     const guarded = guardedFetch({ purpose: 'view your payslips', trigger, reuse: true });
     const response = await guarded.fetch('/api/payslips');
     const body = await readBody(response);
-    if (!response.ok) return reportFailure(page.payslipsResult, 'Viewing payslips', response, body, guarded.outcome);
+    if (!response.ok) return reportFailure(page.payslipsResult, 'Viewing payslips', response, body, guarded.outcome, trigger);
     const payslips = Array.isArray(body.payslips) ? body.payslips.filter(isPayslip) : [];
     renderPayslips(payslips);
     const loadedAt = new Date().toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit', second: '2-digit' });
@@ -373,7 +505,7 @@ page.passwordForm.addEventListener('submit', (event) => {
     const guarded = guardedFetch({ purpose: 'change your password', trigger, reuse: true });
     const response = await guarded.fetch('/api/my-account/password', { method: 'POST', body: JSON.stringify({ password }) });
     const body = await readBody(response);
-    if (response.status !== 204) return reportFailure(page.passwordResult, 'Password change', response, body, guarded.outcome);
+    if (response.status !== 204) return reportFailure(page.passwordResult, 'Password change', response, body, guarded.outcome, trigger);
     page.passwordForm.reset();
     say(page.passwordResult, 'Password changed. Use the new one the next time you sign in.', 'success');
   });
@@ -403,7 +535,7 @@ async function sendNewEmailCode(email: string): Promise<void> {
     body: JSON.stringify({ identifier: { type: 'email', value: email } }),
   });
   const body = await readBody(response);
-  if (response.status !== 201 || !isRecordAnswer(body)) return reportFailure(page.emailResult, 'Email change', response, body);
+  if (response.status !== 201 || !isRecordAnswer(body)) return reportFailure(page.emailResult, 'Email change', response, body, undefined, page.emailSubmit);
   emailChange = { email, verificationId: body.verificationRecordId, proof: null };
   page.newEmail.readOnly = true;
   page.emailCodeStep.hidden = false;
@@ -416,8 +548,8 @@ async function sendNewEmailCode(email: string): Promise<void> {
 
 /** Proves the new address with its code; the proof is kept so a cancelled step-up does not waste it. */
 async function proveNewEmail(change: { email: string; verificationId: string }): Promise<string | null> {
-  const code = page.emailCode.value.replace(/\s+/g, '');
-  if (!/^\d{6}$/.test(code)) {
+  const code = typedCode(page.emailCode.value);
+  if (!CODE_PATTERN.test(code)) {
     say(page.emailResult, 'Enter the 6-digit code from the email.', 'error');
     flagInvalid(page.emailCode);
     return null;
@@ -489,4 +621,4 @@ page.emailRestart.addEventListener('click', () => {
   page.newEmail.focus();
 });
 
-page.signInEmail.focus();
+void resumeSession();

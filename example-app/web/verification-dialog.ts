@@ -3,22 +3,39 @@
  * router's endpoints and hands back the verified record, or null when the user
  * cancels (Cancel button or Escape).
  *
- * A native modal <dialog> gives the focus trap, Escape and the inert page for
- * free; this module adds what the platform does not: focus on the right field
- * when it opens, focus back on the button that started the action when it
- * closes, and messages in a live region inside the dialog (the page's own
- * regions are inert while it is open, so they would not be announced).
+ * A native modal <dialog> makes the page inert and gives Escape; this module
+ * adds what the platform does not: focus kept inside the dialog (Tab wraps
+ * around instead of leaving for the browser's toolbar), focus on the right
+ * field when it opens, focus back on the button that started the action when
+ * it closes, messages in a live region inside the dialog (the page's own
+ * regions are inert while it is open, so they would not be announced), what is
+ * being approved when the action is bound (PSD2 dynamic linking), and the
+ * waits the server announces (resend cooldown, password lockout) as countdowns
+ * on the buttons they block.
  */
 import type { VerificationMethod } from '../../lib/records';
 import { apiFetch, describeError, isRecordAnswer, readBody, type Account, type Channel, type DemoInfo } from './api';
+import { approvalText, type Action } from './approval';
+import { CODE_PATTERN, typedCode } from './code-input';
+import { ButtonCountdown } from './countdown';
 import { byId, clearInvalid, flagInvalid, say } from './dom';
+import { waitAfter, Waits } from './waits';
+
+/** The methods this dialog knows how to run. */
+export const DIALOG_METHODS = ['password', 'email', 'phone'] as const;
+export type DialogMethod = (typeof DIALOG_METHODS)[number];
 
 export interface VerifyRequest {
   /** The methods to offer: the route's `requirement.methods` that this account can use, in that order. */
-  readonly methods: readonly VerificationMethod[];
+  readonly methods: readonly DialogMethod[];
   readonly account: Account;
   /** One sentence saying why the check is needed, e.g. "To make a payout, confirm it's you." */
   readonly reason: string;
+  /**
+   * What this verification approves (`requirement.action`): shown before the user verifies, and
+   * sent as it is with the password or the code request, which binds the record to it.
+   */
+  readonly action: Action | null;
   /** Where focus goes back to when the dialog closes. */
   readonly trigger: HTMLElement | null;
   readonly delivery: DemoInfo['delivery'];
@@ -37,23 +54,31 @@ interface PendingCode {
   readonly verificationId: string;
 }
 
-const CODE_PATTERN = /^\d{6}$/;
 const BASE = '/api/verifications';
+const FOCUSABLE = 'button, input, select, textarea, [href], [tabindex]:not([tabindex="-1"])';
 
 function timeOf(iso: string): string {
   const at = new Date(iso);
   return Number.isNaN(at.getTime()) ? '' : at.toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit' });
 }
 
+/** The wait keys: sending a code to a channel, checking a code of a channel, checking the password. */
+const sendKey = (channel: Channel) => `send-${channel}`;
+const verifyKey = (channel: Channel) => `verify-${channel}`;
+const PASSWORD_KEY = 'password';
+
 export class VerificationDialog {
   readonly #dialog = byId('verify-dialog', HTMLDialogElement);
   readonly #form = byId('verify-form', HTMLFormElement);
   readonly #reason = byId('verify-reason', HTMLParagraphElement);
-  readonly #options: Readonly<Record<VerificationMethod, HTMLLabelElement>> = {
+  readonly #approval = byId('verify-approval', HTMLDivElement);
+  readonly #approvalText = byId('verify-approval-text', HTMLParagraphElement);
+  readonly #options: Readonly<Record<DialogMethod, HTMLLabelElement>> = {
     password: byId('verify-option-password', HTMLLabelElement),
     email: byId('verify-option-email', HTMLLabelElement),
     phone: byId('verify-option-phone', HTMLLabelElement),
   };
+  readonly #methods = byId('verify-methods', HTMLFieldSetElement);
   readonly #emailDetail = byId('verify-email-detail', HTMLSpanElement);
   readonly #phoneDetail = byId('verify-phone-detail', HTMLSpanElement);
   readonly #passwordPanel = byId('verify-password-panel', HTMLDivElement);
@@ -66,6 +91,15 @@ export class VerificationDialog {
   readonly #devNote = byId('verify-dev-note', HTMLParagraphElement);
   readonly #message = byId('verify-message', HTMLParagraphElement);
   readonly #submit = byId('verify-submit', HTMLButtonElement);
+  readonly #actions = byId('verify-actions', HTMLDivElement);
+
+  /**
+   * Waits the server announced, by what they block. They outlive one opening of the dialog (the
+   * server's cooldown does too) and are forgotten at sign-out.
+   */
+  readonly #waits = new Waits();
+  readonly #submitWait: ButtonCountdown;
+  readonly #resendWait: ButtonCountdown;
 
   /** The open session: how to settle it, and a signal that aborts its requests when it ends. */
   #session: { request: VerifyRequest; settle: (record: VerifiedRecord | null) => void; abort: AbortController } | null = null;
@@ -73,6 +107,32 @@ export class VerificationDialog {
   #busy = false;
 
   constructor() {
+    const announce = (text: string) => say(this.#message, text, 'info');
+    this.#submitWait = new ButtonCountdown({
+      waits: this.#waits,
+      button: this.#submit,
+      place: (timer) => this.#actions.before(timer),
+      text: (key, left) =>
+        key === PASSWORD_KEY
+          ? `Password checks are locked. Try again in ${left}${this.#offersCodes() ? ', or verify with a code' : ''}.`
+          : key.startsWith('send-')
+            ? `You can request a code in ${left}.`
+            : `Code checks are paused. Try again in ${left}.`,
+      ended: (key) =>
+        key === PASSWORD_KEY ? 'You can try your password again.' : key.startsWith('send-') ? 'You can request a code now.' : 'You can enter a code again.',
+      announce,
+      focusInstead: () => this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked:not(:disabled)'),
+    });
+    this.#resendWait = new ButtonCountdown({
+      waits: this.#waits,
+      button: this.#resend,
+      place: (timer) => this.#codeEntry.append(timer),
+      text: (_key, left) => `You can send a new code in ${left}.`,
+      ended: () => 'You can send a new code now.',
+      announce,
+      focusInstead: () => this.#code,
+    });
+
     this.#form.addEventListener('submit', (event) => {
       event.preventDefault();
       void this.#guarded(() => this.#submitStep());
@@ -82,6 +142,7 @@ export class VerificationDialog {
     });
     this.#resend.addEventListener('click', () => void this.#guarded(() => this.#sendCode()));
     byId('verify-cancel', HTMLButtonElement).addEventListener('click', () => this.#dialog.close('cancel'));
+    this.#dialog.addEventListener('keydown', (event) => this.#keepFocusInside(event));
     // Escape (the dialog's own 'cancel'), the Cancel button and a successful check all end here.
     this.#dialog.addEventListener('close', () => this.#end());
   }
@@ -97,12 +158,20 @@ export class VerificationDialog {
     });
   }
 
+  /** Sign-out: closes the dialog if open (as cancelled) and forgets the waits of this user. */
+  forget(): void {
+    if (this.#dialog.open) this.#dialog.close('cancel');
+    this.#waits.clear();
+  }
+
   #reset(request: VerifyRequest): void {
     this.#reason.textContent = request.reason;
+    this.#approval.hidden = request.action === null;
+    this.#approvalText.textContent = request.action === null ? '' : approvalText(request.action);
     this.#emailDetail.textContent = request.account.email;
     this.#phoneDetail.textContent = request.account.phone ?? '';
     let first = true;
-    for (const method of ['password', 'email', 'phone'] as const) {
+    for (const method of DIALOG_METHODS) {
       const offered = request.methods.includes(method);
       const option = this.#options[method];
       option.hidden = !offered;
@@ -113,6 +182,8 @@ export class VerificationDialog {
       }
       if (offered) first = false;
     }
+    // One method: nothing to choose, so no radio to stop at on the way to the field.
+    this.#methods.hidden = request.methods.length === 1;
     this.#password.value = '';
     this.#code.value = '';
     this.#pending = null;
@@ -120,10 +191,15 @@ export class VerificationDialog {
     this.#showMethod();
   }
 
-  #method(): VerificationMethod {
+  #method(): DialogMethod {
     const checked = this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked');
     const value = checked?.value;
     return value === 'email' || value === 'phone' ? value : 'password';
+  }
+
+  #offersCodes(): boolean {
+    const methods = this.#session?.request.methods ?? [];
+    return methods.includes('email') || methods.includes('phone');
   }
 
   /** Shows the panel of the chosen method, in the state that method is in. */
@@ -136,24 +212,60 @@ export class VerificationDialog {
     if (method === 'password') {
       this.#devNote.hidden = true;
       this.#submit.textContent = 'Verify';
+      this.#submitWait.key = PASSWORD_KEY;
+      this.#resendWait.key = null;
       return;
     }
     const pending = this.#pending?.method === method ? this.#pending : null;
-    const destination = method === 'email' ? 'email' : 'phone';
-    const to = this.#session?.request.account[destination] ?? '';
+    const to = this.#session?.request.account[method] ?? '';
+    const bound = this.#session?.request.action != null;
     this.#codeEntry.hidden = pending === null;
     this.#devNote.hidden = pending === null || this.#session?.request.delivery[method] !== 'console';
     if (pending === null) {
-      this.#codeHint.textContent = `We will send a 6-digit code to ${to}.`;
+      this.#codeHint.textContent = `We will send a 6-digit code to ${to}.${bound ? ' The message says what it approves.' : ''}`;
       this.#submit.textContent = 'Send code';
+      this.#submitWait.key = sendKey(method);
+      this.#resendWait.key = null;
     } else {
       this.#submit.textContent = 'Verify';
+      this.#submitWait.key = verifyKey(method);
+      this.#resendWait.key = sendKey(method);
     }
   }
 
   #focusFirstStep(): void {
-    if (this.#method() === 'password') this.#password.focus();
-    else this.#submit.focus();
+    const method = this.#method();
+    if (method === 'password' && !this.#submit.disabled) this.#password.focus();
+    else if (!this.#submit.disabled) this.#submit.focus();
+    else this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked')?.focus();
+  }
+
+  /**
+   * Tab from the last control goes to the first and Shift+Tab from the first to the last. The
+   * modal dialog already makes the page inert, but Chromium and Firefox let Tab leave it for the
+   * browser's own toolbar; a dialog that asks for a password should not lose focus that way.
+   */
+  #keepFocusInside(event: KeyboardEvent): void {
+    if (event.key !== 'Tab' || event.altKey || event.ctrlKey || event.metaKey) return;
+    const focusable = Array.from(this.#dialog.querySelectorAll<HTMLElement>(FOCUSABLE)).filter(
+      (element) => !(element as HTMLButtonElement).disabled && element.getClientRects().length > 0 && !this.#isUncheckedRadio(element),
+    );
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (first === undefined || last === undefined) return;
+    const active = document.activeElement;
+    if (event.shiftKey && (active === first || !this.#dialog.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !this.#dialog.contains(active))) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
+  /** A radio group is one Tab stop: its checked radio. */
+  #isUncheckedRadio(element: HTMLElement): boolean {
+    return element instanceof HTMLInputElement && element.type === 'radio' && !element.checked;
   }
 
   /** One step at a time: a second Enter while a request runs is ignored (the button stays focusable). */
@@ -177,6 +289,8 @@ export class VerificationDialog {
   }
 
   async #submitStep(): Promise<void> {
+    // A button disabled by a countdown cannot be clicked, but Enter in a field could still submit.
+    if (this.#submitWait.waiting) return;
     const method = this.#method();
     if (method === 'password') return this.#verifyPassword();
     if (this.#pending?.method === method) return this.#verifyCode(this.#pending);
@@ -191,6 +305,18 @@ export class VerificationDialog {
     });
   }
 
+  /** `{ action }` when the verification is bound to one: exactly the guard's `requirement.action`. */
+  #binding(): { action?: Action } {
+    const action = this.#session?.request.action ?? null;
+    return action === null ? {} : { action };
+  }
+
+  /** Starts the wait an answer announces for `key` (Retry-After on a 429, or a used-up quota). */
+  #noteWait(key: string, response: Response): void {
+    const seconds = waitAfter(response);
+    if (seconds !== null) this.#waits.start(key, seconds);
+  }
+
   async #verifyPassword(): Promise<void> {
     clearInvalid(this.#password);
     if (this.#password.value === '') {
@@ -199,27 +325,33 @@ export class VerificationDialog {
       return;
     }
     say(this.#message, 'Checking your password…');
-    const response = await this.#post('/password/verify', { password: this.#password.value });
+    const response = await this.#post('/password/verify', { password: this.#password.value, ...this.#binding() });
     const body = await readBody(response);
     if (response.ok && isRecordAnswer(body)) {
       this.#finish({ id: body.verificationRecordId, expiresAt: Date.parse(body.expiresAt) });
       return;
     }
     this.#password.value = '';
-    say(this.#message, describeError(response, body), 'error');
-    flagInvalid(this.#password);
+    const lastAttempt = body.code === 'verification.invalid_credentials' && body.remainingAttempts === 1;
+    let text = describeError(response, body);
+    if (lastAttempt && this.#offersCodes()) text += ' You can verify with a code instead.';
+    say(this.#message, text, lastAttempt ? 'warning' : 'error');
+    this.#noteWait(PASSWORD_KEY, response);
+    if (!this.#submit.disabled) flagInvalid(this.#password);
   }
 
   async #sendCode(): Promise<void> {
     const method = this.#method();
     const session = this.#session;
-    if (method === 'password' || session === null) return;
+    if (method === 'password' || session === null || this.#waits.secondsLeft(sendKey(method)) > 0) return;
     const value = session.request.account[method];
     if (!value) return;
     const identifier = { type: method, value };
     say(this.#message, method === 'email' ? 'Sending the code by email…' : 'Sending the code by text message…');
-    const response = await this.#post('/verification-code', { identifier });
+    const response = await this.#post('/verification-code', { identifier, ...this.#binding() });
     const body = await readBody(response);
+    // The 201 tells when the next send is allowed (the resend cooldown), a 429 how long to wait.
+    this.#noteWait(sendKey(method), response);
     if (!(response.status === 201 && isRecordAnswer(body))) {
       say(this.#message, describeError(response, body), 'error');
       return;
@@ -228,20 +360,25 @@ export class VerificationDialog {
     this.#code.value = '';
     this.#showMethod();
     const until = timeOf(body.expiresAt);
-    this.#codeHint.textContent = `We sent a 6-digit code to ${value}.${until ? ` It works until ${until}.` : ''}`;
+    const action = session.request.action;
+    const check = action === null ? '' : ` Check that the message names this ${action.type}.`;
+    this.#codeHint.textContent = `We sent a 6-digit code to ${value}${until ? ` (valid until ${until})` : ''}.${check}`;
     say(this.#message, 'Code sent. Enter it below.', 'success');
     this.#code.focus();
+    // On a small screen, the field and the resend countdown under it in view together.
+    this.#codeEntry.scrollIntoView({ block: 'nearest' });
   }
 
   async #verifyCode(pending: PendingCode): Promise<void> {
     clearInvalid(this.#code);
-    const code = this.#code.value.replace(/\s+/g, '');
+    const code = typedCode(this.#code.value);
     if (!CODE_PATTERN.test(code)) {
-      say(this.#message, 'Enter the 6-digit code.', 'error');
+      say(this.#message, 'Enter the 6-digit code (digits only; spaces and dashes are fine).', 'error');
       flagInvalid(this.#code);
       return;
     }
     say(this.#message, 'Checking the code…');
+    // No action here: the code was bound to it when it was sent.
     const response = await this.#post('/verification-code/verify', {
       identifier: pending.identifier,
       verificationId: pending.verificationId,
@@ -258,9 +395,10 @@ export class VerificationDialog {
       this.#pending = null;
       this.#showMethod();
       say(this.#message, describeError(response, body), 'error');
-      this.#submit.focus();
+      if (!this.#submit.disabled) this.#submit.focus();
       return;
     }
+    this.#noteWait(verifyKey(pending.method), response);
     say(this.#message, describeError(response, body), 'error');
     flagInvalid(this.#code);
     this.#code.select();

@@ -13,6 +13,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { describeAction, type RateLimits } from '../../lib/index';
 import { ALICE, BOB, startExample } from '../helpers/example';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -26,8 +27,17 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-quic',
 ];
-const SCREENSHOT = path.join(__dirname, '..', '..', 'docs', 'verification-dialog.png');
+const DOCS = path.join(__dirname, '..', '..', 'docs');
+const SCREENSHOT = path.join(DOCS, 'verification-dialog.png');
+const PHONE_SCREENSHOT = path.join(DOCS, 'transfer-dialog-375.png');
+const SMALL_PHONE_SCREENSHOT = path.join(DOCS, 'transfer-dialog-320.png');
 const DESTINATION = 'DE89 3704 0044 0532 0130 00';
+/** An iPhone SE / 8 and the narrowest phones still in use. */
+const PHONE = { width: 375, height: 667 };
+const SMALL_PHONE = { width: 320, height: 568 };
+const DESKTOP = { width: 1000, height: 700 };
+const TRANSFER = { type: 'transfer', amount: '250.00', currency: 'EUR', payee: 'NL91ABNA0417164300' };
+const APPROVAL = 'Approve transfer of 250.00 EUR to NL91ABNA0417164300';
 
 jest.setTimeout(60_000);
 
@@ -41,9 +51,41 @@ interface Tab {
   problems: string[];
 }
 
+type Example = Awaited<ReturnType<typeof startExample>>;
+
+/** One example app on a random local port. */
+interface Served {
+  ex: Example;
+  baseUrl: string;
+  close: () => Promise<void>;
+}
+
+async function serve(limits: RateLimits): Promise<Served> {
+  const ex = await startExample('memory', {}, { limits });
+  const server: Server = ex.app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    ex,
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ex.close();
+    },
+  };
+}
+
+/** A verification request the page sent, with its JSON body. */
+interface SentRequest {
+  path: string;
+  body: Record<string, unknown>;
+}
+
 describe('demo page in a browser', () => {
-  let ex: Awaited<ReturnType<typeof startExample>> | undefined;
-  let server: Server | undefined;
+  let ex: Example | undefined;
+  let main: Served | undefined;
+  /** Apps started by one test (their own limits or a fresh store), closed after it. */
+  const extra: Served[] = [];
   let baseUrl = '';
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
@@ -55,30 +97,32 @@ describe('demo page in a browser', () => {
       );
     }
     // The library's default rate limits, as `npm start` runs the demo (the helper relaxes them otherwise).
-    ex = await startExample('memory', {}, { limits: {} });
-    server = ex.app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    main = await serve({});
+    ex = main.ex;
+    baseUrl = main.baseUrl;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   }, 60_000);
 
   afterEach(async () => {
     await context?.close();
     context = undefined;
+    for (const served of extra.splice(0)) await served.close();
   });
 
   afterAll(async () => {
     await browser?.close();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server?.close(() => resolve()));
-    }
-    await ex?.close();
+    await main?.close();
   });
 
-  async function openTab(): Promise<Tab> {
+  async function serveForThisTest(limits: RateLimits): Promise<Served> {
+    const served = await serve(limits);
+    extra.push(served);
+    return served;
+  }
+
+  async function openTab(viewport = DESKTOP, url = baseUrl): Promise<Tab> {
     if (!browser) throw new Error('browser not started');
-    context = await browser.newContext({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+    context = await browser.newContext({ viewport, deviceScaleFactor: 1, reducedMotion: 'reduce' });
     const page = await context.newPage();
     const consoleLines: string[] = [];
     const problems: string[] = [];
@@ -87,7 +131,7 @@ describe('demo page in a browser', () => {
       if (/Content Security Policy|Refused to (load|execute|apply)/i.test(message.text())) problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(baseUrl);
+    await page.goto(url);
     return { page, dialog: page.getByRole('dialog', { name: "Confirm it's you" }), consoleLines, problems };
   }
 
@@ -116,6 +160,40 @@ describe('demo page in a browser', () => {
     return (await region.textContent()) ?? '';
   }
 
+  /** The verification requests the page sends from now on, with their bodies. */
+  function recordVerificationRequests(page: Page): SentRequest[] {
+    const sent: SentRequest[] = [];
+    page.on('request', (request) => {
+      const { pathname } = new URL(request.url());
+      if (request.method() === 'POST' && pathname.startsWith('/api/verifications/')) {
+        sent.push({ path: pathname.slice('/api/verifications'.length), body: request.postDataJSON() as Record<string, unknown> });
+      }
+    });
+    return sent;
+  }
+
+  /** No horizontal scroll: nothing is wider than the screen. */
+  async function expectNoHorizontalScroll(page: Page): Promise<void> {
+    const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+  }
+
+  /** The element is entirely on screen (not cut off at any edge). */
+  async function expectOnScreen(page: Page, locator: Locator): Promise<void> {
+    const box = await locator.boundingBox();
+    const viewport = page.viewportSize();
+    expect(box).not.toBeNull();
+    expect(viewport).not.toBeNull();
+    expect(box!.x).toBeGreaterThanOrEqual(0);
+    expect(box!.y).toBeGreaterThanOrEqual(0);
+    expect(box!.x + box!.width).toBeLessThanOrEqual(viewport!.width);
+    expect(box!.y + box!.height).toBeLessThanOrEqual(viewport!.height);
+  }
+
+  function transferForm(page: Page): Locator {
+    return page.getByRole('region', { name: 'Transfer money' });
+  }
+
   function expectCleanRun(tab: Tab, secrets: string[]): void {
     expect(tab.problems).toEqual([]);
     for (const secret of secrets) {
@@ -127,8 +205,8 @@ describe('demo page in a browser', () => {
     const tab = await openTab();
     const { page, dialog } = tab;
     await signIn(tab, ALICE);
-    // The access token stays in memory: nothing in storage or cookies.
-    expect(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie])).toEqual([0, 0, '']);
+    // The access token is in sessionStorage only: not in localStorage, no cookie.
+    expect(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie])).toEqual([0, 1, '']);
 
     await page.getByRole('button', { name: 'Send payout' }).click();
     await dialog.waitFor();
@@ -165,12 +243,13 @@ describe('demo page in a browser', () => {
     expectCleanRun(tab, [ALICE.password, code]);
   });
 
-  test('a wrong code says how many attempts are left, a quick resend says how long to wait; the right code works', async () => {
+  test('a wrong code says how many attempts are left, resend waits out the cooldown, the right code pasted with a space works', async () => {
     const tab = await openTab();
     const { page, dialog } = tab;
     await signIn(tab, ALICE);
-    await page.getByLabel('Amount').fill('42');
-    await page.getByLabel('Currency').selectOption('EUR');
+    const payout = page.getByRole('region', { name: 'Make a payout' });
+    await payout.getByLabel('Amount').fill('42');
+    await payout.getByLabel('Currency').selectOption('EUR');
     await page.getByRole('button', { name: 'Send payout' }).click();
     await dialog.waitFor();
 
@@ -178,11 +257,9 @@ describe('demo page in a browser', () => {
     await dialog.getByRole('button', { name: 'Send code' }).click();
     await waitForFocus(page, 'verify-code');
     const code = ex!.lastCodeTo(ALICE.phone);
-    // An immediate resend hits the per-number cooldown: the wait comes from Retry-After.
-    await dialog.getByRole('button', { name: 'Send a new code' }).click();
-    const limited = await regionText(page, '#verify-message', /Too many codes/);
-    expect(limited).toMatch(/^Too many codes requested\. Try again in (\d+ seconds|1 minute)\.$/);
-    expect(ex!.lastCodeTo(ALICE.phone)).toBe(code); // nothing new was sent
+    // The send's RateLimit header says the per-number cooldown started: no resend until it ends.
+    expect(await dialog.getByRole('button', { name: 'Send a new code' }).isDisabled()).toBe(true);
+    expect(await dialog.getByRole('timer').textContent()).toMatch(/^You can send a new code in (1:00|0:5\d)\.$/);
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     await dialog.getByLabel('6-digit code').fill(wrong);
     await dialog.getByRole('button', { name: 'Verify' }).click();
@@ -190,7 +267,8 @@ describe('demo page in a browser', () => {
     expect(error).toBe('That code is not correct. 4 attempts left.');
     expect(await dialog.isVisible()).toBe(true);
 
-    await dialog.getByLabel('6-digit code').fill(code);
+    // Pasted with a space (as messages show it): the field keeps it all and the page sends the digits.
+    await dialog.getByLabel('6-digit code').fill(`${code.slice(0, 3)} ${code.slice(3)}`);
     await dialog.getByRole('button', { name: 'Verify' }).click();
     await dialog.waitFor({ state: 'hidden' });
     expect(await regionText(page, '#payout-result', /accepted/)).toContain(`Payout of €42.00 to ${DESTINATION} accepted.`);
@@ -310,5 +388,270 @@ describe('demo page in a browser', () => {
     expect(await form.getByLabel('Email', { exact: true }).inputValue()).toBe(BOB.email);
     expect(await form.getByLabel('Password', { exact: true }).inputValue()).toBe(BOB.password);
     expectCleanRun(tab, []);
+  });
+
+  describe('on a phone', () => {
+    test('a transfer by keyboard at 375 px: the dialog shows what is approved, the code message names it, a second transfer asks again', async () => {
+      // Its own app (default limits): no cooldown left over from the other tests' codes.
+      const served = await serveForThisTest({});
+      const tab = await openTab(PHONE, served.baseUrl);
+      const { page, dialog } = tab;
+      await signIn(tab, ALICE);
+      const requests = recordVerificationRequests(page);
+      const form = transferForm(page);
+
+      // The form, by keyboard: "250" becomes "250.00", the IBAN as people type it loses its spaces.
+      await form.getByLabel('Amount').focus();
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('250');
+      await page.keyboard.press('Tab'); // currency: EUR already
+      await page.keyboard.press('Tab');
+      await waitForFocus(page, 'transfer-payee');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('nl91 abna 0417 1643 00');
+      await page.keyboard.press('Enter');
+
+      // Before anything is verified, the dialog says exactly what is being approved.
+      await dialog.waitFor();
+      expect(await dialog.locator('#verify-approval-text').textContent()).toBe(APPROVAL);
+      await expectOnScreen(page, dialog.locator('#verify-approval-text'));
+      await waitForFocus(page, 'verify-password');
+
+      // Focus stays in the dialog: Tab from the last control wraps to the first, Shift+Tab back.
+      await dialog.getByRole('button', { name: 'Verify' }).focus();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value)).toBe('password');
+      expect(await focusIsInDialog(page)).toBe(true);
+      await page.keyboard.press('Shift+Tab');
+      await waitForFocus(page, 'verify-submit');
+
+      // A code by text message: arrows choose the radio, Tab reaches the button.
+      await page.keyboard.press('Tab'); // back on the checked radio (password)
+      await page.keyboard.press('ArrowDown'); // email
+      await page.keyboard.press('ArrowDown'); // text message
+      expect(await dialog.getByRole('radio', { name: /Code by text message/ }).isChecked()).toBe(true);
+      await page.keyboard.press('Tab'); // Cancel
+      await page.keyboard.press('Tab'); // Send code
+      await waitForFocus(page, 'verify-submit');
+      expect(await dialog.getByRole('button', { name: 'Send code' }).isVisible()).toBe(true);
+      await page.keyboard.press('Enter');
+      await waitForFocus(page, 'verify-code');
+
+      // The message was bound to the transfer and names it (every default text is built with describeAction).
+      const message = served.ex.sent.at(-1)!;
+      expect(message.to).toBe(ALICE.phone);
+      expect(message.action).toEqual(TRANSFER);
+      const approves = describeAction(message.action!);
+      for (const part of ['transfer', '250.00', 'EUR', 'NL91ABNA0417164300']) expect(approves).toContain(part);
+      // The buttons are on screen with the code entry open (they were cut off before), and the resend waits.
+      await expectOnScreen(page, dialog.getByRole('button', { name: 'Verify' }));
+      await expectOnScreen(page, dialog.getByRole('button', { name: 'Cancel' }));
+      expect(await dialog.getByRole('button', { name: 'Send a new code' }).isDisabled()).toBe(true);
+      await expectNoHorizontalScroll(page);
+      await page.screenshot({ path: PHONE_SCREENSHOT, animations: 'disabled' });
+
+      // Typed as the message shows it, with a space.
+      await page.keyboard.type(`${message.code.slice(0, 3)} ${message.code.slice(3)}`);
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'hidden' });
+      const first = await regionText(page, '#transfer-result', /done/);
+      expect(first).toMatch(/^Transfer of 250\.00 EUR to NL91ABNA0417164300 done\. Reference tr_[0-9a-f]+\.$/);
+      await waitForFocus(page, 'transfer-submit');
+
+      // What the page sent: requirement.action exactly, with the code request, and nothing with the code itself.
+      const sendCode = requests.find((request) => request.path === '/verification-code');
+      expect(sendCode?.body).toEqual({ identifier: { type: 'phone', value: ALICE.phone }, action: TRANSFER });
+      const verifyCode = requests.find((request) => request.path === '/verification-code/verify');
+      expect(verifyCode?.body).not.toHaveProperty('action');
+      expect(verifyCode?.body.code).toBe(message.code);
+
+      // Single use: the same transfer again needs a new verification; by password this time, bound too.
+      await page.keyboard.press('Enter');
+      await dialog.waitFor();
+      expect(await dialog.locator('#verify-approval-text').textContent()).toBe(APPROVAL);
+      await waitForFocus(page, 'verify-password');
+      await page.keyboard.type(ALICE.password);
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'hidden' });
+      const second = await regionText(page, '#transfer-result', /done/);
+      expect(second).toMatch(/^Transfer of 250\.00 EUR to NL91ABNA0417164300 done\./);
+      expect(second).not.toBe(first);
+      const byPassword = requests.find((request) => request.path === '/password/verify');
+      expect(byPassword?.body).toEqual({ password: ALICE.password, action: TRANSFER });
+
+      expectCleanRun(tab, [ALICE.password, message.code]);
+    });
+
+    test('resend at 375 px: a live countdown with the button disabled, then a resend starts it again', async () => {
+      // A 3 s cooldown instead of the default 60 s, so the test can wait it out.
+      const served = await serveForThisTest({ codeResendCooldownSeconds: 3 });
+      const tab = await openTab(PHONE, served.baseUrl);
+      const { page, dialog } = tab;
+      await signIn(tab, ALICE);
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      await dialog.getByRole('radio', { name: /Code by email/ }).check();
+      await dialog.getByRole('button', { name: 'Send code' }).click();
+      await waitForFocus(page, 'verify-code');
+      const resend = dialog.getByRole('button', { name: 'Send a new code' });
+      const timer = dialog.getByRole('timer');
+      expect(await resend.isDisabled()).toBe(true);
+      expect(await timer.textContent()).toMatch(/^You can send a new code in 0:0[1-3]\.$/);
+      await expectOnScreen(page, timer);
+
+      // It counts down, then the button comes back and the end is announced.
+      await page.waitForFunction(() => /in 0:0[12]\./.test(document.querySelector('[role="timer"]:not([hidden])')?.textContent ?? ''));
+      await regionText(page, '#verify-message', /You can send a new code now/);
+      expect(await resend.isDisabled()).toBe(false);
+      expect(await timer.isVisible()).toBe(false);
+
+      // A resend: a new code, and the countdown again.
+      const before = served.ex.sent.length;
+      await resend.focus();
+      await page.keyboard.press('Enter');
+      await regionText(page, '#verify-message', /Code sent/);
+      expect(served.ex.sent.length).toBe(before + 1);
+      expect(await resend.isDisabled()).toBe(true);
+      expect(await timer.textContent()).toMatch(/^You can send a new code in 0:0[1-3]\.$/);
+      // Focus was on the button it disabled: it moves to the code field instead of getting lost.
+      await waitForFocus(page, 'verify-code');
+
+      await page.keyboard.type(served.ex.lastCodeTo(ALICE.email));
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'hidden' });
+      await regionText(page, '#transfer-result', /done/);
+      expectCleanRun(tab, [ALICE.password, served.ex.lastCodeTo(ALICE.email)]);
+    });
+
+    test('a reload keeps the session; a 429 after it counts down from Retry-After; sign-out and a refused token end it', async () => {
+      // Its own app (default limits, so the 60 s cooldown), where Bob still has his own email.
+      const served = await serveForThisTest({});
+      const tab = await openTab(PHONE, served.baseUrl);
+      const { page, dialog } = tab;
+      await signIn(tab, BOB);
+      expect(await page.evaluate(() => [localStorage.length, sessionStorage.length])).toEqual([0, 1]);
+
+      // A code to Bob's phone, then the dialog is cancelled.
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      await dialog.getByRole('radio', { name: /Code by text message/ }).check();
+      await dialog.getByRole('button', { name: 'Send code' }).click();
+      await waitForFocus(page, 'verify-code');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+
+      // Reloaded: still signed in, no sign-in form.
+      await page.reload();
+      await page.locator('#account-email', { hasText: BOB.email }).waitFor();
+      await waitForFocus(page, 'account-title');
+      expect(await page.getByRole('region', { name: 'Sign in' }).isVisible()).toBe(false);
+
+      // The page forgot the cooldown, the server did not: its 429 starts the countdown on the button.
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      await dialog.getByRole('radio', { name: /Code by text message/ }).check();
+      await dialog.getByRole('button', { name: 'Send code' }).click();
+      expect(await regionText(page, '#verify-message', /Too many codes/)).toMatch(/^Too many codes requested\. Try again in (\d+ seconds|1 minute)\.$/);
+      expect(await dialog.getByRole('button', { name: 'Send code' }).isDisabled()).toBe(true);
+      expect(await dialog.getByRole('timer').textContent()).toMatch(/^You can request a code in (1:00|0:[0-5]\d)\.$/);
+      expect(await focusIsInDialog(page)).toBe(true);
+      await expectOnScreen(page, dialog.getByRole('timer'));
+      // Another method is not blocked by it.
+      await dialog.getByRole('radio', { name: /Password/ }).check();
+      expect(await dialog.getByRole('button', { name: 'Verify' }).isDisabled()).toBe(false);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+
+      // Sign-out forgets the token; a reload shows the sign-in form.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await regionText(page, '#sign-in-message', /Signed out/);
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+      await page.reload();
+      await page.getByRole('region', { name: 'Sign in' }).waitFor();
+      await waitForFocus(page, 'sign-in-email');
+
+      // A token the server refuses (expired, revoked, forged): 401, back to the sign-in form, token gone.
+      await page.evaluate(() => sessionStorage.setItem('harbor.accessToken', 'not-a-valid-token'));
+      await page.reload();
+      expect(await regionText(page, '#sign-in-message', /session has ended/)).toBe('Your session has ended. Sign in again.');
+      expect(await page.locator('#app-view').isVisible()).toBe(false);
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+      expectCleanRun(tab, [BOB.password]);
+    });
+
+    test('no horizontal scroll at 375 and 320 px: sign-in, account, and the dialog with a code sent', async () => {
+      const served = await serveForThisTest({});
+      for (const viewport of [PHONE, SMALL_PHONE]) {
+        const tab = await openTab(viewport, served.baseUrl);
+        const { page, dialog } = tab;
+        await expectNoHorizontalScroll(page);
+        await expectOnScreen(page, page.getByRole('region', { name: 'Sign in' }).getByRole('button', { name: 'Sign in' }));
+        await signIn(tab, viewport === PHONE ? ALICE : BOB);
+        await expectNoHorizontalScroll(page);
+        await expectOnScreen(page, page.getByRole('button', { name: 'Sign out' }));
+        await expectOnScreen(page, page.locator('#session-email'));
+
+        await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+        await dialog.waitFor();
+        await expectNoHorizontalScroll(page);
+        await dialog.getByRole('radio', { name: /Code by email/ }).check();
+        await dialog.getByRole('button', { name: 'Send code' }).click();
+        await waitForFocus(page, 'verify-code');
+        await expectNoHorizontalScroll(page);
+        for (const name of ['Verify', 'Cancel']) await expectOnScreen(page, dialog.getByRole('button', { name }));
+        await expectOnScreen(page, dialog.getByLabel('6-digit code'));
+        if (viewport === SMALL_PHONE) await page.screenshot({ path: SMALL_PHONE_SCREENSHOT, animations: 'disabled' });
+        // The approval is one scroll up, never cut off sideways.
+        const approval = dialog.locator('#verify-approval-text');
+        await approval.scrollIntoViewIfNeeded();
+        await expectOnScreen(page, approval);
+        expectCleanRun(tab, []);
+        await context?.close();
+        context = undefined;
+      }
+    });
+
+    test('wrong passwords say how many tries are left, warn before the last one, then lock with a countdown', async () => {
+      // A fresh app: the lockout must not spill into the other tests.
+      const served = await serveForThisTest({});
+      const tab = await openTab(PHONE, served.baseUrl);
+      const { page, dialog } = tab;
+      await signIn(tab, ALICE);
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      const password = dialog.getByLabel('Password', { exact: true });
+      const message = dialog.locator('#verify-message');
+      const wrong = async (attempt: number) => {
+        await password.fill(`wrong-password-${attempt}`);
+        await page.keyboard.press('Enter');
+        await page.waitForFunction(
+          (n) => document.querySelector('#verify-message')?.getAttribute('data-attempt') !== String(n) && /not correct/.test(document.querySelector('#verify-message')?.textContent ?? ''),
+          attempt,
+        );
+        const text = (await message.textContent()) ?? '';
+        await message.evaluate((region, n) => {
+          region.setAttribute('data-attempt', String(n));
+          region.textContent = '';
+        }, attempt);
+        return text;
+      };
+      expect(await wrong(1)).toBe('That password is not correct. 4 attempts left.');
+      expect(await wrong(2)).toBe('That password is not correct. 3 attempts left.');
+      expect(await wrong(3)).toBe('That password is not correct. 2 attempts left.');
+      const warning = await wrong(4);
+      expect(warning).toBe(
+        'That password is not correct. Last attempt: one more wrong password locks password checks for a while. You can verify with a code instead.',
+      );
+      expect(await message.getAttribute('class')).toContain('is-warning');
+      expect(await dialog.getByRole('button', { name: 'Verify' }).isDisabled()).toBe(false);
+
+      // The fifth: locked, and the button says until when instead of letting a sixth try fail.
+      expect(await wrong(5)).toBe('That password is not correct, and no attempts are left: password checks are locked for now.');
+      expect(await dialog.getByRole('button', { name: 'Verify' }).isDisabled()).toBe(true);
+      expect(await dialog.getByRole('timer').textContent()).toMatch(/^Password checks are locked\. Try again in 1[45]:\d\d, or verify with a code\.$/);
+      expect(await focusIsInDialog(page)).toBe(true);
+      expectCleanRun(tab, [ALICE.password]);
+    });
   });
 });
