@@ -5,11 +5,13 @@ import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import {
   asyncHandler,
+  authenticateRequest,
   consoleSender,
   createStepUp,
   jsonBody,
   jsonErrorHandler,
   jwtAuthenticator,
+  oidcAuthenticator,
   senderByChannel,
   sendError,
   sendgridSender,
@@ -17,6 +19,7 @@ import {
   unauthorized,
   validateBody,
   VerificationError,
+  type Authenticator,
   type RateLimits,
   type Sender,
   type VerificationStore,
@@ -82,13 +85,42 @@ const transferBody = z.object({
 });
 const parse = validateBody;
 
+/**
+ * The app's own HS256 tokens, and, with OIDC_ISSUER, also an identity provider's access tokens
+ * (verified against its published keys; `sub` is the user id, `sid` the session). The token's
+ * header `alg` picks the verifier: the provider's tokens are never HS*, the app's always are, so
+ * neither verifier ever sees the other's tokens.
+ */
+function appAuthenticator(config: ExampleConfig): Authenticator {
+  const own = jwtAuthenticator({ secret: config.jwtSecret, algorithms: ['HS256'] });
+  if (config.oidc === undefined) return own;
+  const provider = oidcAuthenticator({
+    issuer: config.oidc.issuer,
+    audience: config.oidc.audience,
+    ...(config.oidc.jwksUri !== undefined ? { jwksUri: config.oidc.jwksUri } : {}),
+  });
+  return (req) => (tokenAlgorithm(req.headers.authorization) === 'HS256' ? own(req) : provider(req));
+}
+
+/** The `alg` of a bearer token's header, without verifying anything (only to choose the verifier). */
+function tokenAlgorithm(authorization: string | undefined): string | undefined {
+  const header = /^Bearer +([A-Za-z0-9_-]{1,2048})\./.exec(authorization ?? '')?.[1];
+  if (header === undefined) return undefined;
+  try {
+    const alg = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown }).alg;
+    return typeof alg === 'string' ? alg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The demo banking/payroll app: sign-in, an account, and sensitive routes behind step-up verification. */
 export async function createExampleApp(deps: ExampleAppDeps) {
   const { config } = deps;
   const log = deps.log ?? console.log;
   const users = await DemoUsers.seed();
   const pageScript = await bundleWebApp();
-  const authenticate = jwtAuthenticator({ secret: config.jwtSecret, algorithms: ['HS256'] });
+  const authenticate = appAuthenticator(config);
 
   const stepUp = createStepUp({
     authenticate,
@@ -118,9 +150,9 @@ export async function createExampleApp(deps: ExampleAppDeps) {
 
   /** The app's own sign-in check for its account routes (the guard authenticates by itself). */
   const signedIn = async (req: Request): Promise<string> => {
-    const userId = (await authenticate(req))?.userId;
+    const { userId } = await authenticateRequest(authenticate, req);
     // A valid token for an account that no longer exists is not a session.
-    if (!userId || users.account(userId) === null) throw unauthorized('Bearer realm="example"');
+    if (users.account(userId) === null) throw unauthorized('Bearer realm="example"');
     return userId;
   };
 

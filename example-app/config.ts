@@ -10,6 +10,8 @@ export interface ExampleConfig {
   codeTtlSeconds: number;
   sendgrid: { apiKey: string; from: string; apiUrl: string | undefined } | undefined;
   twilio: { accountSid: string; authToken: string; from: string; apiUrl: string | undefined } | undefined;
+  /** An identity provider whose access tokens the app accepts besides its own (`sub` is the user id). */
+  oidc: { issuer: string; audience: string; jwksUri: string | undefined } | undefined;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -41,6 +43,9 @@ export function readConfig(env: NodeJS.ProcessEnv, warn: (line: string) => void 
       env.SENDGRID_API_KEY && mailFrom
         ? { apiKey: env.SENDGRID_API_KEY, from: mailFrom, apiUrl: env.SENDGRID_API_URL || undefined }
         : undefined,
+    oidc: env.OIDC_ISSUER
+      ? { issuer: env.OIDC_ISSUER, audience: env.OIDC_AUDIENCE || 'express-step-up-example', jwksUri: env.OIDC_JWKS_URI || undefined }
+      : undefined,
     twilio:
       env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && twilioFrom
         ? {

@@ -31,7 +31,7 @@ export type { Sender, CodeMessage } from './senders/sender';
 export { VerificationError, ERROR_STATUS, jsonErrorHandler, sendError, type ErrorCode, type VerificationErrorOptions } from './errors';
 export { jsonBody } from './http/json-body';
 export { parseBody as validateBody } from './http/validate';
-export { unauthorized } from './auth/authenticator';
+export { authenticateRequest, unauthorized } from './auth/authenticator';
 export { openApiDocument, type OpenApiDocument, type OpenApiInfo, type OpenApiObject, type OpenApiOptions } from './openapi';
 export type {
   VerificationMethod,

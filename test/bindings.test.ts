@@ -279,3 +279,30 @@ describe('example app findings (security review)', () => {
     await ex.close();
   });
 });
+
+describe('example app with OIDC_ISSUER: an identity provider tokens too', () => {
+  test("the provider's token (sub, sid) works for the router and the guards; the app's own tokens still work", async () => {
+    const { OidcStandIn } = await import('./helpers/oidc-provider');
+    const provider = await OidcStandIn.start();
+    try {
+      const key = await provider.createKey('RS256');
+      const ex = await startExample('memory', { OIDC_ISSUER: provider.issuer, OIDC_AUDIENCE: 'bank-api' });
+      const providerToken = `Bearer ${await provider.sign(key, 'bank-api', { claims: { sub: 'usr_alice', sid: 'idp-session-1' } })}`;
+      const account = await request(ex.app).get('/api/my-account').set('Authorization', providerToken);
+      expect(account.status).toBe(200);
+      expect(account.body.id).toBe('usr_alice');
+      const record = await request(ex.app).post('/api/verifications/password/verify').set('Authorization', providerToken).send({ password: ALICE.password });
+      expect(record.status).toBe(201);
+      await request(ex.app).get('/api/payslips').set('Authorization', providerToken).set('Verification-Id', record.body.verificationRecordId).expect(200);
+      // bound to the provider's session: the same user's own-token session cannot use it
+      const own = await ex.signIn(ALICE);
+      expect((await request(ex.app).get('/api/payslips').set('Authorization', own).set('Verification-Id', record.body.verificationRecordId)).status).toBe(403);
+      // a token for another audience is refused
+      const other = `Bearer ${await provider.sign(key, 'another-api', { claims: { sub: 'usr_alice' } })}`;
+      expect((await request(ex.app).get('/api/my-account').set('Authorization', other)).status).toBe(401);
+      await ex.close();
+    } finally {
+      await provider.close();
+    }
+  });
+});
