@@ -66,30 +66,61 @@ export function recordRef(recordId: string): string {
   return createHash('sha256').update(recordId).digest('hex').slice(0, 12);
 }
 
-/** Builds and delivers audit events; a failing listener never affects the request. */
+/**
+ * Builds and delivers audit events; a failing listener never affects the request.
+ *
+ * Nothing is built without a listener (call sites check `enabled` before making the fields).
+ * With one, `emit` only queues the fields and the clock reading; the event objects (timestamp
+ * text, masked identifier, record hash, request id, IP) are built and delivered together on the
+ * next turn of the event loop, after the current request's answer has been written, so a listener
+ * (a logger) never sits on the request's own path. Order is kept.
+ */
 export class Audit {
+  readonly #queue: Array<{ readonly req: Request; readonly fields: AuditEventFields; readonly at: number }> = [];
+  #scheduled = false;
+
   constructor(
     private readonly onEvent: ((event: AuditEvent) => void) | undefined,
     private readonly requestIdOf: (req: Request) => string | undefined = defaultRequestId,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether anyone listens (when not, call sites skip building the event's fields). */
+  get enabled(): boolean {
+    return this.onEvent !== undefined;
+  }
+
   emit(req: Request, fields: AuditEventFields): void {
     if (this.onEvent === undefined) return;
+    this.#queue.push({ req, fields, at: this.now() });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue.splice(0);
+    for (const { req, fields, at } of batch) {
+      try {
+        this.onEvent?.(this.#build(req, fields, at));
+      } catch {
+        // An audit listener's failure must not change anything else.
+      }
+    }
+  }
+
+  #build(req: Request, fields: AuditEventFields, at: number): AuditEvent {
     const { identifier, recordId, ...rest } = fields;
     const requestId = this.requestIdOf(req);
-    const event: AuditEvent = {
+    return {
       ...rest,
-      at: new Date(this.now()).toISOString(),
+      at: new Date(at).toISOString(),
       ...(identifier ? { identifier: maskIdentifier(identifier) } : {}),
       ...(recordId ? { recordRef: recordRef(recordId) } : {}),
       ...(requestId ? { requestId } : {}),
       ...(req.ip ? { ip: req.ip } : {}),
     };
-    try {
-      this.onEvent(event);
-    } catch {
-      // An audit listener's failure must not change the answer to the request.
-    }
   }
 }

@@ -204,7 +204,7 @@ export function createGuardFactory(config: GuardConfig) {
         };
       },
       passed(req, principal, { context }) {
-        config.audit.emit(req, {
+        if (config.audit.enabled) config.audit.emit(req, {
           type: rule.singleUse ? 'record.consumed' : 'guard.passed',
           userId: principal.userId,
           method: context.method,
