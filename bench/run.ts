@@ -7,8 +7,9 @@
  * property fails (more than one Redis command sent per guard check after warm-up, a MemoryStore
  * past its bound, or a request that did not get the expected answer).
  *
- * BENCH_CPU_PROF=<part of a row name> starts that side-by-side server with --cpu-prof; its
- * profile is written to bench/results/profiles/ when the run ends (open it in Chrome DevTools).
+ * BENCH_CPU_PROF='<part of a row name>|<another>' starts those side-by-side servers with --cpu-prof;
+ * their profiles are written to bench/results/profiles/ when the run ends (open them in Chrome
+ * DevTools, or summarize their self time with `npx tsx bench/profile-summary.ts <file>`).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

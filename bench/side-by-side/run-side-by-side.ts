@@ -62,7 +62,7 @@ export interface SideBySideOptions extends SideBySideSettings {
   readonly redisUrl: string;
   readonly redisPort: number;
   readonly admin: Redis;
-  /** Rows whose name contains this string get their server started with --cpu-prof (into bench/results/profiles). */
+  /** Rows whose name contains one of these `|`-separated strings get their server started with --cpu-prof (into bench/results/profiles). */
   readonly cpuProfile?: string | undefined;
   readonly progress: (line: string) => void;
 }
@@ -120,7 +120,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
     options.progress(`starting ${rows.length} servers, each in its own process`);
     const started = await Promise.allSettled(
       rows.map((row) => {
-        const profile = options.cpuProfile !== undefined && row.name.includes(options.cpuProfile);
+        const profile = options.cpuProfile?.split('|').some((part) => part !== '' && row.name.includes(part)) === true;
         return ServerChild.start(row.spec, options.redisUrl, profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
       }),
     );
