@@ -9,12 +9,13 @@ export const isBenchChild = (): boolean => process.send !== undefined && process
 /**
  * Starts a bench/*.ts module in its own Node process (through tsx, with an IPC channel),
  * so that what it measures does not share an event loop or a heap with the rest.
+ * `stdout: 'ignore'` sends the child's stdout to /dev/null (a server that logs every request).
  */
-export function forkBenchModule(file: string, nodeFlags: readonly string[] = []): ChildProcess {
+export function forkBenchModule(file: string, nodeFlags: readonly string[] = [], { stdout = 'inherit' }: { stdout?: 'inherit' | 'ignore' } = {}): ChildProcess {
   return fork(file, [CHILD_FLAG], {
     cwd: path.resolve(__dirname, '..'), // where `tsx` resolves
     execArgv: [...nodeFlags, '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', stdout, 'inherit', 'ipc'],
   });
 }
 

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { accessToken, BENCH_ACTION, BENCH_SESSION, BENCH_USER, createRecords, guardJob, startApp, type GuardJobOptions } from './app';
-import { openStore } from './guard';
+import { openStore } from './stores';
 import type { LoadClient } from './load-client';
 import { measureWindow, watchServer, type RoundTripRow, type WatchedServer } from './round-trip-window';
 

@@ -1,12 +1,17 @@
 /**
- * `npm run bench`: JWT verification, guard throughput and latency, Redis round
- * trips per guard check (on one redis-server and on a three-master Redis Cluster),
- * MemoryStore memory and bound, bcrypt timing. Starts its own redis-server and
- * cluster on free ports (never 6379) and stops them; prints tables and writes
- * bench/results/latest.json. Exits 1 when a measured property fails (more than
- * one Redis command sent per guard check after warm-up, a MemoryStore past its
- * bound, or a request that did not get the expected answer).
+ * `npm run bench`: builds the package (dist/), then measures the guard over HTTP side by side with
+ * a floor and a peer in one run (bench/side-by-side/), Redis round trips per guard check (on one
+ * redis-server and on a three-master Redis Cluster), JWT verification, MemoryStore memory and
+ * bound, bcrypt timing. Starts its own redis-server and cluster on free ports (never 6379) and
+ * stops them; prints tables and writes bench/results/latest.json. Exits 1 when a measured
+ * property fails (more than one Redis command sent per guard check after warm-up, a MemoryStore
+ * past its bound, or a request that did not get the expected answer).
+ *
+ * BENCH_CPU_PROF='<part of a row name>|<another>' starts those side-by-side servers with --cpu-prof;
+ * their profiles are written to bench/results/profiles/ when the run ends (open them in Chrome
+ * DevTools, or summarize their self time with `npx tsx bench/profile-summary.ts <file>`).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,22 +19,24 @@ import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import { runBcryptBench, type BcryptResult } from './bcrypt';
 import { runClusterRoundTripBench, type ClusterRoundTripResult } from './cluster-round-trips';
-import { runGuardBench, type GuardResult } from './guard';
 import { runJwtBench, type JwtResult } from './jwt';
 import { LoadClient } from './load-client';
 import { runMemoryBench, type MemoryResult } from './memory';
 import { runOidcBench, type OidcResult } from './oidc';
 import { connectClient, startRedisServer } from './redis-server';
 import { runRoundTripBench, type RoundTripRow } from './round-trips';
+import { runSideBySide, type SideBySideResult } from './side-by-side/run-side-by-side';
 import { formatInt, printTable, round } from './stats';
 
 const SETTINGS = {
   jwtIterations: 20_000,
   oidcIterations: 10_000,
-  guardRequests: 5_000,
-  guardRounds: 3,
-  guardWarmup: 2_000,
-  guardConcurrency: 20,
+  /** Side by side: autocannon connections (as in issue 10's figures), requests per row and round, rounds, warm-up, MONITOR window. */
+  httpConnections: 50,
+  httpRequests: 5_000,
+  httpRounds: 5,
+  httpWarmup: 2_000,
+  httpMonitorRequests: 1_000,
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
   clusterRoundTripChecks: 999,
@@ -37,7 +44,7 @@ const SETTINGS = {
 } as const;
 
 /** Past this the run is stuck: it stops (the redis-server is killed on exit). */
-const HARD_TIMEOUT_MS = 180_000;
+const HARD_TIMEOUT_MS = 420_000;
 
 interface Machine {
   readonly node: string;
@@ -45,13 +52,15 @@ interface Machine {
   readonly cpus: number;
   readonly cpuModel: string;
   readonly redis: string;
+  /** 1, 5 and 15 minute load averages when the run started: the cores are shared with other work. */
+  readonly loadAverageAtStart: readonly number[];
 }
 
 interface Results {
   readonly machine: Machine;
   readonly jwt: readonly JwtResult[];
   readonly oidc: readonly OidcResult[];
-  readonly guard: readonly GuardResult[];
+  readonly sideBySide: SideBySideResult;
   readonly roundTrips: readonly RoundTripRow[];
   readonly clusterRoundTrips: ClusterRoundTripResult;
   readonly memory: MemoryResult;
@@ -69,7 +78,7 @@ async function redisVersion(admin: Redis): Promise<string> {
  * run after the JWT loops (whose string-secret case leaves much garbage), the
  * first guard case measured up to a third slower.
  */
-async function measure(): Promise<Results> {
+async function measure(loadAverageAtStart: readonly number[]): Promise<Results> {
   const redis = await startRedisServer();
   const load = LoadClient.start();
   let admin: Redis | undefined;
@@ -81,16 +90,20 @@ async function measure(): Promise<Results> {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
       redis: await redisVersion(admin),
+      loadAverageAtStart,
     };
-    progress(`guard over HTTP (redis-server ${machine.redis} on port ${redis.port})`);
-    const guard = await runGuardBench({
-      load,
+    progress(`side by side over HTTP: floor, peer, guard (redis-server ${machine.redis} on port ${redis.port})`);
+    const sideBySide = await runSideBySide({
       redisUrl: redis.url,
+      redisPort: redis.port,
       admin,
-      requests: SETTINGS.guardRequests,
-      rounds: SETTINGS.guardRounds,
-      warmup: SETTINGS.guardWarmup,
-      concurrency: SETTINGS.guardConcurrency,
+      connections: SETTINGS.httpConnections,
+      requests: SETTINGS.httpRequests,
+      rounds: SETTINGS.httpRounds,
+      warmup: SETTINGS.httpWarmup,
+      monitorRequests: SETTINGS.httpMonitorRequests,
+      cpuProfile: process.env.BENCH_CPU_PROF || undefined,
+      progress: (line) => progress(`  ${line}`),
     });
     progress('Redis round trips per guard check');
     const roundTrips = await runRoundTripBench({
@@ -115,7 +128,7 @@ async function measure(): Promise<Results> {
     const memory = await runMemoryBench();
     progress('bcrypt timing');
     const bcrypt = await runBcryptBench(SETTINGS.bcryptSamples);
-    return { machine, jwt, oidc, guard, roundTrips, clusterRoundTrips, memory, bcrypt };
+    return { machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, memory, bcrypt };
   } finally {
     await load.close().catch(() => undefined);
     await admin?.quit().catch(() => undefined);
@@ -126,35 +139,48 @@ async function measure(): Promise<Results> {
 const counts = (map: Readonly<Record<string, number>>) =>
   Object.entries(map).map(([key, n]) => `${key}×${n}`).join(' ') || '–';
 
-function report({ machine, jwt, oidc, guard, roundTrips, clusterRoundTrips, memory, bcrypt }: Results): void {
-  console.log(`\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}`);
+function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, memory, bcrypt }: Results): void {
+  console.log(
+    `\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}; ` +
+      `load average at start ${machine.loadAverageAtStart.join(' / ')} (1 / 5 / 15 min; the cores are shared with other work)`,
+  );
+
+  const s = sideBySide.settings;
+  printTable(
+    `1. Side by side over HTTP, one run: each server in its own process, all on the same private Redis; load from autocannon in another process, ` +
+      `${s.connections} connections, keep-alive, no pipelining; ${s.rounds} rounds × ${formatInt(s.requests)} requests per row after ${formatInt(s.warmup)} warm-up, ` +
+      `rows taking turns; medians of the rounds. × floor / × peer: median of per-round ratios (floor of the same algorithm; peer only for HMAC rows). ` +
+      `Redis sent/req: MONITOR over ${formatInt(s.monitorRequests)} more requests (Lua's inner calls not counted); commandstats/req counts them. ` +
+      `CPU in cores (server process; load generator: near 1 would make it the bottleneck).`,
+    ['server', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', '× floor', '× peer', 'Redis sent/req', 'commandstats/req', 'server CPU', 'load CPU', 'asserted ≤ 1', 'pass'],
+    sideBySide.rows.map((r) => [
+      r.name,
+      formatInt(r.requestsPerSecond),
+      r.requestsPerSecondRange.map(formatInt).join('–'),
+      r.p50Ms,
+      r.p99Ms,
+      r.timesFloor,
+      r.timesPeer,
+      `${r.redisSentPerRequest}${Object.keys(r.redisSent).length > 0 ? ` (${counts(r.redisSent)})` : ''}`,
+      r.commandstatsPerRequest,
+      r.serverCpu,
+      r.loadCpu,
+      r.atMostOneCommand,
+      r.pass,
+    ]),
+  );
+  console.log(`   JWKS or discovery fetches during the rounds: ${sideBySide.providerFetchesDuringRounds} (oidcAuthenticator's key set is cached after warm-up)`);
 
   printTable(
-    `1. JWT verification, HS256 (${formatInt(SETTINGS.jwtIterations)} iterations each, after 1,000 warm-up)`,
+    `2. JWT verification, HS256 (${formatInt(SETTINGS.jwtIterations)} iterations each, after 1,000 warm-up)`,
     ['case', 'ops/s', 'µs/op'],
     jwt.map((r) => [r.name, formatInt(r.opsPerSecond), r.microsecondsPerOp]),
   );
 
   printTable(
-    `1b. Provider tokens, same token and public key: oidcAuthenticator (jose, JWKS already fetched) vs jwtAuthenticator (${formatInt(SETTINGS.oidcIterations)} iterations each, after 1,000 warm-up)`,
+    `2b. Provider tokens, same token and public key: oidcAuthenticator (jose, JWKS already fetched) vs jwtAuthenticator (${formatInt(SETTINGS.oidcIterations)} iterations each, after 1,000 warm-up)`,
     ['alg', 'case', 'ops/s', 'µs/op', '× jwtAuthenticator'],
     oidc.map((r) => [r.alg, r.name, formatInt(r.opsPerSecond), r.microsecondsPerOp, r.ratioToJwt]),
-  );
-
-  printTable(
-    `2. Guard over HTTP: ${SETTINGS.guardRounds} rounds × ${formatInt(SETTINGS.guardRequests)} requests per case after ${formatInt(SETTINGS.guardWarmup)} warm-up, ` +
-      `concurrency ${SETTINGS.guardConcurrency}, keep-alive, load generator in its own process; medians of the rounds`,
-    ['guard', 'store', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', 'max ms', 'commandstats/req (incl. Lua)'],
-    guard.map((r) => [
-      r.guard,
-      r.store,
-      formatInt(r.requestsPerSecond),
-      r.requestsPerSecondRange.map(formatInt).join('–'),
-      r.p50Ms,
-      r.p99Ms,
-      r.maxMs,
-      r.commandstatsPerRequest,
-    ]),
   );
 
   const roundTripColumns = ['case', 'checks', 'statuses', 'sent by app', 'sent/check', 'inside Lua', 'commandstats/check', 'asserted ≤ 1', 'pass'];
@@ -213,12 +239,23 @@ function report({ machine, jwt, oidc, guard, roundTrips, clusterRoundTrips, memo
   console.log(`   median(user without password) − median(wrong password) = ${bcrypt.medianDifferenceMs} ms`);
 }
 
+/** `npm run build`: the side-by-side guard rows load dist/index.cjs, so it must be built from this lib/. */
+function build(): void {
+  const built = spawnSync('npm', ['run', 'build'], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error(`npm run build failed (${built.status ?? built.signal})`);
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
-  const results = await measure();
+  const loadAverageAtStart = os.loadavg().map((load) => round(load, 2));
+  progress(`load average ${loadAverageAtStart.join(' / ')}; npm run build (dist/ for the side-by-side guard rows)`);
+  build();
+  const results = await measure(loadAverageAtStart);
   report(results);
 
   const checks = [
+    ...results.sideBySide.rows.map((r) => ({ name: `side by side: ${r.name}${r.atMostOneCommand ? ' (≤ 1 Redis command sent per check)' : ''}`, pass: r.pass })),
+    { name: 'side by side: oidcAuthenticator fetched nothing from the provider during the rounds', pass: results.sideBySide.providerFetchesDuringRounds === 0 },
     ...results.roundTrips.map((r) => ({ name: `round trips: ${r.case}`, pass: r.pass })),
     ...results.clusterRoundTrips.rows.map((r) => ({ name: `round trips on Redis Cluster: ${r.case}`, pass: r.pass })),
     ...[results.memory.overCap, results.memory.overCapScaled].map((b) => ({ name: `MemoryStore bound at ${formatInt(b.maxRecords)}`, pass: b.pass })),

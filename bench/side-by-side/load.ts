@@ -1,0 +1,142 @@
+import type { ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { exitOf, forkBenchModule, isBenchChild } from '../child';
+import type { LoadResult } from '../load-client';
+import { percentile, round } from '../stats';
+import type { Target } from './protocol';
+
+/**
+ * The load generator of the side-by-side bench: autocannon in its own Node process. autocannon
+ * writes each request from a buffer built once and parses answers with a light parser: against the
+ * floor it spent about 40% less CPU per request than node's http client (bench/load-client.ts),
+ * 36–58 µs vs 54–96 µs, and on two shared cores that CPU is taken from the server under test.
+ * Its CPU is measured and reported with every row.
+ */
+export interface LoadJob {
+  readonly target: Target;
+  /** Requests in all (exactly: autocannon's `amount`). */
+  readonly count: number;
+  /** Connections kept open, one request in flight on each (no pipelining). */
+  readonly connections: number;
+}
+
+export interface SideLoadResult extends LoadResult {
+  /** CPU time of the load generator during the run, as a share of one core (1 = one core busy). */
+  readonly loadCpu: number;
+  /** Connection errors and timeouts (autocannon's `errors`). */
+  readonly errors: number;
+}
+
+type FromLoad = { readonly result: SideLoadResult } | { readonly error: string };
+
+/** The parent's handle on the load-generator process. */
+export class AutocannonLoad {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    this.#exited = exitOf(child);
+    this.#exited.catch(() => undefined); // reported by run() or close()
+  }
+
+  static start(): AutocannonLoad {
+    return new AutocannonLoad(forkBenchModule(__filename));
+  }
+
+  run(job: LoadJob): Promise<SideLoadResult> {
+    return new Promise((resolve, reject) => {
+      const onExit = () => reject(new Error('the load generator exited'));
+      this.#child.once('exit', onExit);
+      this.#child.once('message', (message: FromLoad) => {
+        this.#child.removeListener('exit', onExit);
+        if ('error' in message) reject(new Error(`load generator: ${message.error}`));
+        else resolve(message.result);
+      });
+      this.#child.send({ job });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#child.connected) this.#child.disconnect();
+    await this.#exited;
+  }
+}
+
+/** The requests one connection sends: its own slice of the ids when each id serves one request. */
+function requestsOf(target: Target, from: number, count: number): autocannon.Request[] {
+  const base = { method: target.method, path: target.path };
+  if (target.idHeader === null) return [{ ...base, headers: { ...target.headers } }];
+  if (typeof target.ids === 'string') return [{ ...base, headers: { ...target.headers, [target.idHeader]: target.ids } }];
+  const header = target.idHeader;
+  return target.ids.slice(from, from + count).map((id) => ({ ...base, headers: { ...target.headers, [header]: id } }));
+}
+
+async function runJob(job: LoadJob): Promise<SideLoadResult> {
+  const { target, count, connections } = job;
+  if (typeof target.ids !== 'string' && target.ids.length < count) throw new Error(`${target.ids.length} ids for ${count} requests`);
+  const latencies = new Float64Array(count);
+  const statuses: Record<string, number> = {};
+  let answered = 0;
+  // Each connection gets its own consecutive slice of ids, as long as its share of `count`
+  // (autocannon gives connection i floor(count / connections) requests, plus one for the first count % connections):
+  // its requests are built once here, none while measuring, and no id is sent twice.
+  let nextId = 0;
+  const setupClient = (client: autocannon.Client) => {
+    const share = (client as unknown as { opts: { responseMax: number } }).opts.responseMax;
+    client.setRequests(requestsOf(target, nextId, share));
+    nextId += share;
+  };
+
+  // autocannon reports its end only at its next one-second tick: the run is timed here instead, from
+  // the moment the first request was sent (its answer's arrival less its latency) to the last answer,
+  // and this resolves as soon as every answer is in (each connection closes after its last answer).
+  let cpuBefore = process.cpuUsage();
+  let firstSent = Number.POSITIVE_INFINITY;
+  let lastAnswer = 0;
+  let errors = 0;
+  await new Promise<void>((resolve, reject) => {
+    const instance = autocannon({ url: `http://127.0.0.1:${target.port}`, connections, amount: count, setupClient, timeout: 10 }, (error) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+    );
+    cpuBefore = process.cpuUsage(); // after the connections' requests were built
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      const now = performance.now();
+      firstSent = Math.min(firstSent, now - responseTime);
+      lastAnswer = now;
+      if (answered < count) latencies[answered] = responseTime;
+      answered += 1;
+      statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+      if (answered === count) resolve();
+    });
+    instance.on('reqError', () => {
+      errors += 1;
+    });
+  });
+  const elapsedMs = lastAnswer - firstSent;
+  const cpu = process.cpuUsage(cpuBefore);
+  if (errors > 0) statuses.error = errors;
+  const measured = latencies.subarray(0, Math.min(answered, count));
+  return {
+    count: answered,
+    elapsedMs: round(elapsedMs, 1),
+    requestsPerSecond: round(answered / (elapsedMs / 1000), 0),
+    p50Ms: round(percentile(measured, 50), 3),
+    p99Ms: round(percentile(measured, 99), 3),
+    maxMs: round(percentile(measured, 100), 3),
+    statuses,
+    loadCpu: round((cpu.user + cpu.system) / 1000 / elapsedMs, 3),
+    errors,
+  };
+}
+
+if (isBenchChild()) {
+  process.on('message', (message: { job: LoadJob }) => {
+    runJob(message.job).then(
+      (result) => process.send?.({ result } satisfies FromLoad),
+      (error: unknown) => process.send?.({ error: String(error) } satisfies FromLoad),
+    );
+  });
+  process.once('disconnect', () => process.exit(0));
+}

@@ -1,0 +1,89 @@
+import { BENCH_AUDIENCE } from './keys';
+import type { ServerSpec, TokenAlgorithm } from './protocol';
+import type { BenchToken } from './tokens';
+
+export type RowKind = 'floor' | 'peer' | 'guard' | 'example';
+
+/** One row of the side-by-side table: a server, and what it is compared with. */
+export interface Row {
+  readonly name: string;
+  readonly kind: RowKind;
+  /** The token algorithm (the floor it is compared with); null for the peer, which has a session cookie. */
+  readonly alg: TokenAlgorithm | null;
+  readonly spec: ServerSpec;
+  /** Each request consumes a record (the parent hands out the child's ids, each once). */
+  readonly singleUse: boolean;
+  /** Compared with the peer: rows with an HMAC check per request, like the peer's signed session cookie. */
+  readonly versusPeer: boolean;
+  /** The library's guard on Redis: must send at most one Redis command per check (the run fails otherwise). */
+  readonly atMostOneCommand: boolean;
+}
+
+export interface RowOptions {
+  readonly tokens: Readonly<Record<TokenAlgorithm, BenchToken>>;
+  /** The provider stand-in's issuer (RS256 and ES256 tokens, the JWKS oidcAuthenticator reads). */
+  readonly issuer: string;
+  /** Records a single-use row's child creates: every request of the run consumes one. */
+  readonly singleUseRecords: number;
+}
+
+/**
+ * The rows, in the order of the table: the three floors and the peer; the guard from the build
+ * with jwtAuthenticator HS256 (reusable and single use, RedisStore and MemoryStore); the example
+ * app's GET /api/payslips; the guard with provider tokens (RS256, ES256) through jwtAuthenticator
+ * given the public key and through oidcAuthenticator reading the JWKS, each against its floor.
+ */
+export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions): Row[] {
+  const floor = (alg: TokenAlgorithm): Row => ({
+    name: `floor ${alg}: jsonwebtoken + KeyObject, Redis GET, JSON.parse`,
+    kind: 'floor',
+    alg,
+    spec: { kind: 'floor', key: tokens[alg].key, token: tokens[alg].token },
+    singleUse: false,
+    versusPeer: alg === 'HS256',
+    atMostOneCommand: false,
+  });
+  const guard = (name: string, alg: TokenAlgorithm, authenticator: Extract<ServerSpec, { kind: 'guard' }>['authenticator'], store: 'redis' | 'memory', singleUse: boolean): Row => ({
+    name,
+    kind: 'guard',
+    alg,
+    spec: { kind: 'guard', authenticator, store, singleUse, records: singleUse ? singleUseRecords : 1, token: tokens[alg].token },
+    singleUse,
+    versusPeer: alg === 'HS256',
+    atMostOneCommand: store === 'redis',
+  });
+  const hs256 = { kind: 'jwt', key: tokens.HS256.key } as const;
+  const provider = (alg: 'RS256' | 'ES256') => ({ kind: 'jwt', key: tokens[alg].key, issuer, audience: BENCH_AUDIENCE }) as const;
+  const oidc = (alg: 'RS256' | 'ES256') => ({ kind: 'oidc', alg, issuer, audience: BENCH_AUDIENCE }) as const;
+  return [
+    floor('HS256'),
+    floor('RS256'),
+    floor('ES256'),
+    {
+      name: 'peer: express-session + connect-redis, sudo time in session',
+      kind: 'peer',
+      alg: null,
+      spec: { kind: 'peer' },
+      singleUse: false,
+      versusPeer: false,
+      atMostOneCommand: false,
+    },
+    guard('guard HS256 reusable, RedisStore', 'HS256', hs256, 'redis', false),
+    guard('guard HS256 single-use, RedisStore', 'HS256', hs256, 'redis', true),
+    guard('guard HS256 reusable, MemoryStore', 'HS256', hs256, 'memory', false),
+    guard('guard HS256 single-use, MemoryStore', 'HS256', hs256, 'memory', true),
+    {
+      name: 'example app GET /api/payslips (HS256, RedisStore)',
+      kind: 'example',
+      alg: 'HS256',
+      spec: { kind: 'example' },
+      singleUse: false,
+      versusPeer: true,
+      atMostOneCommand: true,
+    },
+    guard('guard RS256 reusable, RedisStore, jwtAuthenticator', 'RS256', provider('RS256'), 'redis', false),
+    guard('guard RS256 reusable, RedisStore, oidcAuthenticator', 'RS256', oidc('RS256'), 'redis', false),
+    guard('guard ES256 reusable, RedisStore, jwtAuthenticator', 'ES256', provider('ES256'), 'redis', false),
+    guard('guard ES256 reusable, RedisStore, oidcAuthenticator', 'ES256', oidc('ES256'), 'redis', false),
+  ];
+}

@@ -1,0 +1,82 @@
+import type { ChildProcess } from 'node:child_process';
+import { exitOf, forkBenchModule, isBenchChild } from '../child';
+import type { FromServer, ServerSpec, Target, ToServer } from './protocol';
+
+/**
+ * One server of the side-by-side bench in its own Node process: started from a ServerSpec, on the
+ * bench's Redis. The parent asks it for its CPU time around each measured run.
+ */
+export class ServerChild {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+
+  private constructor(child: ChildProcess, readonly target: Target) {
+    this.#child = child;
+    this.#exited = exitOf(child);
+    this.#exited.catch(() => undefined); // reported by close()
+  }
+
+  /** Forks the child and waits until its server listens. `nodeFlags`, e.g. ['--cpu-prof'], go to its node. */
+  static async start(spec: ServerSpec, redisUrl: string, nodeFlags: readonly string[] = []): Promise<ServerChild> {
+    const child = forkBenchModule(__filename, nodeFlags, { stdout: spec.kind === 'example' ? 'ignore' : 'inherit' });
+    const target = await ask(child, { start: spec, redisUrl }, 'ready');
+    return new ServerChild(child, target);
+  }
+
+  /** The child's CPU time so far (user + system, µs), main thread and libuv pool together. */
+  async cpuMicros(): Promise<number> {
+    const usage = await ask(this.#child, { cpuUsage: true }, 'cpuUsage');
+    return usage.user + usage.system;
+  }
+
+  /** Closes the IPC channel: the child exits by itself (writing its CPU profile when started with --cpu-prof). */
+  async close(): Promise<void> {
+    if (this.#child.connected) this.#child.disconnect();
+    await this.#exited;
+  }
+}
+
+interface Answers {
+  readonly ready: Target;
+  readonly cpuUsage: NodeJS.CpuUsage;
+}
+
+function ask<K extends keyof Answers>(child: ChildProcess, message: ToServer, key: K): Promise<Answers[K]> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`bench server exited (${code}) before answering`));
+    child.once('exit', onExit);
+    child.once('message', (answer: FromServer) => {
+      child.removeListener('exit', onExit);
+      if ('error' in answer) reject(new Error(`bench server: ${answer.error}`));
+      else if (key in answer) resolve((answer as unknown as Answers)[key]);
+      else reject(new Error(`bench server: unexpected answer ${Object.keys(answer).join()}`));
+    });
+    child.send(message);
+  });
+}
+
+async function startServer(spec: ServerSpec, redisUrl: string): Promise<Target> {
+  switch (spec.kind) {
+    case 'floor':
+      return (await import('./servers/floor')).startFloor(spec, redisUrl);
+    case 'peer':
+      return (await import('./servers/peer')).startPeer(spec, redisUrl);
+    case 'guard':
+      return (await import('./servers/guard')).startGuard(spec, redisUrl);
+    case 'example':
+      return (await import('./servers/example')).startExample(spec, redisUrl);
+  }
+}
+
+if (isBenchChild()) {
+  process.on('message', (message: ToServer) => {
+    const reply = (answer: FromServer) => process.send?.(answer);
+    if ('cpuUsage' in message) return void reply({ cpuUsage: process.cpuUsage() });
+    startServer(message.start, message.redisUrl).then(
+      (ready) => reply({ ready }),
+      (error: unknown) => reply({ error: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error) }),
+    );
+  });
+  // The servers keep their Redis connections open: leaving is by exit (process.exit runs the --cpu-prof writer).
+  process.once('disconnect', () => process.exit(0));
+}

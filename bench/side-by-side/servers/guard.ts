@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import express from 'express';
+import type * as Library from '../../../lib/index';
+import { connectClient } from '../../redis-server';
+import { BENCH_USER, keyObjectOf } from '../keys';
+import type { GuardAuthenticator, ServerSpec, Target } from '../protocol';
+import { benchRecord } from '../records';
+import { listen } from './listen';
+
+/** The compiled build, as a CommonJS user of the package loads it (`npm run build` writes it; the bench builds first). */
+export const BUILD_ENTRY = path.resolve(__dirname, '../../../dist/index.cjs');
+
+/** Created per batch while filling the store (single-use rows need tens of thousands of records). */
+const CREATE_BATCH = 500;
+
+function authenticatorOf(build: typeof Library, spec: GuardAuthenticator): Library.Authenticator {
+  if (spec.kind === 'oidc') return build.oidcAuthenticator({ issuer: spec.issuer, audience: spec.audience, algorithms: [spec.alg] });
+  const key = keyObjectOf(spec.key);
+  return build.jwtAuthenticator({
+    algorithms: [spec.key.alg],
+    ...(spec.key.alg === 'HS256' ? { secret: key } : { publicKey: key }),
+    ...(spec.issuer !== undefined ? { issuer: spec.issuer } : {}),
+    ...(spec.audience !== undefined ? { audience: spec.audience } : {}),
+  });
+}
+
+/**
+ * The library's guard in a minimal app, from dist/index.cjs (types from lib/, which it is built
+ * from): createStepUp with the given authenticator and store, and one guarded route,
+ * GET /reusable (requireVerification()) or POST /single-use (requireVerification({ singleUse: true })).
+ * The RedisStore's client has the options the README recommends. Records are created through the
+ * store before the run: one for a reusable route, `records` for a single-use one.
+ */
+export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, redisUrl: string): Promise<Target> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require(BUILD_ENTRY) as typeof Library;
+  const client = spec.store === 'redis' ? await connectClient(redisUrl) : undefined;
+  const prefix = `bench:guard:${spec.authenticator.kind}:${spec.authenticator.kind === 'oidc' ? spec.authenticator.alg : spec.authenticator.key.alg}:${spec.singleUse ? 'single-use' : 'reusable'}:`;
+  const store = client !== undefined ? new build.RedisStore({ client, prefix }) : new build.MemoryStore({ maxRecords: 1_000_000 });
+  const stepUp = build.createStepUp({
+    authenticate: authenticatorOf(build, spec.authenticator),
+    users: { findById: (id) => (id === BENCH_USER ? { id } : null) },
+    store,
+    secret: randomBytes(32),
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  const ok = (req: express.Request, res: express.Response) => void res.json({ verificationId: req.verification?.id });
+  if (spec.singleUse) app.post('/single-use', stepUp.requireVerification({ singleUse: true }), ok);
+  else app.get('/reusable', stepUp.requireVerification(), ok);
+
+  const ids: string[] = [];
+  const count = spec.singleUse ? spec.records : 1;
+  for (let start = 0; start < count; start += CREATE_BATCH) {
+    const batch = Array.from({ length: Math.min(CREATE_BATCH, count - start) }, benchRecord);
+    await Promise.all(batch.map((record) => stepUp.store.create(record)));
+    ids.push(...batch.map((record) => record.id));
+  }
+
+  const { port } = await listen(app);
+  return {
+    port,
+    method: spec.singleUse ? 'POST' : 'GET',
+    path: spec.singleUse ? '/single-use' : '/reusable',
+    headers: { authorization: `Bearer ${spec.token}` },
+    idHeader: 'verification-id',
+    ids: spec.singleUse ? ids : (ids[0] as string),
+  };
+}
