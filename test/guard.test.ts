@@ -1,5 +1,7 @@
+import express from 'express';
 import request from 'supertest';
-import { bearer, clockedHarness, PASSWORDS, STORE_KINDS } from './helpers/harness';
+import { createStepUp, VerificationError } from '../lib/index';
+import { bearer, clockedHarness, PASSWORDS, STORE_KINDS, testUsers, UNLIMITED } from './helpers/harness';
 
 describe.each(STORE_KINDS)('requireVerification() (%s store)', (kind) => {
   const setup = clockedHarness(kind);
@@ -151,5 +153,55 @@ describe('requireVerification() options', () => {
     await request(app).get('/guarded').set('x-test-user', 'usr_alice').set('Verification-Id', created.body.verificationRecordId).expect(200);
     await request(app).get('/guarded').set('x-test-user', 'usr_bob').set('Verification-Id', created.body.verificationRecordId).expect(403);
     await request(app).get('/guarded').set('Verification-Id', created.body.verificationRecordId).expect(401);
+  });
+});
+
+describe('the guard with custom authenticators (sync, async, thenable, throwing)', () => {
+  const build = async (authenticate: Parameters<typeof createStepUp>[0]['authenticate']) => {
+    const users = await testUsers();
+    const stepUp = createStepUp({
+      authenticate,
+      users: { findById: (id) => users.get(id) ?? null },
+      limits: UNLIMITED,
+      onWarning: () => undefined,
+      onUnexpectedError: () => undefined,
+    });
+    const app = express();
+    app.use('/v', stepUp.router);
+    app.get('/g', stepUp.requireVerification(), (req, res) => res.json({ userId: req.verification?.userId }));
+    return app;
+  };
+  const flow = async (app: express.Express) => {
+    const made = await request(app).post('/v/password/verify').send({ password: PASSWORDS.usr_alice });
+    if (made.status !== 201) return made.status;
+    return (await request(app).get('/g').set('Verification-Id', made.body.verificationRecordId)).status;
+  };
+
+  test.each([
+    ['a sync user id', () => 'usr_alice'],
+    ['a sync principal with a session', () => ({ userId: 'usr_alice', sessionId: 's-1' })],
+    ['an async principal', async () => ({ userId: 'usr_alice' })],
+    ['a thenable', () => ({ then: (resolve: (value: string) => void) => resolve('usr_alice') }) as unknown as string],
+  ])('%s passes', async (_label, authenticate) => {
+    expect(await flow(await build(authenticate))).toBe(200);
+  });
+
+  test.each([
+    ['returns null', () => null, 401],
+    ['throws a VerificationError', () => {
+      throw new VerificationError('auth.unauthorized');
+    }, 401],
+    ['rejects', async () => {
+      throw new Error('directory down');
+    }, 500],
+    ['throws', () => {
+      throw new Error('bug');
+    }, 500],
+    ['gives an empty session id', () => ({ userId: 'usr_alice', sessionId: '' }), 401],
+  ])('an authenticator that %s: JSON %s, never a pass', async (_label, authenticate, status) => {
+    const app = await build(authenticate as never);
+    const res = await request(app).get('/g').set('Verification-Id', 'A'.repeat(32));
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
   });
 });

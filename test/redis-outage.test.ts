@@ -13,6 +13,8 @@ import { startRedisServer, type PrivateRedis } from './helpers/redis-server';
 describe.each([
   ['recommended client options', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }],
   ["ioredis's defaults (offline queue, 20 retries)", {}],
+  ['auto-pipelining and the recommended options', { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }],
+  ["auto-pipelining and ioredis's defaults", { enableAutoPipelining: true }],
 ])('Redis outage with %s', (_label, clientOptions) => {
   let server: PrivateRedis;
   let client: Redis;

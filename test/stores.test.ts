@@ -16,6 +16,16 @@ afterAll(() => redis.quit());
 
 storeContract('RedisStore', () => new RedisStore({ client: redis, prefix: `t:${randomBytes(6).toString('hex')}:` }));
 
+// ioredis auto-pipelining batches the commands of one event-loop turn into one write: every atomic
+// step (the 50 concurrent consumers, the 20 concurrent right codes…) must hold with it too.
+let pipelined: Redis;
+beforeAll(() => {
+  pipelined = new Redis(process.env.TEST_REDIS_URL as string, { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  return new Promise((resolve) => pipelined.once('ready', resolve));
+});
+afterAll(() => pipelined.quit());
+storeContract('RedisStore with enableAutoPipelining', () => new RedisStore({ client: pipelined, prefix: `tp:${randomBytes(6).toString('hex')}:` }));
+
 describe('RedisStore specifics', () => {
   test('every key has a TTL and no value holds the code', async () => {
     const prefix = `ttl:${randomBytes(6).toString('hex')}:`;

@@ -44,7 +44,11 @@ function idOf(value: unknown): string | undefined {
 
 /** The caller as a Principal, or a 401 `auth.unauthorized`. */
 export async function authenticateRequest(authenticate: Authenticator, req: Request): Promise<Principal> {
-  const found = await authenticate(req);
+  return principalFrom(await authenticate(req));
+}
+
+/** An authenticator's answer as a Principal, or a 401 `auth.unauthorized` (the check behind authenticateRequest). */
+export function principalFrom(found: AuthenticatorResult): Principal {
   if (typeof found === 'object' && found !== null) {
     const userId = idOf(found.userId);
     if (userId === undefined) throw unauthorized();
@@ -52,7 +56,7 @@ export async function authenticateRequest(authenticate: Authenticator, req: Requ
     const sessionId = idOf(found.sessionId);
     // A session id that is present but unusable must not silently unbind the records.
     if (sessionId === undefined) throw unauthorized();
-    return { ...found, userId, sessionId };
+    return sessionId === found.sessionId && userId === found.userId ? found : { ...found, userId, sessionId };
   }
   const userId = idOf(found);
   if (userId === undefined) throw unauthorized();

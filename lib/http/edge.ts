@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { authenticateRequest, type Authenticator, type Principal } from '../auth/authenticator';
+import { principalFrom, type Authenticator, type Principal } from '../auth/authenticator';
 import { respondWithError, toVerificationError, type VerificationError } from '../errors';
 
 export interface EdgeConfig {
@@ -28,29 +28,52 @@ export function edgeMiddleware<T>(config: EdgeConfig, steps: EdgeSteps<T>): Requ
   const refuse = (res: Response, caught: unknown) => respondWithError(res, caught, config.onUnexpectedError);
   return (req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
-    let principal: Principal | undefined;
-    authenticateRequest(config.authenticate, req)
-      .then((who) => {
-        principal = who;
-        return steps.check(req, who);
-      })
-      .then(
-        (result) => {
-          steps.passed(req, principal as Principal, result);
-          next();
-        },
-        (caught: unknown) => {
-          if (principal !== undefined) steps.refused(req, principal, toVerificationError(caught));
-          refuse(res, caught);
-        },
-      )
-      .catch((error: unknown) => {
-        // Only a throwing `passed` or `next` ends here: never answered as a pass.
-        if (res.headersSent) {
-          config.onUnexpectedError?.(error);
+    const decide = (principal: Principal): void => {
+      let checking: Promise<T>;
+      try {
+        checking = steps.check(req, principal);
+      } catch (caught) {
+        refused(principal, caught);
+        return;
+      }
+      checking.then((result) => {
+        try {
+          steps.passed(req, principal, result);
+        } catch (error) {
+          // A throwing `passed` is a bug: never answered as a pass.
+          refuse(res, error);
           return;
         }
-        refuse(res, error);
-      });
+        next();
+      }, (caught: unknown) => refused(principal, caught));
+    };
+    const refused = (principal: Principal | undefined, caught: unknown): void => {
+      try {
+        if (principal !== undefined) steps.refused(req, principal, toVerificationError(caught));
+      } finally {
+        if (res.headersSent) config.onUnexpectedError?.(caught);
+        else refuse(res, caught);
+      }
+    };
+    // A synchronous authenticator (jwtAuthenticator) is used synchronously: no promise per request for it.
+    let found: ReturnType<Authenticator>;
+    try {
+      found = config.authenticate(req);
+    } catch (caught) {
+      refused(undefined, caught);
+      return;
+    }
+    if (typeof (found as PromiseLike<unknown> | null | undefined)?.then === 'function') {
+      Promise.resolve(found).then(principalFrom).then(decide, (caught: unknown) => refused(undefined, caught));
+      return;
+    }
+    let principal: Principal;
+    try {
+      principal = principalFrom(found as Awaited<ReturnType<Authenticator>>);
+    } catch (caught) {
+      refused(undefined, caught);
+      return;
+    }
+    decide(principal);
   };
 }
