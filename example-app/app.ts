@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express, { type Request } from 'express';
 import jwt from 'jsonwebtoken';
+import pino from 'pino';
 import { z } from 'zod';
 import {
   asyncHandler,
@@ -117,7 +118,12 @@ function tokenAlgorithm(authorization: string | undefined): string | undefined {
 /** The demo banking/payroll app: sign-in, an account, and sensitive routes behind step-up verification. */
 export async function createExampleApp(deps: ExampleAppDeps) {
   const { config } = deps;
-  const log = deps.log ?? console.log;
+  // Log lines (audit events as JSON, the console sender's messages) go to stdout through pino's
+  // asynchronous destination: buffered and written off the request's path, never a blocking
+  // write per request. `flushLog()` writes what is left (on shutdown).
+  const destination = deps.log ? undefined : pino.destination({ dest: 1, sync: false });
+  const log = deps.log ?? ((line: string) => void destination?.write(`${line}\n`));
+  const flushLog = () => destination?.flushSync();
   const users = await DemoUsers.seed();
   const pageScript = await bundleWebApp();
   const authenticate = appAuthenticator(config);
@@ -317,5 +323,5 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   app.use(express.static(path.join(__dirname, 'public'), { index: 'index.html' }));
   app.use('/api', (_req, res) => sendError(res, new VerificationError('request.not_found')));
   app.use(jsonErrorHandler((error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name }))));
-  return { app, stepUp, users };
+  return { app, stepUp, users, flushLog };
 }

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     await redis.connect();
     store = new RedisStore({ client: redis });
   }
-  const { app } = await createExampleApp({ config, ...(store ? { store } : {}) });
+  const { app, flushLog } = await createExampleApp({ config, ...(store ? { store } : {}) });
   const server = app.listen(config.port, () => {
     console.log(`example app on http://localhost:${config.port} (store: ${store ? 'redis' : 'memory'})`);
   });
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const stop = () => {
     server.close();
     redis?.disconnect();
+    flushLog();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
