@@ -41,7 +41,7 @@ const base64urlSha256 = (value: string) => createHash('sha256').update(value).di
  *   (no user id is stored), so two users may share a tag only by a 96-bit collision: about 6·10⁻¹²
  *   for a billion users, and an unkeyed second preimage for a chosen victim costs 2⁹⁶ hashes.
  * - The record id's hash, 16 (96 bits): ids are 192 random bits, drawn by the server. Within one
- *   user's tag, 10 000 live records collide with probability 6·10⁻²¹; and a caller holding the
+ *   user's tag, 10 000 live records collide with probability 6·10⁻²²; and a caller holding the
  *   user's token who guesses ids needs about 2⁹⁶ / (live records) requests to hit one.
  */
 const USER_TAG_CHARS = 16;
