@@ -7,11 +7,14 @@ import {
   createStepUp,
   jwtAuthenticator,
   type Action,
+  type StepUpOptions,
   type StepUpUser,
   type VerificationRecord,
   type VerificationStore,
 } from '../lib/index';
 import { actionRef, sessionRef } from '../lib/action';
+import { codeHash } from '../lib/codes';
+import { newRecordId } from '../lib/record-id';
 import { UNLIMITED } from '../test/helpers/harness';
 import { verifiedRecord } from '../test/helpers/records';
 import type { LoadJob } from './load-client';
@@ -67,6 +70,34 @@ export function verifiedPasswordRecord(binding: RecordBinding = {}): Verificatio
   });
 }
 
+/** The one-time code of every bench pending record (`createPendingCodes`). */
+export const BENCH_CODE = '314159';
+
+/** Saves `count` pending email-code records of `userId` for `email`, whose code is BENCH_CODE; returns their ids. */
+export async function createPendingCodes(store: VerificationStore, count: number, email: string, userId: string = BENCH_USER): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 100) {
+    const batch = Array.from({ length: Math.min(100, count - start) }, (): VerificationRecord => {
+      const id = newRecordId();
+      const now = Date.now();
+      return {
+        id,
+        userId,
+        status: 'pending',
+        method: 'email',
+        identifier: { type: 'email', value: email },
+        codeHash: codeHash(CODE_SECRET, id, BENCH_CODE),
+        attempts: 0,
+        createdAt: now,
+        expiresAt: now + 600_000,
+      };
+    });
+    await Promise.all(batch.map((record) => store.create(record)));
+    ids.push(...batch.map((record) => record.id));
+  }
+  return ids;
+}
+
 /** Saves `count` fresh verified records through `store.create()`, 100 at a time; returns their ids. */
 export async function createRecords(store: VerificationStore, count: number, binding: RecordBinding = {}): Promise<string[]> {
   const ids: string[] = [];
@@ -95,13 +126,18 @@ export interface BenchApp {
  * requireVerification(), POST /single-use behind requireVerification({ singleUse: true }), and
  * the same two at /reusable/transfer and /single-use/transfer with the `action` of the query string.
  */
-export async function startApp(store: VerificationStore, users: ReadonlyMap<string, StepUpUser> = new Map()): Promise<BenchApp> {
+export async function startApp(
+  store: VerificationStore,
+  users: ReadonlyMap<string, StepUpUser> = new Map(),
+  extra: Pick<StepUpOptions, 'sender' | 'limits'> = {},
+): Promise<BenchApp> {
   const stepUp = createStepUp({
     authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
     users: { findById: (id) => users.get(id) ?? null },
     store,
     secret: CODE_SECRET,
     limits: UNLIMITED,
+    ...extra,
   });
   const app = express();
   app.use('/v', stepUp.router);

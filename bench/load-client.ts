@@ -19,6 +19,8 @@ export interface LoadJob {
   readonly ids: readonly string[] | string;
   readonly count: number;
   readonly concurrency: number;
+  /** A JSON body per request (POST), when the route takes one. */
+  readonly bodies?: readonly string[];
 }
 
 export interface LoadResult {
@@ -70,7 +72,7 @@ export class LoadClient {
   }
 }
 
-function request(agent: http.Agent, job: LoadJob, id: string): Promise<number> {
+function request(agent: http.Agent, job: LoadJob, id: string, body = ''): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -79,7 +81,12 @@ function request(agent: http.Agent, job: LoadJob, id: string): Promise<number> {
         method: job.method,
         path: job.path,
         agent,
-        headers: { ...job.headers, [job.idHeader]: id, 'content-length': '0' },
+        headers: {
+          ...job.headers,
+          [job.idHeader]: id,
+          'content-length': String(Buffer.byteLength(body)),
+          ...(body !== '' ? { 'content-type': 'application/json' } : {}),
+        },
       },
       (res) => {
         res.resume();
@@ -88,7 +95,7 @@ function request(agent: http.Agent, job: LoadJob, id: string): Promise<number> {
       },
     );
     req.once('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -104,7 +111,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       const started = performance.now();
       let status: string;
       try {
-        status = String(await request(agent, job, id));
+        status = String(await request(agent, job, id, job.bodies?.[i]));
       } catch {
         status = 'error';
       }

@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: builds the package (dist/), then measures the guard over HTTP side by side with
  * a floor and a peer in one run (bench/side-by-side/), Redis round trips per guard check (on one
- * redis-server and on a three-master Redis Cluster), JWT verification, MemoryStore memory and
- * bound, bcrypt timing. Starts its own redis-server and cluster on free ports (never 6379) and
+ * redis-server and on a three-master Redis Cluster) and per code send and check, JWT verification,
+ * MemoryStore and RedisStore memory, bcrypt timing. Starts its own redis-server and cluster on free ports (never 6379) and
  * stops them; prints tables and writes bench/results/latest.json. Exits 1 when a measured
  * property fails (more than one Redis command sent per guard check after warm-up, a MemoryStore
- * past its bound, or a request that did not get the expected answer).
+ * past its bound, more than two sequential round trips per code send or check, a Redis record past
+ * its byte bound or out of listpack encoding, or a request that did not get the expected answer).
  *
  * BENCH_CPU_PROF='<part of a row name>|<another>' starts those side-by-side servers with --cpu-prof;
  * their profiles are written to bench/results/profiles/ when the run ends (open them in Chrome
@@ -22,6 +23,8 @@ import { runClusterRoundTripBench, type ClusterRoundTripResult } from './cluster
 import { runJwtBench, type JwtResult } from './jwt';
 import { LoadClient } from './load-client';
 import { runMemoryBench, type MemoryResult } from './memory';
+import { runRedisMemoryBench, type RedisMemoryRow } from './redis-memory';
+import { runSendVerifyBench, type SendVerifyResult } from './send-verify';
 import { runOidcBench, type OidcResult } from './oidc';
 import { connectClient, startRedisServer } from './redis-server';
 import { runRoundTripBench, type RoundTripRow } from './round-trips';
@@ -40,6 +43,11 @@ const SETTINGS = {
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
   clusterRoundTripChecks: 999,
+  sendVerifySamples: 20,
+  sendVerifyRequests: 2_000,
+  redisMemoryRecords: 100_000,
+  /** Concurrent clients of the send/verify throughput rows (the guard rows use httpConnections). */
+  sendVerifyConcurrency: 20,
   bcryptSamples: 10,
 } as const;
 
@@ -63,7 +71,9 @@ interface Results {
   readonly sideBySide: SideBySideResult;
   readonly roundTrips: readonly RoundTripRow[];
   readonly clusterRoundTrips: ClusterRoundTripResult;
+  readonly sendVerify: SendVerifyResult;
   readonly memory: MemoryResult;
+  readonly redisMemory: readonly RedisMemoryRow[];
   readonly bcrypt: BcryptResult;
 }
 
@@ -120,6 +130,18 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
       checks: SETTINGS.clusterRoundTripChecks,
       warmup: SETTINGS.roundTripWarmup,
     });
+    progress('sending and checking codes: Redis round trips and requests/s');
+    const sendVerify = await runSendVerifyBench({
+      load,
+      redisUrl: redis.url,
+      redisPort: redis.port,
+      admin,
+      samples: SETTINGS.sendVerifySamples,
+      requests: SETTINGS.sendVerifyRequests,
+      concurrency: SETTINGS.sendVerifyConcurrency,
+    });
+    progress('RedisStore memory per live record');
+    const redisMemory = await runRedisMemoryBench({ redisUrl: redis.url, admin, records: SETTINGS.redisMemoryRecords });
     progress('JWT verification');
     const jwt = runJwtBench(SETTINGS.jwtIterations);
     progress('provider tokens: oidcAuthenticator beside jwtAuthenticator');
@@ -128,7 +150,7 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
     const memory = await runMemoryBench();
     progress('bcrypt timing');
     const bcrypt = await runBcryptBench(SETTINGS.bcryptSamples);
-    return { machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, memory, bcrypt };
+    return { machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, sendVerify, memory, redisMemory, bcrypt };
   } finally {
     await load.close().catch(() => undefined);
     await admin?.quit().catch(() => undefined);
@@ -139,7 +161,7 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
 const counts = (map: Readonly<Record<string, number>>) =>
   Object.entries(map).map(([key, n]) => `${key}×${n}`).join(' ') || '–';
 
-function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, memory, bcrypt }: Results): void {
+function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, sendVerify, memory, redisMemory, bcrypt }: Results): void {
   console.log(
     `\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}; ` +
       `load average at start ${machine.loadAverageAtStart.join(' / ')} (1 / 5 / 15 min; the cores are shared with other work)`,
@@ -211,6 +233,35 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
     }),
   );
 
+  printTable(
+    `3c. Sending and checking codes, RedisStore, every limit on (per-IP included): commands the app sent (MONITOR) and sequential round trips, ` +
+      `one request at a time through a proxy that holds Redis' replies ${sendVerify.replyDelayMs} ms (a round trip = the commands sent before any of their replies came back; medians)`,
+    ['case', 'requests', 'statuses', 'commands before the answer', 'after the answer', 'sequential round trips', 'most seen', 'ms to the answer', 'asserted ≤ 2', 'pass'],
+    sendVerify.roundTrips.map((r) => [
+      r.case,
+      r.requests,
+      counts(r.statuses),
+      r.commandsBeforeAnswer,
+      r.commandsAfterAnswer,
+      r.sequentialRoundTrips,
+      r.maxSequentialRoundTrips,
+      r.medianMsWithDelay,
+      true,
+      r.pass,
+    ]),
+  );
+  printTable(
+    `3d. Sending and checking codes over HTTP without the delay (RedisStore, every limit on, concurrency ${SETTINGS.sendVerifyConcurrency}, load generator in its own process; compare table 1)`,
+    ['case', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'statuses'],
+    sendVerify.throughput.map((r) => [r.case, formatInt(r.requests), formatInt(r.requestsPerSecond), r.p50Ms, r.p99Ms, counts(r.statuses)]),
+  );
+
+  printTable(
+    '4a. RedisStore memory per live record (INFO used_memory delta over N records written by create(), and MEMORY USAGE / OBJECT ENCODING of one)',
+    ['case', 'records', 'used_memory B/record', 'MEMORY USAGE B', 'encoding', 'MB per 1 M records', 'bound B', 'pass'],
+    redisMemory.map((r) => [r.case, formatInt(r.records), r.usedMemoryPerRecord ?? '–', r.memoryUsage, r.encoding, r.projectionMBPerMillion ?? '–', r.bound ?? '–', r.pass]),
+  );
+
   const heapLabel = memory.gcForced ? 'after forced GC' : 'APPROXIMATE: no --expose-gc, no forced GC';
   printTable(
     `4. MemoryStore memory (heapUsed, ${heapLabel}; measured in a fresh process)`,
@@ -258,6 +309,8 @@ async function main(): Promise<number> {
     { name: 'side by side: oidcAuthenticator fetched nothing from the provider during the rounds', pass: results.sideBySide.providerFetchesDuringRounds === 0 },
     ...results.roundTrips.map((r) => ({ name: `round trips: ${r.case}`, pass: r.pass })),
     ...results.clusterRoundTrips.rows.map((r) => ({ name: `round trips on Redis Cluster: ${r.case}`, pass: r.pass })),
+    ...results.sendVerify.roundTrips.map((r) => ({ name: `≤ 2 sequential Redis round trips: ${r.case}`, pass: r.pass })),
+    ...results.redisMemory.map((r) => ({ name: `RedisStore memory: ${r.case}`, pass: r.pass })),
     ...[results.memory.overCap, results.memory.overCapScaled].map((b) => ({ name: `MemoryStore bound at ${formatInt(b.maxRecords)}`, pass: b.pass })),
   ];
   const failed = checks.filter((check) => !check.pass);

@@ -16,14 +16,16 @@ export function newNumericCode(digits: number = CODE_DIGITS): string {
 }
 
 /**
- * HMAC-SHA256 of the record id and code under the server secret, hex. The code itself is never
- * stored; binding the record id means one record's HMAC says nothing about another's code.
+ * HMAC-SHA256 of the record id and code under the server secret, its first 128 bits in base64url
+ * (22 characters: a truncated HMAC as RFC 2104 §5 allows; a forgery stays 2⁻¹²⁸ likely, and the code
+ * itself has only 10⁶ values). The code itself is never stored; binding the record id means one
+ * record's HMAC says nothing about another's code.
  */
 export function codeHash(secret: Buffer, recordId: string, code: string): string {
-  return createHmac('sha256', secret).update(recordId).update(code).digest('hex');
+  return createHmac('sha256', secret).update(recordId).update(code).digest().subarray(0, 16).toString('base64url');
 }
 
-/** Constant-time comparison of two code HMACs (their length is not secret: both are hex digests). */
+/** Constant-time comparison of two code HMACs (their length is not secret: both are 22 characters). */
 export function codeHashesMatch(stored: string, candidate: string): boolean {
   const left = Buffer.from(stored);
   const right = Buffer.from(candidate);

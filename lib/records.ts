@@ -55,7 +55,7 @@ export interface PendingCodeRecord extends RecordBase {
   readonly status: 'pending';
   readonly method: 'email' | 'phone';
   readonly identifier: Identifier;
-  /** HMAC of the one-time code (hex), never the code itself. */
+  /** HMAC of the one-time code (see codeHash), never the code itself. */
   readonly codeHash: string;
   /** Wrong codes tried so far. */
   readonly attempts: number;

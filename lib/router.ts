@@ -122,6 +122,9 @@ function failureEvent(code: ErrorCode): AuditEventType | undefined {
  */
 export function createVerificationRouter(config: RouterConfig): Router {
   const { service, authenticate, audit } = config;
+  // Sending and checking codes count the per-IP ceiling in their own batch of counters (one round
+  // trip fewer); a request to them that fails before it is counted on its way out (perIpOnError).
+  const batchedPaths = new Set([...pathsOf('sendVerificationCode'), ...pathsOf('verifyVerificationCode')]);
   const limiters = createLimiters({
     limits: config.limits,
     counters: config.counters,
@@ -131,6 +134,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
     userIdOf,
     identifierOf,
     purposeOf,
+    perIpWithRoute: (req) => req.method === 'POST' && batchedPaths.has(req.path),
   });
   const router = express.Router();
 
@@ -229,6 +233,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
 
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
   router.use(unknownRoute(ROUTER_ENDPOINTS));
+  if (limiters.perIpOnError) router.use(limiters.perIpOnError);
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;
 }

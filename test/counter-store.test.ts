@@ -42,6 +42,11 @@ describe('RedisCounterStore', () => {
     expect(ttl).toBeGreaterThan(0);
     await store.decrement('never-seen');
     expect(await client.exists(`${prefix}never-seen`)).toBe(0);
+    // a counter given back to zero is deleted, not kept as "0" until its window ends
+    await store.increment('b');
+    await store.decrement('b');
+    expect(await client.exists(`${prefix}b`)).toBe(0);
+    expect(await store.get('b')).toBeUndefined();
     await store.resetKey('a');
     expect(await store.get('a')).toBeUndefined();
     await client.quit();

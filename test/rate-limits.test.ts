@@ -188,6 +188,37 @@ describe.each(STORE_KINDS)('rate limits (%s store)', (kind) => {
     expectLimited(await request(h.app).post('/v/password').send({ password: 'x' }), 'request.rate_limited', 'per_ip', 60);
   });
 
+  test('per IP on the code routes: counted once per request, in the route batch or on the way out', async () => {
+    const h = await make({ perIp: { limit: 4, windowSeconds: 60 } });
+    const first = await sendCode(h, ALICE_EMAIL);
+    expect(first.status).toBe(201);
+    expect(first.headers.ratelimit).toMatch(/^"per_ip"; r=3; t=\d+, "code_cooldown"; r=0;/);
+    await request(h.app).post('/v/verification-code').send({ identifier: ALICE_EMAIL }).expect(401); // no token: counted too
+    await sendCode(h, { type: 'email', value: 'not-an-email' }).expect(400); // invalid: counted too
+    const wrong = await verifyCode(h, ALICE_EMAIL, first.body.verificationRecordId as string, '000000');
+    expect([422, 404]).toContain(wrong.status);
+    expect(wrong.headers.ratelimit).toMatch(/^"per_ip"; r=0; t=\d+, "code_failures"; r=\d+;/);
+    // the 5th request of the window, whatever its route or error, is refused by the ceiling
+    expectLimited(await request(h.app).post('/v/verification-code').send({ identifier: ALICE_EMAIL }), 'request.rate_limited', 'per_ip', 60);
+    expectLimited(await sendCode(h, { type: 'phone', value: '+14155550100' }), 'request.rate_limited', 'per_ip', 60);
+    expectLimited(await verifyCode(h, ALICE_EMAIL, first.body.verificationRecordId as string, h.sent[0]!.code), 'request.rate_limited', 'per_ip', 60);
+    expectLimited(await passwordAttempt(h, PASSWORDS.usr_alice), 'request.rate_limited', 'per_ip', 60);
+    expect(h.sent).toHaveLength(1);
+  });
+
+  test('codes: a send refused by the per-IP ceiling uses up none of the user limits', async () => {
+    const h = await make({ perIp: { limit: 1, windowSeconds: 60 }, codesPerUser: { limit: 5, windowSeconds: 3600 } });
+    const other = await make({ perIp: { limit: 100, windowSeconds: 60 }, codesPerUser: { limit: 5, windowSeconds: 3600 } }, {}, { prefix: h.prefix });
+    await sendCode(h, ALICE_EMAIL).expect(201);
+    for (let i = 0; i < 3; i += 1) expect((await sendCode(h, { type: 'email', value: `alice+${i}@example.com` })).status).toBe(429);
+    if (kind === 'redis') {
+      // the same user through another instance (sharing the counters) still has 4 of 5 codes this hour
+      const res = await sendCode(other, { type: 'phone', value: '+14155550100' });
+      expect(res.status).toBe(201);
+      expect(res.headers.ratelimit).toContain('"codes_per_user"; r=3;');
+    }
+  });
+
   test('SMS: destinations outside the allowed countries are refused before anything is sent', async () => {
     const h = await make({ sms: { allowedCountryCallingCodes: ['44'] } });
     const res = await sendCode(h, { type: 'phone', value: '+14155550100' });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import { MAX_EMAIL_LENGTH } from '../lib/http/schemas';
 import { MemoryStore } from '../lib/stores/memory-store';
 import { RedisStore } from '../lib/stores/redis-store';
 import { storeContract } from './store.contract';
@@ -50,7 +51,7 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client: redis, prefix: 'p:' });
     const id = verifiedRecord().id;
     const [record, revocation] = store.keysFor('usr_alice', id);
-    expect(record).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:r:[A-Za-z0-9_-]{22}$/);
+    expect(record).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:r:[A-Za-z0-9_-]{16}$/);
     expect(record).not.toContain(id);
     expect(record).not.toContain('usr_alice');
     expect(revocation).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:rv$/);
@@ -66,14 +67,53 @@ describe('RedisStore specifics', () => {
     const record = verifiedRecord();
     await store.create(record);
     const [key] = store.keysFor(record.userId, record.id);
-    for (const [field, value] of [['v', 'soon'], ['s', 'approved'], ['m', 'carrier-pigeon'], ['p', 'anything']] as const) {
+    const d = (await redis.hget(key, 'd')) as string;
+    const tampered: Array<[string, string]> = [
+      ['d', `z${d.slice(1)}`], // no such method
+      ['d', `${d}:0:0`], // one time too many
+      ['d', d.replace(/:[^:]*$/, '')], // without its server time
+      ['h', 'x'.repeat(22)], // a code HMAC beside... nothing: pending records name their identifier
+      ['d', d.replace(':', ':1.5')], // not a base-36 whole number
+      ['a', '1'], // attempts on a verified record
+      ['i3', 'e'], // an identifier piece without the ones before it
+      ['u', 'usr_alice'], // a field this version never writes
+    ];
+    for (const [field, value] of tampered) {
       const original = await redis.hget(key, field);
       await redis.hset(key, field, value);
       expect(await store.get(record.userId, record.id)).toBeNull();
       expect((await store.checkForGuard(record.id, { userId: 'usr_alice', methods: ['password'], maxAgeMs: 60_000, now: Date.now() }, true)).consumed).toBe(false);
-      await redis.hset(key, field, original as string);
+      if (original === null) await redis.hdel(key, field);
+      else await redis.hset(key, field, original);
     }
     expect(await store.get(record.userId, record.id)).toEqual(record);
+  });
+
+  test('a record stays listpack-encoded (compact) for the longest email the API accepts, pending and verified', async () => {
+    // Redis' default: a hash is a listpack while every field and value is at most 64 bytes.
+    expect(await redis.config('GET', 'hash-max-listpack-value')).toEqual(['hash-max-listpack-value', '64']);
+    const store = new RedisStore({ client: redis, prefix: `lp:${randomBytes(6).toString('hex')}:` });
+    const longest = `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`;
+    expect(longest).toHaveLength(MAX_EMAIL_LENGTH);
+    const identifier = { type: 'email', value: longest } as const;
+    const record = pendingCodeRecord('123456', { identifier, sessionRef: 's'.repeat(22), actionRef: 'a'.repeat(22) });
+    await store.create(record);
+    const [key] = store.keysFor(record.userId, record.id);
+    expect(await redis.object('ENCODING', key)).toBe('listpack');
+    expect(await store.get(record.userId, record.id)).toEqual(record);
+    const result = await store.checkCode(record.id, {
+      userId: record.userId,
+      sessionRef: 's'.repeat(22),
+      identifier,
+      candidateHash: record.codeHash,
+      maxAttempts: 5,
+      now: Date.now(),
+      recordTtlMs: 60_000,
+      purpose: 'new_identifier',
+    });
+    expect(result).toMatchObject({ outcome: 'verified', record: { identifier, purpose: 'new_identifier' } });
+    expect(await redis.object('ENCODING', key)).toBe('listpack');
+    expect(await store.redeem(record.id, { userId: record.userId, sessionRef: 's'.repeat(22), identifier, now: Date.now() })).not.toBeNull();
   });
 
   test('a fractional expiry is refused before anything is written (no key without a TTL)', async () => {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit, type Store as CounterStore } from 'express-rate-limit';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { sendError, VerificationError, type ErrorCode } from '../errors';
 import type { Audit } from '../events';
@@ -8,6 +8,7 @@ import { mailboxOf } from '../identifiers';
 import type { Identifier, RecordPurpose } from '../records';
 import type { Warnings } from '../warnings';
 import type { Counters } from './counters';
+import { initialisedStore, limitGroup, type CountedLimit, type GroupLimit } from './limit-group';
 import type { LimitWindow, ResolvedLimits } from './limits';
 
 export interface LimiterContext {
@@ -21,16 +22,27 @@ export interface LimiterContext {
   readonly identifierOf: (req: Request) => Identifier;
   /** Whether the identifier is one the user already has (identity) or a new one. */
   readonly purposeOf: (req: Request) => RecordPurpose;
+  /**
+   * Requests whose per-IP count rides in their route's own batch of counters (sending and checking
+   * codes) instead of a round trip of its own before authentication. Default: none.
+   */
+  readonly perIpWithRoute?: (req: Request) => boolean;
 }
 
 export interface Limiters {
-  /** Over the whole router, keyed by client IP (IPv6 by /56 subnet). */
+  /**
+   * Over the whole router, keyed by client IP (IPv6 by /56 subnet). For the requests of
+   * `perIpWithRoute`, `perIp` only marks them; they are counted in their route's batch
+   * (`codeSends`, `codeFailures`), or by `perIpOnError` if they fail before it (401, 400, …).
+   */
   readonly perIp: RequestHandler | undefined;
+  /** Error middleware: counts a marked request that failed before its route's batch, then passes the error on. */
+  readonly perIpOnError: ErrorRequestHandler | undefined;
   /** Wrong passwords per user. */
   readonly passwordFailures: RequestHandler;
-  /** Allowlist, cooldown and caps before a code is sent, in order. */
+  /** Allowlist, then the per-IP ceiling, cooldown and caps before a code is sent, counted in one batch. */
   readonly codeSends: RequestHandler[];
-  /** Wrong codes per user. */
+  /** The per-IP ceiling and wrong codes per user, counted in one batch. */
   readonly codeFailures: RequestHandler;
 }
 
@@ -58,6 +70,7 @@ interface LimiterSpec {
 
 export function createLimiters(context: LimiterContext): Limiters {
   const { limits, counters, audit, warnings, secret, userIdOf, identifierOf, purposeOf } = context;
+  const perIpWithRoute = context.perIpWithRoute ?? (() => false);
   /** Keys never hold an email, a phone number or a prefix of one: only an HMAC under the server secret. */
   const hashed = (value: string) => createHmac('sha256', secret).update(value).digest('base64url').slice(0, 22);
   const identifierKey = (identifier: Identifier) => hashed(`${identifier.type}:${identifier.value}`);
@@ -70,7 +83,7 @@ export function createLimiters(context: LimiterContext): Limiters {
     }
   };
 
-  const limiter = (spec: LimiterSpec): RequestHandler => {
+  const limiter = (spec: LimiterSpec, store: CounterStore = counters(spec.name)): RequestHandler => {
     const headers = spec.headers ?? true;
     const event = spec.event ?? 'verification.rate_limited';
     return rateLimit({
@@ -79,7 +92,7 @@ export function createLimiters(context: LimiterContext): Limiters {
       standardHeaders: headers ? 'draft-8' : false,
       legacyHeaders: false,
       identifier: spec.name,
-      store: counters(spec.name),
+      store,
       keyGenerator: spec.key,
       // A store that cannot be reached refuses the request (503), never lets it through.
       passOnStoreError: false,
@@ -107,10 +120,38 @@ export function createLimiters(context: LimiterContext): Limiters {
   // connection, while the message still goes out. A send refused by a later limiter has
   // used its place in the earlier ones: the error is on the side of fewer messages.
 
+  /** A limit counted in a route's batch (see limit-group.ts), with its own counter store. */
+  const counted = (limit: GroupLimit, store?: CounterStore): CountedLimit => ({ ...limit, store: store ?? initialisedStore(counters(limit.name), limit.window) });
+
+  // The per-IP ceiling: one counter store, shared by the router-level limiter and the route batches.
+  const perIpSpec = limits.perIp
+    ? { name: 'per_ip', window: limits.perIp, code: 'request.rate_limited' as const, key: (req: Request) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}` }
+    : undefined;
+  const perIpStore = perIpSpec ? counters(perIpSpec.name) : undefined;
+  /** Requests marked by `perIp` to be counted with their route; removed once counted. */
+  const perIpPending = new WeakSet<Request>();
+  const perIpInBatch: CountedLimit[] =
+    perIpSpec && perIpStore
+      ? [
+          counted(
+            {
+              ...perIpSpec,
+              applies: (req) => {
+                // Counted here exactly once; unmarked requests were counted before authentication.
+                if (!perIpPending.has(req)) return false;
+                perIpPending.delete(req);
+                return true;
+              },
+            },
+            perIpStore,
+          ),
+        ]
+      : [];
+
   const codeSends: RequestHandler[] = [];
   const allowed = limits.allowedCountryCallingCodes;
   if (allowed !== undefined) {
-    codeSends.push((req, res, next) => {
+    codeSends.push((req, _res, next) => {
       const identifier = identifierOf(req);
       if (identifier.type === 'phone' && !allowed.some((cc) => isCountry(identifier.value, cc))) {
         audit.emit(req, {
@@ -120,64 +161,84 @@ export function createLimiters(context: LimiterContext): Limiters {
           limit: 'sms_country',
           reason: 'verification_code.identifier_not_allowed',
         });
-        sendError(res, new VerificationError('verification_code.identifier_not_allowed'));
+        // Through the error handlers, so that a request whose per-IP count waits for the batch is counted there.
+        next(new VerificationError('verification_code.identifier_not_allowed'));
         return;
       }
       next();
     });
   }
-  // Cooldown and caps per identifier count this user's sends only, so another account
-  // cannot lock a user out of codes to their own email or phone.
-  const newIdentifierCap = limiter({
-    name: 'codes_per_new_identifier',
-    window: limits.codesPerNewIdentifier,
-    code: 'verification_code.rate_limited',
-    // Keyed by the inbox, so address variants (`+tags`, gmail dots) do not each get their own cap.
-    key: (req) => `m:${hashed(mailboxOf(identifierOf(req)))}`,
-    headers: false,
-  });
-  codeSends.push(
-    limiter({
-      name: 'code_cooldown',
-      window: { limit: 1, windowSeconds: limits.codeResendCooldownSeconds },
-      code: 'verification_code.rate_limited',
-      key: perUserAndIdentifier,
-    }),
-    limiter({ name: 'codes_per_identifier', window: limits.codesPerIdentifier, code: 'verification_code.rate_limited', key: perUserAndIdentifier }),
-    limiter({ name: 'codes_per_user', window: limits.codesPerUser, code: 'verification_code.rate_limited', key: perUser }),
-    // Codes to an identifier no account has proven yet, from all users together: many accounts
-    // cannot flood one stranger's inbox. Codes to a user's own identifiers never count here.
-    (req, res, next) => (purposeOf(req) === 'new_identifier' ? newIdentifierCap(req, res, next) : next()),
-  );
   const perPrefix = limits.perPrefix;
-  if (perPrefix !== undefined) {
-    const prefixLimiter = limiter({
-      name: 'sms_prefix',
-      window: perPrefix,
-      code: 'verification_code.identifier_not_allowed',
-      key: (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
-      headers: false,
-    });
-    // Only phone numbers have prefixes worth capping.
-    codeSends.push((req, res, next) => (identifierOf(req).type === 'phone' ? prefixLimiter(req, res, next) : next()));
-  }
+  codeSends.push(
+    limitGroup(
+      [
+        ...perIpInBatch,
+        // Cooldown and caps per identifier count this user's sends only, so another account
+        // cannot lock a user out of codes to their own email or phone.
+        counted({
+          name: 'code_cooldown',
+          window: { limit: 1, windowSeconds: limits.codeResendCooldownSeconds },
+          code: 'verification_code.rate_limited',
+          key: perUserAndIdentifier,
+        }),
+        counted({ name: 'codes_per_identifier', window: limits.codesPerIdentifier, code: 'verification_code.rate_limited', key: perUserAndIdentifier }),
+        counted({ name: 'codes_per_user', window: limits.codesPerUser, code: 'verification_code.rate_limited', key: perUser }),
+        // Codes to an identifier no account has proven yet, from all users together: many accounts
+        // cannot flood one stranger's inbox. Codes to a user's own identifiers never count here.
+        counted({
+          name: 'codes_per_new_identifier',
+          window: limits.codesPerNewIdentifier,
+          code: 'verification_code.rate_limited',
+          // Keyed by the inbox, so address variants (`+tags`, gmail dots) do not each get their own cap.
+          key: (req) => `m:${hashed(mailboxOf(identifierOf(req)))}`,
+          applies: (req) => purposeOf(req) === 'new_identifier',
+          headers: false,
+        }),
+        // Only phone numbers have prefixes worth capping.
+        ...(perPrefix !== undefined
+          ? [
+              counted({
+                name: 'sms_prefix',
+                window: perPrefix,
+                code: 'verification_code.identifier_not_allowed',
+                key: (req) => `p:${hashed(identifierOf(req).value.slice(0, perPrefix.prefixDigits + 1))}`,
+                applies: (req) => identifierOf(req).type === 'phone',
+                headers: false,
+              }),
+            ]
+          : []),
+      ],
+      { audit, tryUserId },
+    ),
+  );
 
   let perIp: RequestHandler | undefined;
-  if (limits.perIp) {
-    const perIpLimiter = limiter({
-      name: 'per_ip',
-      window: limits.perIp,
-      code: 'request.rate_limited',
-      key: (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`,
-    });
+  let perIpOnError: ErrorRequestHandler | undefined;
+  if (perIpSpec && perIpStore) {
+    const perIpLimiter = limiter(perIpSpec, perIpStore);
     perIp = (req, res, next) => {
       checkProxySetup(req, warnings);
+      if (perIpWithRoute(req)) {
+        perIpPending.add(req);
+        next();
+        return;
+      }
       perIpLimiter(req, res, next);
+    };
+    perIpOnError = (error, req, res, next) => {
+      if (!perIpPending.has(req)) {
+        next(error);
+        return;
+      }
+      perIpPending.delete(req);
+      // Counted on the way out: over the ceiling, the answer is its 429; otherwise the request's own error.
+      perIpLimiter(req, res, (limiterError?: unknown) => next(limiterError ?? error));
     };
   }
 
   return {
     perIp,
+    perIpOnError,
     passwordFailures: limiter({
       name: 'password_failures',
       window: limits.passwordFailures,
@@ -188,14 +249,20 @@ export function createLimiters(context: LimiterContext): Limiters {
       requestProperty: PASSWORD_FAILURES_PROPERTY,
     }),
     codeSends,
-    codeFailures: limiter({
-      name: 'code_failures',
-      window: limits.codeFailuresPerUser,
-      code: 'verification.too_many_attempts',
-      key: perUser,
-      countFailuresOnly: true,
-      event: 'verification.locked',
-    }),
+    codeFailures: limitGroup(
+      [
+        ...perIpInBatch,
+        counted({
+          name: 'code_failures',
+          window: limits.codeFailuresPerUser,
+          code: 'verification.too_many_attempts',
+          key: perUser,
+          countFailuresOnly: true,
+          event: 'verification.locked',
+        }),
+      ],
+      { audit, tryUserId },
+    ),
   };
 }
 

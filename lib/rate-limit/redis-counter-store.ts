@@ -22,10 +22,19 @@ end
 return { hits, ttl }
 `;
 
-/** Never creates a key (a DECR on a missing key would make one without a TTL) and never goes below zero. */
+/**
+ * Never creates a key (a DECR on a missing key would make one without a TTL), never goes below
+ * zero, and deletes a counter given back to zero rather than keeping a "0" until its window ends
+ * (every correct password would otherwise leave one behind for the whole window). The next count
+ * then starts a new window, which only ever counts longer, never less.
+ */
 const DECREMENT = `
-local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
-if hits > 0 then redis.call('DECR', KEYS[1]) end
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if hits > 1 then
+  redis.call('DECR', KEYS[1])
+elseif hits == 1 then
+  redis.call('DEL', KEYS[1])
+end
 return 0
 `;
 

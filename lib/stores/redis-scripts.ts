@@ -4,40 +4,111 @@
  *
  * Keys: KEYS[1] the record `<prefix>{<user tag>}:r:<hash of the id>`, KEYS[2] the user's revocation
  * mark `<prefix>{<user tag>}:rv` (the Redis server time, µs, of the user's last revokeAll).
- * Record fields: see lib/stores/redis-record-fields.ts.
+ * Record fields: see lib/stores/redis-record-fields.ts. The key is made from the user id, so a
+ * record found at all is the requester's: the scripts do not compare a user id.
  *
  * The conditions mirror lib/records.ts (guardVerdict, isRedeemable, codeCheckPrecondition); the
  * store contract suite runs the same cases against the memory store (which calls those functions)
  * and this one. Every condition is written as the condition to pass, with `or` defaults that fail,
- * so a missing or non-numeric field never passes (and never raises a script error).
+ * so a missing or malformed field never passes (and never raises a script error).
  */
 
-/** Server time in µs, as a decimal string (seconds and microseconds from TIME). */
-const SERVER_TIME_US = `local function server_time_us()
+/**
+ * Helpers: the server time in µs; base-36 numbers both ways (Lua 5.1's tonumber(s, 36) reads no
+ * sign, hence num36); and the record's `d` field (kind and times) parsed.
+ */
+const HELPERS = `
+local function server_time_us()
   local t = redis.call('TIME')
-  return t[1] .. string.format('%06d', tonumber(t[2]))
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function b36(n)
+  if n == 0 then return '0' end
+  local sign = ''
+  if n < 0 then sign, n = '-', -n end
+  local s = ''
+  while n > 0 do
+    local r = n % 36
+    s = string.sub(DIGITS, r + 1, r + 1) .. s
+    n = (n - r) / 36
+  end
+  return sign .. s
+end
+local function num36(s)
+  if s == nil or s == '' then return nil end
+  if string.sub(s, 1, 1) == '-' then
+    local n = tonumber(string.sub(s, 2), 36)
+    return n and -n
+  end
+  return tonumber(s, 36)
+end
+-- { kind, created, expires, t, verified_after } from 'd', or nil when it is not well formed.
+-- t, the server time (µs) at creation, is kept as its difference from createdAt.
+local function times(d)
+  local kind, c, ttl, t, rest = string.match(d or '', '^([pesPES])([0-9a-z]+):(%-?[0-9a-z]+):(%-?[0-9a-z]+)(.*)$')
+  if kind == nil then return nil end
+  local created, lifetime, stamp = num36(c), num36(ttl), num36(t)
+  if created == nil or lifetime == nil or stamp == nil then return nil end
+  local after = nil
+  if rest ~= '' then
+    after = num36(string.match(rest, '^:(%-?[0-9a-z]+)$'))
+    if after == nil then return nil end
+  end
+  return { kind = kind, created = created, expires = created + lifetime, t = created * 1000 + stamp, after = after }
+end
+-- The structure redis-record-fields.ts parses: known fields only, a code HMAC exactly when pending,
+-- attempts only on a pending record, identifier pieces without gaps.
+local KNOWN = { d = true, h = true, a = true, s = true, x = true, i = true }
+for piece = 2, 16 do KNOWN['i' .. piece] = true end
+local function well_formed(f, r)
+  for field in pairs(f) do
+    if not KNOWN[field] then return false end
+  end
+  if f.h ~= nil and r.after ~= nil then return false end
+  if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
+  local gap = f.i == nil
+  for piece = 2, 16 do
+    local present = f['i' .. piece] ~= nil
+    if present and gap then return false end
+    if not present then gap = true end
+  end
+  return true
+end
+local function identifier_text(f)
+  return (f.i or '') .. (f.i2 or '') .. (f.i3 or '') .. (f.i4 or '') .. (f.i5 or '') .. (f.i6 or '') .. (f.i7 or '') .. (f.i8 or '')
+    .. (f.i9 or '') .. (f.i10 or '') .. (f.i11 or '') .. (f.i12 or '') .. (f.i13 or '') .. (f.i14 or '') .. (f.i15 or '') .. (f.i16 or '')
 end
 `;
 
 /**
- * Reads the record into `f` (and `flat`); a missing record, or one made before the user's last
- * revocation (deleted on sight), runs `onMissing`.
+ * Reads the record into `f` (and `flat`) and its times into `r`; a missing or malformed record,
+ * or one made before the user's last revocation (deleted on sight), runs `onMissing`.
  */
-const readLive = (onMissing: string) => `
+const readLive = (onMissing: string) => `${HELPERS}
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then ${onMissing} end
 local f = {}
 for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+local r = times(f.d)
+if r == nil or not well_formed(f, r) then ${onMissing} end
+-- A record without a code HMAC is verified: verifiedAt is createdAt plus its delta (none: 0).
+if f.h == nil then r.verified = r.created + (r.after or 0) end
 local revoked_at = redis.call('GET', KEYS[2])
-if revoked_at and not ((tonumber(f.t) or 0) > (tonumber(revoked_at) or math.huge)) then
+if revoked_at and not (r.t > (tonumber(revoked_at) or math.huge)) then
   redis.call('DEL', KEYS[1])
   ${onMissing}
 end
 `;
 
-/** create. ARGV: expiresAt (epoch ms), then field/value pairs. Adds t, the creation time. */
-export const CREATE = `${SERVER_TIME_US}
-redis.call('HSET', KEYS[1], 't', server_time_us(), unpack(ARGV, 2))
+/**
+ * create. ARGV: expiresAt (epoch ms), createdAt (epoch ms), the `d` field before and after its `t`
+ * (the server time, added here), then field/value pairs. A record replaces whatever was at its key.
+ */
+export const CREATE = `${HELPERS}
+redis.call('DEL', KEYS[1])
+local t = b36(server_time_us() - tonumber(ARGV[2]) * 1000)
+redis.call('HSET', KEYS[1], 'd', ARGV[3] .. t .. ARGV[4], unpack(ARGV, 5))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 `;
@@ -48,16 +119,15 @@ return flat
 `;
 
 /**
- * checkForGuard with consume. ARGV: userId, now, minVerifiedAt, allowed methods (comma separated),
+ * checkForGuard with consume. ARGV: now, minVerifiedAt, the allowed methods' letters (e.g. 'pes'),
  * the requester's session ref ('' for none), the request's action ref ('' for none).
- * Returns { consumed (0/1), flat fields } or nil.
+ * Returns { consumed (0/1), flat fields } or nil. An identity record has a lower-case kind.
  */
 export const CHECK_AND_CONSUME = `${readLive('return nil')}
-local now = tonumber(ARGV[2])
-local ok = f.u == ARGV[1] and f.s == 'verified' and f.p == 'identity'
-  and (f.sr == nil or f.sr == ARGV[5]) and (f.ar or '') == ARGV[6]
-  and (tonumber(f.e) or 0) > now and (tonumber(f.v) or -1) >= tonumber(ARGV[3])
-  and string.find(',' .. ARGV[4] .. ',', ',' .. (f.m or '') .. ',', 1, true) ~= nil
+local now = tonumber(ARGV[1])
+local ok = f.h == nil and r.verified ~= nil and r.verified >= tonumber(ARGV[2]) and r.expires > now
+  and string.find('pes', r.kind, 1, true) ~= nil and string.find(ARGV[3], r.kind, 1, true) ~= nil
+  and (f.s == nil or f.s == ARGV[4]) and (f.x or '') == ARGV[5]
 if ok then
   redis.call('DEL', KEYS[1])
   return { 1, flat }
@@ -66,33 +136,37 @@ return { 0, flat }
 `;
 
 /**
- * checkCode. ARGV: userId, now, identifier type, identifier value, candidate HMAC, max attempts,
- * record TTL ms, the requester's session ref ('' for none), the purpose the verified record gets.
+ * checkCode. ARGV: now, the identifier (type letter and value), candidate HMAC, max attempts,
+ * record TTL ms, the requester's session ref ('' for none), the purpose the verified record gets
+ * (its kind is the method's letter, upper case for a new identifier).
  * Returns { outcome, extra }: the verified record's fields after 'verified', the remaining
  * attempts after 'code_mismatch'.
  * The HMACs are compared with an XOR accumulator over every byte, so the time taken does not
  * depend on where they differ (Lua has no constant-time compare).
  */
 export const CHECK_CODE = `${readLive("return { 'not_found' }")}
-local now = tonumber(ARGV[2])
-if not (f.u == ARGV[1] and f.s == 'pending' and f.ch ~= nil and (f.sr == nil or f.sr == ARGV[8])
-    and (tonumber(f.e) or 0) > now) then
+local now = tonumber(ARGV[1])
+if not (f.h ~= nil and r.verified == nil and (f.s == nil or f.s == ARGV[6]) and r.expires > now) then
   return { 'not_found' }
 end
-if f.it ~= ARGV[3] or f.iv ~= ARGV[4] then return { 'identifier_mismatch' } end
-local max = tonumber(ARGV[6])
-local attempts = tonumber(f.a) or max
+if identifier_text(f) ~= ARGV[2] then return { 'identifier_mismatch' } end
+local max = tonumber(ARGV[4])
+local attempts = tonumber(f.a or '0') or max
 if not (attempts < max) then return { 'exceed_max_try' } end
-local stored, candidate = f.ch, ARGV[5]
+local stored, candidate = f.h, ARGV[3]
 local diff = 0
 if #stored ~= #candidate then diff = 1 end
 for i = 1, #stored do
   diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i) or 0))
 end
 if diff == 0 then
-  local expires = now + tonumber(ARGV[7])
-  redis.call('HDEL', KEYS[1], 'ch', 'a')
-  redis.call('HSET', KEYS[1], 's', 'verified', 'p', ARGV[9], 'v', tostring(now), 'e', tostring(expires))
+  local expires = now + tonumber(ARGV[5])
+  redis.call('HDEL', KEYS[1], 'h', 'a')
+  local kind = r.kind
+  if ARGV[7] == 'new_identifier' then kind = string.upper(kind) end
+  local verified = ''
+  if now ~= r.created then verified = ':' .. b36(now - r.created) end
+  redis.call('HSET', KEYS[1], 'd', kind .. b36(r.created) .. ':' .. b36(expires - r.created) .. ':' .. b36(r.t - r.created * 1000) .. verified)
   redis.call('PEXPIREAT', KEYS[1], expires)
   return { 'verified', redis.call('HGETALL', KEYS[1]) }
 end
@@ -101,10 +175,13 @@ if attempts >= max then return { 'exceed_max_try' } end
 return { 'code_mismatch', tostring(max - attempts) }
 `;
 
-/** redeem. ARGV: userId, now, identifier type, identifier value, the requester's session ref ('' for none). Returns flat fields or nil. */
+/**
+ * redeem. ARGV: now, the identifier (type letter and value), the requester's session ref ('' for none).
+ * Returns flat fields or nil. A new-identifier record has an upper-case kind.
+ */
 export const REDEEM = `${readLive('return nil')}
-if f.u == ARGV[1] and f.s == 'verified' and f.p == 'new_identifier' and (f.sr == nil or f.sr == ARGV[5])
-  and (tonumber(f.e) or 0) > tonumber(ARGV[2]) and f.it == ARGV[3] and f.iv == ARGV[4] then
+if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= nil and (f.s == nil or f.s == ARGV[3])
+  and r.expires > tonumber(ARGV[1]) and identifier_text(f) == ARGV[2] then
   redis.call('DEL', KEYS[1])
   return flat
 end
@@ -115,13 +192,13 @@ return nil
  * revokeAll. KEYS[1] the revocation mark. ARGV: horizon ms. Sets the mark to the server time
  * (never moving it back), kept at least as long as any record it covers can live.
  */
-export const REVOKE = `${SERVER_TIME_US}
+export const REVOKE = `${HELPERS}
 local now = server_time_us()
-local current = redis.call('GET', KEYS[1])
-if current and (tonumber(current) or 0) > tonumber(now) then now = current end
+local current = tonumber(redis.call('GET', KEYS[1]) or '')
+if current and current > now then now = current end
 local ttl = tonumber(ARGV[1])
 local left = redis.call('PTTL', KEYS[1])
 if left > ttl then ttl = left end
-redis.call('SET', KEYS[1], now, 'PX', ttl)
+redis.call('SET', KEYS[1], string.format('%.0f', now), 'PX', ttl)
 return 1
 `;

@@ -3,7 +3,7 @@ import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
-import { pairs, parseFields, toFields } from './redis-record-fields';
+import { pairs, parseFields, timesField, toFields } from './redis-record-fields';
 import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, READ, REDEEM, REVOKE } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
 
@@ -34,6 +34,22 @@ interface StepUpCommands {
 }
 
 const base64urlSha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * Characters of base64url SHA-256 kept in key names (6 bits each).
+ * - The user tag, 16 (96 bits): a record is found only under the user whose id hashes to its tag
+ *   (no user id is stored), so two users may share a tag only by a 96-bit collision: about 6·10⁻¹²
+ *   for a billion users, and an unkeyed second preimage for a chosen victim costs 2⁹⁶ hashes.
+ * - The record id's hash, 16 (96 bits): ids are 192 random bits, drawn by the server. Within one
+ *   user's tag, 10 000 live records collide with probability 6·10⁻²²; and a caller holding the
+ *   user's token who guesses ids needs about 2⁹⁶ / (live records) requests to hit one.
+ */
+const USER_TAG_CHARS = 16;
+const RECORD_HASH_CHARS = 16;
+
+const METHOD_LETTERS: Readonly<Record<string, string>> = { password: 'p', email: 'e', phone: 's' };
+/** An identifier as the record keeps it: its type letter and value (see redis-record-fields.ts). */
+const identifierText = (identifier: { type: string; value: string }) => `${METHOD_LETTERS[identifier.type] ?? '?'}${identifier.value}`;
 
 /**
  * Records in Redis through ioredis. Every key has a TTL; values hold no code or password (only an
@@ -84,17 +100,19 @@ export class RedisStore implements VerificationStore {
   /**
    * The Redis keys of a record and of its user's revocation mark. Names hold hashes, never the
    * record id (a bearer credential: anyone who can list keys must not be able to use them) nor the
-   * user id. The user's hash is the cluster hash tag, so both keys land in one slot.
+   * user id. The user's hash is the cluster hash tag, so both keys land in one slot. Lengths: see
+   * USER_TAG_CHARS and RECORD_HASH_CHARS.
    */
   keysFor(userId: string, id: string): [record: string, revocation: string] {
-    const user = `${this.#prefix}{${base64urlSha256(userId).slice(0, 16)}}:`;
-    return [`${user}r:${base64urlSha256(id).slice(0, 22)}`, `${user}rv`];
+    const user = `${this.#prefix}{${base64urlSha256(userId).slice(0, USER_TAG_CHARS)}}:`;
+    return [`${user}r:${base64urlSha256(id).slice(0, RECORD_HASH_CHARS)}`, `${user}rv`];
   }
 
   async create(record: VerificationRecord): Promise<void> {
     // PEXPIREAT takes whole milliseconds; a fraction would fail after HSET and leave a key without a TTL.
     if (!Number.isSafeInteger(record.expiresAt)) throw new TypeError('RedisStore: expiresAt must be whole epoch milliseconds');
-    await this.#call(this.#commands.stepUpCreate(...this.keysFor(record.userId, record.id), String(record.expiresAt), ...toFields(record)));
+    const { head, tail } = timesField(record);
+    await this.#call(this.#commands.stepUpCreate(...this.keysFor(record.userId, record.id), String(record.expiresAt), String(record.createdAt), head, tail, ...toFields(record)));
   }
 
   async get(userId: string, id: string): Promise<VerificationRecord | null> {
@@ -107,10 +125,9 @@ export class RedisStore implements VerificationStore {
     const reply = await this.#call(
       this.#commands.stepUpCheckAndConsume(
         ...this.keysFor(criteria.userId, id),
-        criteria.userId,
         String(criteria.now),
         String(criteria.now - criteria.maxAgeMs),
-        criteria.methods.join(','),
+        criteria.methods.map((method) => METHOD_LETTERS[method] ?? '').join(''),
         criteria.sessionRef ?? '',
         criteria.actionRef ?? '',
       ),
@@ -123,10 +140,8 @@ export class RedisStore implements VerificationStore {
     const [outcome, extra] = await this.#call(
       this.#commands.stepUpCheckCode(
         ...this.keysFor(check.userId, id),
-        check.userId,
         String(check.now),
-        check.identifier.type,
-        check.identifier.value,
+        identifierText(check.identifier),
         check.candidateHash,
         String(check.maxAttempts),
         String(check.recordTtlMs),
@@ -155,10 +170,8 @@ export class RedisStore implements VerificationStore {
     const reply = await this.#call(
       this.#commands.stepUpRedeem(
         ...this.keysFor(criteria.userId, id),
-        criteria.userId,
         String(criteria.now),
-        criteria.identifier.type,
-        criteria.identifier.value,
+        identifierText(criteria.identifier),
         criteria.sessionRef ?? '',
       ),
     );
@@ -178,8 +191,7 @@ export class RedisStore implements VerificationStore {
   /** A reply parsed into a record of this user, or null (a malformed hash is no record). */
   #parse(id: string, flat: string[] | null, userId: string): VerificationRecord | null {
     if (flat === null || flat.length === 0) return null;
-    const record = parseFields(id, pairs(flat));
-    return record !== null && record.userId === userId ? record : null;
+    return parseFields(id, userId, pairs(flat));
   }
 
   #call<T>(operation: Promise<T>): Promise<T> {
