@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { sendError, VerificationError, type ErrorCode } from '../errors';
 import type { Audit } from '../events';
@@ -8,6 +8,7 @@ import { mailboxOf } from '../identifiers';
 import type { Identifier, RecordPurpose } from '../records';
 import type { Warnings } from '../warnings';
 import type { Counters } from './counters';
+import { createFailureBudget, type FailureBudget } from './failure-budget';
 import type { LimitWindow, ResolvedLimits } from './limits';
 
 export interface LimiterContext {
@@ -26,16 +27,18 @@ export interface LimiterContext {
 export interface Limiters {
   /** Over the whole router, keyed by client IP (IPv6 by /56 subnet). */
   readonly perIp: RequestHandler | undefined;
-  /** Wrong passwords per user. */
-  readonly passwordFailures: RequestHandler;
+  /** Wrong passwords per user (a slot per check in flight; see FailureBudget). */
+  readonly passwordFailures: FailureBudget;
   /** Allowlist, cooldown and caps before a code is sent, in order. */
   readonly codeSends: RequestHandler[];
-  /** Wrong codes per user. */
-  readonly codeFailures: RequestHandler;
+  /** Wrong codes per user (a slot per check in flight; see FailureBudget). */
+  readonly codeFailures: FailureBudget;
 }
 
 /** Where the password failure limiter leaves its count on the request (the 422 tells the attempts left). */
 export const PASSWORD_FAILURES_PROPERTY = 'stepUpPasswordFailures';
+/** Where the code failure limiter leaves its count on the request. */
+const CODE_FAILURES_PROPERTY = 'stepUpCodeFailures';
 
 /** One limit: its name (also its counters' name), window, refusal code and key. */
 interface LimiterSpec {
@@ -43,8 +46,10 @@ interface LimiterSpec {
   readonly window: LimitWindow;
   readonly code: ErrorCode;
   readonly key: (req: Request) => string;
-  /** Give the count back when the request succeeds (failure budgets). Default false: every request counts. */
-  readonly countFailuresOnly?: boolean;
+  /** The counters' store. Default: a new one from `counters(name)`. */
+  readonly store?: RateLimitStore;
+  /** Awaited before a refusal is answered (a failure budget gives the refused request's count back). */
+  readonly beforeRefusal?: (req: Request) => Promise<void>;
   /** The audit event of a refusal. Default `verification.rate_limited`. */
   readonly event?: 'verification.rate_limited' | 'verification.locked';
   /**
@@ -79,15 +84,15 @@ export function createLimiters(context: LimiterContext): Limiters {
       standardHeaders: headers ? 'draft-8' : false,
       legacyHeaders: false,
       identifier: spec.name,
-      store: counters(spec.name),
+      store: spec.store ?? counters(spec.name),
       keyGenerator: spec.key,
       // A store that cannot be reached refuses the request (503), never lets it through.
       passOnStoreError: false,
-      skipSuccessfulRequests: spec.countFailuresOnly === true,
       ...(spec.requestProperty !== undefined ? { requestPropertyName: spec.requestProperty } : {}),
       // The proxy checks are ours (coded warnings through onWarning, see checkProxySetup).
       validate: { xForwardedForHeader: false, trustProxy: false },
-      handler: (req, res) => {
+      handler: async (req, res) => {
+        await spec.beforeRefusal?.(req);
         const userId = tryUserId(req);
         audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: spec.name, reason: spec.code });
         if (!headers) {
@@ -97,6 +102,17 @@ export function createLimiters(context: LimiterContext): Limiters {
         }
         sendError(res, new VerificationError(spec.code));
       },
+    });
+  };
+
+  /** A budget of failed checks: the limiter takes a slot per check, the route settles it (see FailureBudget). */
+  const failureBudget = (spec: LimiterSpec & { readonly requestProperty: string }): FailureBudget => {
+    const store = counters(spec.name);
+    return createFailureBudget({
+      store,
+      windowMs: spec.window.windowSeconds * 1000,
+      requestProperty: spec.requestProperty,
+      limiter: (giveBack) => limiter({ ...spec, store, beforeRefusal: giveBack }),
     });
   };
 
@@ -178,23 +194,22 @@ export function createLimiters(context: LimiterContext): Limiters {
 
   return {
     perIp,
-    passwordFailures: limiter({
+    passwordFailures: failureBudget({
       name: 'password_failures',
       window: limits.passwordFailures,
       code: 'verification.too_many_attempts',
       key: perUser,
-      countFailuresOnly: true,
       event: 'verification.locked',
       requestProperty: PASSWORD_FAILURES_PROPERTY,
     }),
     codeSends,
-    codeFailures: limiter({
+    codeFailures: failureBudget({
       name: 'code_failures',
       window: limits.codeFailuresPerUser,
       code: 'verification.too_many_attempts',
       key: perUser,
-      countFailuresOnly: true,
       event: 'verification.locked',
+      requestProperty: CODE_FAILURES_PROPERTY,
     }),
   };
 }
