@@ -7,6 +7,7 @@ import {
   createStepUp,
   jwtAuthenticator,
   type Action,
+  type StepUpOptions,
   type StepUpUser,
   type VerificationRecord,
   type VerificationStore,
@@ -95,13 +96,18 @@ export interface BenchApp {
  * requireVerification(), POST /single-use behind requireVerification({ singleUse: true }), and
  * the same two at /reusable/transfer and /single-use/transfer with the `action` of the query string.
  */
-export async function startApp(store: VerificationStore, users: ReadonlyMap<string, StepUpUser> = new Map()): Promise<BenchApp> {
+export async function startApp(
+  store: VerificationStore,
+  users: ReadonlyMap<string, StepUpUser> = new Map(),
+  options: Pick<StepUpOptions, 'passwordConcurrency'> = {},
+): Promise<BenchApp> {
   const stepUp = createStepUp({
     authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
     users: { findById: (id) => users.get(id) ?? null },
     store,
     secret: CODE_SECRET,
     limits: UNLIMITED,
+    ...options,
   });
   const app = express();
   app.use('/v', stepUp.router);

@@ -10,9 +10,10 @@ export const isBenchChild = (): boolean => process.send !== undefined && process
  * Starts a bench/*.ts module in its own Node process (through tsx, with an IPC channel),
  * so that what it measures does not share an event loop or a heap with the rest.
  */
-export function forkBenchModule(file: string, nodeFlags: readonly string[] = []): ChildProcess {
+export function forkBenchModule(file: string, nodeFlags: readonly string[] = [], env: Readonly<Record<string, string>> = {}): ChildProcess {
   return fork(file, [CHILD_FLAG], {
     cwd: path.resolve(__dirname, '..'), // where `tsx` resolves
+    env: { ...process.env, ...env },
     execArgv: [...nodeFlags, '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -31,8 +32,8 @@ export function exitOf(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a child that sends exactly one message (its result) and exits; returns that message. */
-export async function runOnce<T>(file: string, nodeFlags: readonly string[] = []): Promise<T> {
-  const child = forkBenchModule(file, nodeFlags);
+export async function runOnce<T>(file: string, nodeFlags: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<T> {
+  const child = forkBenchModule(file, nodeFlags, env);
   const exited = exitOf(child);
   const result = await new Promise<T>((resolve, reject) => {
     child.once('message', (message) => resolve(message as T));

@@ -19,6 +19,10 @@ export interface LoadJob {
   readonly ids: readonly string[] | string;
   readonly count: number;
   readonly concurrency: number;
+  /** A JSON body sent with every request (POST). */
+  readonly body?: string;
+  /** After a 503 with Retry-After, that worker waits as long before its next request (a well-behaved client). */
+  readonly honorRetryAfter?: boolean;
 }
 
 export interface LoadResult {
@@ -70,7 +74,8 @@ export class LoadClient {
   }
 }
 
-function request(agent: http.Agent, job: LoadJob, id: string): Promise<number> {
+function request(agent: http.Agent, job: LoadJob, id: string): Promise<{ status: number; retryAfterMs: number }> {
+  const body = job.body ?? '';
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -79,16 +84,22 @@ function request(agent: http.Agent, job: LoadJob, id: string): Promise<number> {
         method: job.method,
         path: job.path,
         agent,
-        headers: { ...job.headers, [job.idHeader]: id, 'content-length': '0' },
+        headers: {
+          ...job.headers,
+          [job.idHeader]: id,
+          'content-length': String(Buffer.byteLength(body)),
+          ...(job.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
       },
       (res) => {
         res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
+        const retryAfter = Number(res.headers['retry-after']);
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : 0 }));
         res.once('error', reject);
       },
     );
     req.once('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -103,13 +114,17 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       const id = typeof job.ids === 'string' ? job.ids : (job.ids[i] as string);
       const started = performance.now();
       let status: string;
+      let waitMs = 0;
       try {
-        status = String(await request(agent, job, id));
+        const answer = await request(agent, job, id);
+        status = String(answer.status);
+        if (job.honorRetryAfter === true && answer.status === 503) waitMs = answer.retryAfterMs;
       } catch {
         status = 'error';
       }
       latencies[i] = performance.now() - started;
       statuses[status] = (statuses[status] ?? 0) + 1;
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   };
   const started = performance.now();
