@@ -210,7 +210,7 @@ function report({ machine, jwt, oidc, guard, roundTrips, clusterRoundTrips, memo
   );
 
   printTable(
-    '   MemoryStore sweep of 100,000 expired records (a slice per write; no write may block > 5 ms)',
+    '   MemoryStore sweep of 100,000 expired records (a slice per write; asserted: p99 of the writes ≤ 5 ms)',
     ['expired records', 'writes to sweep', 'max ms/write', 'p99 ms/write', 'size after', 'pass'],
     [[formatInt(memory.sweep.expiredRecords), formatInt(memory.sweep.writesToSweep), memory.sweep.maxWriteMs, memory.sweep.p99WriteMs, formatInt(memory.sweep.sizeAfter), memory.sweep.pass]],
   );
@@ -254,7 +254,7 @@ async function main(): Promise<number> {
     ...results.roundTrips.map((r) => ({ name: `round trips: ${r.case}`, pass: r.pass })),
     ...results.clusterRoundTrips.rows.map((r) => ({ name: `round trips on Redis Cluster: ${r.case}`, pass: r.pass })),
     ...[results.memory.overCap, results.memory.overCapScaled].map((b) => ({ name: `MemoryStore bound at ${formatInt(b.maxRecords)}`, pass: b.pass })),
-    { name: 'MemoryStore sweep never blocks a write > 5 ms', pass: results.memory.sweep.pass },
+    { name: 'MemoryStore sweep: p99 write ≤ 5 ms', pass: results.memory.sweep.pass },
   ];
   const failed = checks.filter((check) => !check.pass);
   const durationSeconds = round((performance.now() - started) / 1000, 1);
