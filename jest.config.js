@@ -15,6 +15,8 @@ const HTTP_TESTS = [
   'endpoints.property',
   'example-app',
   'express-major',
+  'failure-budgets',
+  'hashing-queue',
   'guard',
   'http-input',
   'oidc-authenticator',

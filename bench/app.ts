@@ -129,7 +129,7 @@ export interface BenchApp {
 export async function startApp(
   store: VerificationStore,
   users: ReadonlyMap<string, StepUpUser> = new Map(),
-  extra: Pick<StepUpOptions, 'sender' | 'limits'> = {},
+  extra: Pick<StepUpOptions, 'sender' | 'limits' | 'passwordConcurrency'> = {},
 ): Promise<BenchApp> {
   const stepUp = createStepUp({
     authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),

@@ -11,9 +11,14 @@ export const isBenchChild = (): boolean => process.send !== undefined && process
  * so that what it measures does not share an event loop or a heap with the rest.
  * `stdout: 'ignore'` sends the child's stdout to /dev/null (a server that logs every request).
  */
-export function forkBenchModule(file: string, nodeFlags: readonly string[] = [], { stdout = 'inherit' }: { stdout?: 'inherit' | 'ignore' } = {}): ChildProcess {
+export function forkBenchModule(
+  file: string,
+  nodeFlags: readonly string[] = [],
+  { stdout = 'inherit', env = {} }: { stdout?: 'inherit' | 'ignore'; env?: Readonly<Record<string, string>> } = {},
+): ChildProcess {
   return fork(file, [CHILD_FLAG], {
     cwd: path.resolve(__dirname, '..'), // where `tsx` resolves
+    env: { ...process.env, ...env },
     execArgv: [...nodeFlags, '--import', 'tsx'],
     stdio: ['ignore', stdout, 'inherit', 'ipc'],
   });
@@ -32,8 +37,8 @@ export function exitOf(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a child that sends exactly one message (its result) and exits; returns that message. */
-export async function runOnce<T>(file: string, nodeFlags: readonly string[] = []): Promise<T> {
-  const child = forkBenchModule(file, nodeFlags);
+export async function runOnce<T>(file: string, nodeFlags: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<T> {
+  const child = forkBenchModule(file, nodeFlags, { env });
   const exited = exitOf(child);
   const result = await new Promise<T>((resolve, reject) => {
     child.once('message', (message) => resolve(message as T));

@@ -21,6 +21,10 @@ export interface LoadJob {
   readonly concurrency: number;
   /** A JSON body per request (POST), when the route takes one. */
   readonly bodies?: readonly string[];
+  /** A JSON body sent with every request (POST), when `bodies` is not given. */
+  readonly body?: string;
+  /** After a 503 with Retry-After, that worker waits as long before its next request (a well-behaved client). */
+  readonly honorRetryAfter?: boolean;
 }
 
 export interface LoadResult {
@@ -72,7 +76,7 @@ export class LoadClient {
   }
 }
 
-function request(agent: http.Agent, job: LoadJob, id: string, body = ''): Promise<number> {
+function request(agent: http.Agent, job: LoadJob, id: string, body = ''): Promise<{ status: number; retryAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -90,7 +94,8 @@ function request(agent: http.Agent, job: LoadJob, id: string, body = ''): Promis
       },
       (res) => {
         res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
+        const retryAfter = Number(res.headers['retry-after']);
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : 0 }));
         res.once('error', reject);
       },
     );
@@ -110,13 +115,17 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       const id = typeof job.ids === 'string' ? job.ids : (job.ids[i] as string);
       const started = performance.now();
       let status: string;
+      let waitMs = 0;
       try {
-        status = String(await request(agent, job, id, job.bodies?.[i]));
+        const answer = await request(agent, job, id, job.bodies?.[i] ?? job.body ?? '');
+        status = String(answer.status);
+        if (job.honorRetryAfter === true && answer.status === 503) waitMs = answer.retryAfterMs;
       } catch {
         status = 'error';
       }
       latencies[i] = performance.now() - started;
       statuses[status] = (statuses[status] ?? 0) + 1;
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   };
   const started = performance.now();

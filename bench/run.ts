@@ -26,6 +26,7 @@ import { runMemoryBench, type MemoryResult } from './memory';
 import { runRedisMemoryBench, type RedisMemoryRow } from './redis-memory';
 import { runSendVerifyBench, type SendVerifyResult } from './send-verify';
 import { runOidcBench, type OidcResult } from './oidc';
+import { runPasswordLoadBench, type PasswordLoadResult } from './password-load';
 import { connectClient, startRedisServer } from './redis-server';
 import { runRoundTripBench, type RoundTripRow } from './round-trips';
 import { runSideBySide, type SideBySideResult } from './side-by-side/run-side-by-side';
@@ -75,6 +76,7 @@ interface Results {
   readonly memory: MemoryResult;
   readonly redisMemory: readonly RedisMemoryRow[];
   readonly bcrypt: BcryptResult;
+  readonly passwordLoad: readonly PasswordLoadResult[];
 }
 
 const progress = (stage: string) => process.stderr.write(`… ${stage}\n`);
@@ -150,7 +152,9 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
     const memory = await runMemoryBench();
     progress('bcrypt timing');
     const bcrypt = await runBcryptBench(SETTINGS.bcryptSamples);
-    return { machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, sendVerify, memory, redisMemory, bcrypt };
+    progress('bcrypt beside the guard: 50 password clients, passwordConcurrency and UV_THREADPOOL_SIZE');
+    const passwordLoad = await runPasswordLoadBench();
+    return { machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, sendVerify, memory, redisMemory, bcrypt, passwordLoad };
   } finally {
     await load.close().catch(() => undefined);
     await admin?.quit().catch(() => undefined);
@@ -161,7 +165,7 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
 const counts = (map: Readonly<Record<string, number>>) =>
   Object.entries(map).map(([key, n]) => `${key}×${n}`).join(' ') || '–';
 
-function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, sendVerify, memory, redisMemory, bcrypt }: Results): void {
+function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips, sendVerify, memory, redisMemory, bcrypt, passwordLoad }: Results): void {
   console.log(
     `\nexpress-step-up bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}; ` +
       `load average at start ${machine.loadAverageAtStart.join(' / ')} (1 / 5 / 15 min; the cores are shared with other work)`,
@@ -283,11 +287,39 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
   );
 
   printTable(
+    '   MemoryStore sweep of 100,000 expired records (a slice per write; asserted: p99 of the writes ≤ 5 ms)',
+    ['expired records', 'writes to sweep', 'max ms/write', 'p99 ms/write', 'size after', 'pass'],
+    [[formatInt(memory.sweep.expiredRecords), formatInt(memory.sweep.writesToSweep), memory.sweep.maxWriteMs, memory.sweep.p99WriteMs, formatInt(memory.sweep.sizeAfter), memory.sweep.pass]],
+  );
+
+  printTable(
     `5. POST /v/password timing, bcrypt cost ${bcrypt.cost} (${SETTINGS.bcryptSamples} samples each, alternating; reported, not asserted)`,
     ['case', 'status', 'median ms', 'min ms', 'max ms'],
     bcrypt.cases.map((c) => [c.name, c.status, c.medianMs, c.minMs, c.maxMs]),
   );
   console.log(`   median(user without password) − median(wrong password) = ${bcrypt.medianDifferenceMs} ms`);
+
+  printTable(
+    '6. bcrypt beside the guard in one process: 50 clients on POST /v/password (cost 10, honouring Retry-After) while the reusable guard ' +
+      '(memory store, concurrency 20) is measured; each case in a fresh process. Goals: guard ≥ 0.75× its req/s alone, p99 ≤ 2×, ' +
+      'passwords/s ≥ 0.9× the hashes/s of in-process bcrypt at the same concurrency',
+    ['passwordConcurrency', 'UV_THREADPOOL_SIZE', 'guard req/s alone', 'under load', '×', 'guard p99 ms alone', 'under load', '×', 'hashes/s', 'passwords/s', '×', 'password p99 ms', 'password statuses'],
+    passwordLoad.map((r) => [
+      r.passwordConcurrency,
+      r.threadpoolSize,
+      formatInt(r.guardSolo.requestsPerSecond),
+      formatInt(r.guardUnderLoad.requestsPerSecond),
+      r.guardThroughputRatio,
+      r.guardSolo.p99Ms,
+      r.guardUnderLoad.p99Ms,
+      r.guardP99Ratio,
+      r.hashesPerSecond,
+      r.passwordsPerSecond,
+      r.passwordRatio,
+      r.passwordP99Ms,
+      counts(r.passwordStatuses),
+    ]),
+  );
 }
 
 /** `npm run build`: the side-by-side guard rows load dist/index.cjs, so it must be built from this lib/. */
@@ -312,6 +344,7 @@ async function main(): Promise<number> {
     ...results.sendVerify.roundTrips.map((r) => ({ name: `≤ 2 sequential Redis round trips: ${r.case}`, pass: r.pass })),
     ...results.redisMemory.map((r) => ({ name: `RedisStore memory: ${r.case}`, pass: r.pass })),
     ...[results.memory.overCap, results.memory.overCapScaled].map((b) => ({ name: `MemoryStore bound at ${formatInt(b.maxRecords)}`, pass: b.pass })),
+    { name: 'MemoryStore sweep: p99 write ≤ 5 ms', pass: results.memory.sweep.pass },
   ];
   const failed = checks.filter((check) => !check.pass);
   const durationSeconds = round((performance.now() - started) / 1000, 1);

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { Authenticator } from './auth/authenticator';
 import { optionalFunction, positiveNumber, rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { Audit, type AuditEvent } from './events';
-import type { VerifyPassword } from './password';
+import { defaultPasswordConcurrency, type VerifyPassword } from './password';
 import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
 import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
 import { isConsoleSender } from './senders/console';
@@ -44,6 +44,13 @@ export interface StepUpOptions {
    */
   bcryptCost?: number | undefined;
   /**
+   * Password hashes (bcrypt, argon2id) computed at once by the built-in check, an integer from 1 to
+   * 1024. Default: the CPU cores less one (at least 1), so the event loop keeps a core for guarded
+   * routes. Up to 16 checks per slot wait; past that a check is answered 503
+   * `verification.unavailable` with `Retry-After`. Not used with `verifyPassword`.
+   */
+  passwordConcurrency?: number | undefined;
+  /**
    * Your own password check, instead of the built-in one (bcrypt, or argon2id with the `argon2`
    * package). It receives the user from `users.findById` (null when there is none) and must take
    * about as long for a user without a password as for a wrong one.
@@ -82,6 +89,7 @@ export interface ResolvedOptions {
   readonly codeTtlMs: number;
   readonly maxCodeAttempts: number;
   readonly bcryptCost: number;
+  readonly passwordConcurrency: number;
   readonly verifyPassword: VerifyPassword | undefined;
   readonly sendTimeoutMs: number;
   readonly bodyLimit: string | number;
@@ -103,6 +111,7 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'recordTtlSeconds',
   'codeTtlSeconds',
   'bcryptCost',
+  'passwordConcurrency',
   'verifyPassword',
   'maxCodeAttempts',
   'sendTimeoutMs',
@@ -143,6 +152,14 @@ function bcryptCost(cost: number | undefined): number {
   const resolved = cost ?? 10;
   if (!Number.isInteger(resolved) || resolved < 4 || resolved > 31) {
     throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`bcryptCost` is an integer from 4 to 31 (the cost of your password hashes)');
+  }
+  return resolved;
+}
+
+function passwordConcurrency(value: number | undefined): number {
+  const resolved = value ?? defaultPasswordConcurrency();
+  if (!Number.isInteger(resolved) || resolved < 1 || resolved > 1024) {
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`passwordConcurrency` is an integer from 1 to 1024 (password hashes computed at once)');
   }
   return resolved;
 }
@@ -208,6 +225,7 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     codeTtlMs: Math.max(1, Math.round(positiveNumber('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000)),
     maxCodeAttempts: positiveNumber('maxCodeAttempts', options.maxCodeAttempts, 5, true),
     bcryptCost: bcryptCost(options.bcryptCost),
+    passwordConcurrency: passwordConcurrency(options.passwordConcurrency),
     verifyPassword: optionalFunction('verifyPassword', options.verifyPassword),
     sendTimeoutMs: positiveNumber('sendTimeoutMs', options.sendTimeoutMs, 10_000),
     bodyLimit: options.bodyLimit ?? '16kb',

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import { HashingQueue } from './hashing-queue';
 import { loadOptionalPeer } from './optional-peer';
 import type { StepUpUser } from './users';
 
@@ -17,6 +19,17 @@ interface Argon2 {
   readonly argon2id: number;
 }
 
+/**
+ * Checks waiting per hashing slot before new ones are refused: at bcrypt cost 10 (about 50 ms a
+ * hash) a full queue is about a second of waiting, enough to ride out a burst of sign-ins.
+ */
+const QUEUE_PER_SLOT = 16;
+
+/** Hashes at once by default: one core fewer than the machine has (the event loop keeps one), at least 1. */
+export function defaultPasswordConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
 /** What the dummy hash must look like to take as long as the app's real hashes. */
 type HashKind = { readonly scheme: 'bcrypt'; readonly cost: number } | { readonly scheme: 'argon2id'; readonly params: string };
 
@@ -27,18 +40,31 @@ type HashKind = { readonly scheme: 'bcrypt'; readonly cost: number } | { readonl
  * the same kind and cost as the app's real hashes (the last one seen; until then bcrypt of the
  * configured cost), so "no password" and "wrong password" take about the same time and answer
  * the same. bcrypt reads only the first 72 bytes of a password.
+ *
+ * Every comparison, the dummy one included (so both take the same path and time), goes through a
+ * HashingQueue: at most `concurrency` at once, `concurrency × QUEUE_PER_SLOT` waiting, the rest
+ * refused with 503 `verification.unavailable`.
  */
 export class PasswordChecker {
   readonly #dummies = new Map<string, Promise<string>>();
+  readonly #queue: HashingQueue;
   #kind: HashKind;
   #argon2: Argon2 | undefined;
 
-  constructor(initialCost: number) {
+  constructor(initialCost: number, concurrency: number = defaultPasswordConcurrency()) {
     this.#kind = { scheme: 'bcrypt', cost: initialCost };
+    this.#queue = new HashingQueue(concurrency, concurrency * QUEUE_PER_SLOT);
   }
 
-  /** Whether `password` is the user's; a missing user or one without a usable hash is checked against the dummy. */
-  async matches(password: string, user: StepUpUser | null): Promise<boolean> {
+  /**
+   * Whether `password` is the user's; a missing user or one without a usable hash is checked against
+   * the dummy. Rejects with 503 `verification.unavailable` when too many checks are waiting.
+   */
+  matches(password: string, user: StepUpUser | null): Promise<boolean> {
+    return this.#queue.run(() => this.#compare(password, user));
+  }
+
+  async #compare(password: string, user: StepUpUser | null): Promise<boolean> {
     const hash = user?.passwordHash;
     if (typeof hash === 'string') {
       const bcryptHash = BCRYPT_HASH.exec(hash);

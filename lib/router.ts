@@ -12,6 +12,7 @@ import { unknownRoute } from './http/unknown-route';
 import { parseBody } from './http/validate';
 import { normalizeIdentifier } from './identifiers';
 import type { Counters } from './rate-limit/counters';
+import type { FailureBudget } from './rate-limit/failure-budget';
 import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
 import type { Identifier, RecordPurpose, Requester, VerificationMethod, VerificationRecord } from './records';
@@ -122,9 +123,11 @@ function failureEvent(code: ErrorCode): AuditEventType | undefined {
  */
 export function createVerificationRouter(config: RouterConfig): Router {
   const { service, authenticate, audit } = config;
-  // Sending and checking codes count the per-IP ceiling in their own batch of counters (one round
-  // trip fewer); a request to them that fails before it is counted on its way out (perIpOnError).
-  const batchedPaths = new Set([...pathsOf('sendVerificationCode'), ...pathsOf('verifyVerificationCode')]);
+  // Sending a code counts the per-IP ceiling in its own batch of counters (one round trip fewer); a
+  // request to it that fails before the batch is counted on its way out (perIpOnError). Checking a
+  // code counts it before authentication, like the password check: its failure budget reserves a
+  // slot of its own (see FailureBudget).
+  const batchedPaths = new Set(pathsOf('sendVerificationCode'));
   const limiters = createLimiters({
     limits: config.limits,
     counters: config.counters,
@@ -180,17 +183,17 @@ export function createVerificationRouter(config: RouterConfig): Router {
   router.post(
     pathsOf('verifyPassword'),
     validated(passwordBody),
-    limiters.passwordFailures,
+    limiters.passwordFailures.reserve,
     verificationStep(
       () => 'password',
-      async (req) => {
+      settledBy(limiters.passwordFailures, async (req) => {
         const { password, action } = inputOf(req, passwordBody);
         try {
           return await service.verifyPassword(requesterOf(req), password, action as Action | undefined);
         } catch (error) {
           throw withRemainingAttempts(req, error);
         }
-      },
+      }),
       201,
       'verification.created',
     ),
@@ -219,13 +222,13 @@ export function createVerificationRouter(config: RouterConfig): Router {
   router.post(
     pathsOf('verifyVerificationCode'),
     validated(verifyCodeBody, true),
-    limiters.codeFailures,
+    limiters.codeFailures.reserve,
     verificationStep(
       (req) => identifierOf(req).type,
-      (req) => {
+      settledBy(limiters.codeFailures, (req) => {
         const { verificationId, code } = inputOf(req, verifyCodeBody);
         return service.verifyCode(requesterOf(req), verificationId, identifierOf(req), code);
-      },
+      }),
       200,
       'verification.succeeded',
     ),
@@ -236,6 +239,27 @@ export function createVerificationRouter(config: RouterConfig): Router {
   if (limiters.perIpOnError) router.use(limiters.perIpOnError);
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;
+}
+
+/**
+ * Runs a check that took a slot of a failure budget, and settles the slot before answering: a
+ * success gives it back; so does a check that could not be carried out (503
+ * `verification.unavailable`: the store, the user lookup or the password hashing queue was not
+ * available, so nothing was compared, or the password was right and its record could not be
+ * saved). Every other failure keeps it (fails closed).
+ */
+function settledBy(budget: FailureBudget, run: (req: Request) => Promise<VerificationRecord>): (req: Request) => Promise<VerificationRecord> {
+  return async (req) => {
+    let record: VerificationRecord;
+    try {
+      record = await run(req);
+    } catch (error) {
+      await budget.settle(req, toVerificationError(error).code !== 'verification.unavailable');
+      throw error;
+    }
+    await budget.settle(req, false);
+    return record;
+  };
 }
 
 /**

@@ -37,7 +37,7 @@ export interface StepUp {
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
-  const checker = new PasswordChecker(resolved.bcryptCost);
+  const checker = new PasswordChecker(resolved.bcryptCost, resolved.passwordConcurrency);
   const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
   if (resolved.verifyPassword === undefined) void checker.warmUp();
   const service = new VerificationService({ ...resolved, passwords });

@@ -73,6 +73,10 @@ describe('strict options: a misspelt option fails at startup with a coded error'
     };
     expect(codeOf(() => createStepUp({ ...base, authenticate: undefined } as never))).toBe('ERR_STEP_UP_MISSING_OPTION');
     expect(codeOf(() => createStepUp({ ...base, maxCodeAttempts: 0 }))).toBe('ERR_STEP_UP_INVALID_OPTION');
+    for (const passwordConcurrency of [0, 1.5, -1, 2048, '2', Number.NaN]) {
+      expect(codeOf(() => createStepUp({ ...base, passwordConcurrency: passwordConcurrency as number }))).toBe('ERR_STEP_UP_INVALID_OPTION');
+    }
+    expect(codeOf(() => createStepUp({ ...base, passwordConcurrency: 3 }))).toBeUndefined();
     expect(codeOf(() => createStepUp({ ...base, secret: 'short' }))).toBe('ERR_STEP_UP_WEAK_SECRET');
     expect(codeOf(() => createStepUp({ ...base, secret: undefined, store: new RedisStore({ client: new Redis({ lazyConnect: true }) }) }))).toBe(
       'ERR_STEP_UP_SECRET_REQUIRED',

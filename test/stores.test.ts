@@ -157,4 +157,22 @@ describe('MemoryStore specifics', () => {
     expect(store.size).toBe(10);
     expect(await store.get(first.userId, first.id)).toBeNull();
   });
+
+  test('the sweep never blocks: each write sweeps a bounded slice, resuming where the last one stopped', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ maxRecords: 100_000, sweepIntervalMs: 1000, now: () => now });
+    for (let i = 0; i < 2000; i += 1) await store.create(verifiedRecord({ createdAt: now, expiresAt: now + 500 }));
+    now += 2000;
+    const live = verifiedRecord({ createdAt: now, expiresAt: now + 60_000 });
+    await store.create(live);
+    expect(store.size).toBe(2000 - 256 + 1); // one slice, not the whole map
+    const sizes = [];
+    for (let i = 0; i < 8; i += 1) {
+      await store.create(verifiedRecord({ createdAt: now, expiresAt: now + 60_000 }));
+      sizes.push(store.size);
+    }
+    expect(sizes.slice(0, 3)).toEqual([2000 - 512 + 2, 2000 - 768 + 3, 2000 - 1024 + 4]);
+    expect(store.size).toBe(9); // every expired record is gone, the live ones stay
+    expect(await store.get(live.userId, live.id)).not.toBeNull();
+  });
 });

@@ -9,6 +9,7 @@ import type { Identifier, RecordPurpose } from '../records';
 import type { Warnings } from '../warnings';
 import type { Counters } from './counters';
 import { initialisedStore, limitGroup, type CountedLimit, type GroupLimit } from './limit-group';
+import { createFailureBudget, type FailureBudget } from './failure-budget';
 import type { LimitWindow, ResolvedLimits } from './limits';
 
 export interface LimiterContext {
@@ -38,16 +39,18 @@ export interface Limiters {
   readonly perIp: RequestHandler | undefined;
   /** Error middleware: counts a marked request that failed before its route's batch, then passes the error on. */
   readonly perIpOnError: ErrorRequestHandler | undefined;
-  /** Wrong passwords per user. */
-  readonly passwordFailures: RequestHandler;
+  /** Wrong passwords per user (a slot per check in flight; see FailureBudget). */
+  readonly passwordFailures: FailureBudget;
   /** Allowlist, then the per-IP ceiling, cooldown and caps before a code is sent, counted in one batch. */
   readonly codeSends: RequestHandler[];
-  /** The per-IP ceiling and wrong codes per user, counted in one batch. */
-  readonly codeFailures: RequestHandler;
+  /** Wrong codes per user (a slot per check in flight; see FailureBudget). */
+  readonly codeFailures: FailureBudget;
 }
 
 /** Where the password failure limiter leaves its count on the request (the 422 tells the attempts left). */
 export const PASSWORD_FAILURES_PROPERTY = 'stepUpPasswordFailures';
+/** Where the code failure limiter leaves its count on the request. */
+const CODE_FAILURES_PROPERTY = 'stepUpCodeFailures';
 
 /** One limit: its name (also its counters' name), window, refusal code and key. */
 interface LimiterSpec {
@@ -55,8 +58,10 @@ interface LimiterSpec {
   readonly window: LimitWindow;
   readonly code: ErrorCode;
   readonly key: (req: Request) => string;
-  /** Give the count back when the request succeeds (failure budgets). Default false: every request counts. */
-  readonly countFailuresOnly?: boolean;
+  /** The counters' store. Default: a new one from `counters(name)`. */
+  readonly store?: CounterStore;
+  /** Awaited before a refusal is answered (a failure budget gives the refused request's count back). */
+  readonly beforeRefusal?: (req: Request) => Promise<void>;
   /** The audit event of a refusal. Default `verification.rate_limited`. */
   readonly event?: 'verification.rate_limited' | 'verification.locked';
   /**
@@ -83,7 +88,9 @@ export function createLimiters(context: LimiterContext): Limiters {
     }
   };
 
-  const limiter = (spec: LimiterSpec, store: CounterStore = counters(spec.name)): RequestHandler => {
+  const limiter = (spec: LimiterSpec, shared?: CounterStore): RequestHandler => {
+    // One store per limit: the spec's own (a failure budget's), a shared one (per-IP), or a new one.
+    const store = spec.store ?? shared ?? counters(spec.name);
     const headers = spec.headers ?? true;
     const event = spec.event ?? 'verification.rate_limited';
     return rateLimit({
@@ -96,11 +103,11 @@ export function createLimiters(context: LimiterContext): Limiters {
       keyGenerator: spec.key,
       // A store that cannot be reached refuses the request (503), never lets it through.
       passOnStoreError: false,
-      skipSuccessfulRequests: spec.countFailuresOnly === true,
       ...(spec.requestProperty !== undefined ? { requestPropertyName: spec.requestProperty } : {}),
       // The proxy checks are ours (coded warnings through onWarning, see checkProxySetup).
       validate: { xForwardedForHeader: false, trustProxy: false },
-      handler: (req, res) => {
+      handler: async (req, res) => {
+        await spec.beforeRefusal?.(req);
         const userId = tryUserId(req);
         audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: spec.name, reason: spec.code });
         if (!headers) {
@@ -110,6 +117,17 @@ export function createLimiters(context: LimiterContext): Limiters {
         }
         sendError(res, new VerificationError(spec.code));
       },
+    });
+  };
+
+  /** A budget of failed checks: the limiter takes a slot per check, the route settles it (see FailureBudget). */
+  const failureBudget = (spec: LimiterSpec & { readonly requestProperty: string }): FailureBudget => {
+    const store = counters(spec.name);
+    return createFailureBudget({
+      store,
+      windowMs: spec.window.windowSeconds * 1000,
+      requestProperty: spec.requestProperty,
+      limiter: (giveBack) => limiter({ ...spec, store, beforeRefusal: giveBack }),
     });
   };
 
@@ -239,30 +257,23 @@ export function createLimiters(context: LimiterContext): Limiters {
   return {
     perIp,
     perIpOnError,
-    passwordFailures: limiter({
+    passwordFailures: failureBudget({
       name: 'password_failures',
       window: limits.passwordFailures,
       code: 'verification.too_many_attempts',
       key: perUser,
-      countFailuresOnly: true,
       event: 'verification.locked',
       requestProperty: PASSWORD_FAILURES_PROPERTY,
     }),
     codeSends,
-    codeFailures: limitGroup(
-      [
-        ...perIpInBatch,
-        counted({
-          name: 'code_failures',
-          window: limits.codeFailuresPerUser,
-          code: 'verification.too_many_attempts',
-          key: perUser,
-          countFailuresOnly: true,
-          event: 'verification.locked',
-        }),
-      ],
-      { audit, tryUserId },
-    ),
+    codeFailures: failureBudget({
+      name: 'code_failures',
+      window: limits.codeFailuresPerUser,
+      code: 'verification.too_many_attempts',
+      key: perUser,
+      event: 'verification.locked',
+      requestProperty: CODE_FAILURES_PROPERTY,
+    }),
   };
 }
 

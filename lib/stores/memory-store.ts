@@ -18,11 +18,22 @@ import type { VerificationStore } from './store';
 export interface MemoryStoreOptions {
   /** Most records kept at once; past it, expired records are swept and then the oldest dropped. Default 100 000. */
   maxRecords?: number;
-  /** How often (at most) a write sweeps expired records, in ms. Default 60 000. */
+  /**
+   * How often (at most) a pass over the records for expired ones begins, in ms. Default 60 000. A pass
+   * never blocks: each write sweeps the next slice of records (see SWEEP_SLICE) until it is through.
+   */
   sweepIntervalMs?: number;
   /** Clock, epoch ms. Default Date.now. */
   now?: () => number;
 }
+
+/**
+ * Records (and then revocations) a write looks at while a sweep pass runs: the longest a write
+ * takes stays at a fraction of a millisecond whatever the size, where one sweep of 100 000 records
+ * in a go blocked the event loop for milliseconds (bench/memory.ts). Larger than one, so a pass
+ * moves faster than records are added and ends in size / SWEEP_SLICE writes.
+ */
+const SWEEP_SLICE = 256;
 
 /** A record and the store's sequence number at its creation (what revocation compares). */
 interface Entry {
@@ -49,6 +60,9 @@ export class MemoryStore implements VerificationStore {
   readonly #sweepIntervalMs: number;
   readonly #now: () => number;
   #lastSweep = 0;
+  /** Where the running sweep pass is (Map iterators see deletions and additions), or undefined between passes. */
+  #sweepCursor: Iterator<[string, Entry]> | undefined;
+  #revocationCursor: Iterator<[string, Revocation]> | undefined;
   /** A counter rather than the clock: a record made in the same millisecond as a revocation is still ordered. */
   #seq = 0;
 
@@ -69,7 +83,11 @@ export class MemoryStore implements VerificationStore {
 
   async create(record: VerificationRecord): Promise<void> {
     const now = this.#now();
-    if (now - this.#lastSweep >= this.#sweepIntervalMs) this.#sweep(now);
+    if (this.#sweepCursor === undefined && this.#revocationCursor === undefined && now - this.#lastSweep >= this.#sweepIntervalMs) {
+      this.#lastSweep = now;
+      this.#sweepCursor = this.#entries.entries();
+    }
+    this.#sweepSlice(now);
     while (this.#entries.size >= this.#maxRecords) {
       // Full: drop the oldest (Map keeps insertion order), in O(1) rather than a sweep of
       // every record on each insert. Records live about equally long, so the oldest is the
@@ -151,12 +169,28 @@ export class MemoryStore implements VerificationStore {
     return revocation !== undefined && entry.seq <= revocation.seq;
   }
 
-  #sweep(now: number): void {
-    this.#lastSweep = now;
-    for (const [id, entry] of this.#entries) {
+  /** The next SWEEP_SLICE steps of the running pass: expired records first, then lapsed revocations. */
+  #sweepSlice(now: number): void {
+    let budget = SWEEP_SLICE;
+    while (this.#sweepCursor !== undefined && budget > 0) {
+      const next = this.#sweepCursor.next();
+      if (next.done === true) {
+        this.#sweepCursor = undefined;
+        this.#revocationCursor = this.#revocations.entries();
+        break;
+      }
+      budget -= 1;
+      const [id, entry] = next.value;
       if (!isLive(entry.record, now)) this.#entries.delete(id);
     }
-    for (const [userId, revocation] of this.#revocations) {
+    while (this.#revocationCursor !== undefined && budget > 0) {
+      const next = this.#revocationCursor.next();
+      if (next.done === true) {
+        this.#revocationCursor = undefined;
+        break;
+      }
+      budget -= 1;
+      const [userId, revocation] = next.value;
       if (!(revocation.until > now)) this.#revocations.delete(userId);
     }
   }
