@@ -28,12 +28,35 @@ export async function redisCommand(port: number, ...args: string[]): Promise<unk
 }
 
 /** Kills a server with SIGKILL (no shutdown, no save) and resolves once the process is gone. */
-function killServer(server: PrivateRedis): Promise<void> {
-  return new Promise((resolve) => {
+async function killServer(server: PrivateRedis): Promise<void> {
+  await new Promise<void>((resolve) => {
     if (server.process.exitCode !== null || server.process.signalCode !== null) return resolve();
     server.process.once('exit', () => resolve());
     server.process.kill('SIGKILL');
   });
+  await server.stop(); // the process is gone: this only drops its kill-on-exit hook
+}
+
+/** An RDB file a redis-server loads when it starts. */
+export interface RdbSnapshot {
+  readonly dir: string;
+  readonly file: string;
+}
+
+/**
+ * Runs `fill` against a throwaway redis-server and saves what it wrote as an RDB snapshot in `dir`:
+ * data that a restarted server can start with, without anyone writing it while the restart is measured.
+ */
+export async function snapshotOf(dir: string, fill: (url: string) => Promise<void>): Promise<RdbSnapshot> {
+  const file = 'seed.rdb';
+  const server = await startRedisServer(undefined, ['--dir', dir, '--dbfilename', file]);
+  try {
+    await fill(server.url);
+    await redisCommand(server.port, 'SAVE');
+    return { dir, file };
+  } finally {
+    await server.stop();
+  }
 }
 
 /** One redis-server on a fixed free port that can be killed and started again there, empty. */
@@ -44,8 +67,8 @@ export class RestartableRedis {
     this.#server = server;
   }
 
-  static async start(): Promise<RestartableRedis> {
-    return new RestartableRedis(await startRedisServer());
+  static async start(extraArgs: string[] = []): Promise<RestartableRedis> {
+    return new RestartableRedis(await startRedisServer(undefined, extraArgs));
   }
 
   get port(): number {
@@ -61,9 +84,12 @@ export class RestartableRedis {
     return killServer(this.#server);
   }
 
-  /** A new, empty redis-server on the same port; resolves once it answers PING. */
-  async restart(): Promise<void> {
-    this.#server = await startRedisServer(this.#server.port);
+  /**
+   * A new redis-server on the same port, empty or holding only what `seed` (an RDB snapshot) holds;
+   * resolves once it answers PING.
+   */
+  async restart(seed?: RdbSnapshot): Promise<void> {
+    this.#server = await startRedisServer(this.#server.port, seed === undefined ? [] : ['--dir', seed.dir, '--dbfilename', seed.file]);
   }
 
   stop(): Promise<void> {

@@ -22,7 +22,7 @@
  * kills processes on purpose).
  */
 import http from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis, { Cluster } from 'ioredis';
@@ -30,7 +30,7 @@ import { RedisStore } from '../lib/index';
 import { BENCH_USER, createRecords } from './app';
 import { FaultApp, type ClientOptionsKind, type RedisTarget } from './fault-app';
 import { analyze, BASELINE_MS, brokenRules, type FaultTimeline, type Limits, type ScenarioAnalysis } from './fault-analysis';
-import { redisCommand, ReplicatedCluster, RestartableRedis } from './fault-redis';
+import { redisCommand, ReplicatedCluster, RestartableRedis, snapshotOf } from './fault-redis';
 import { SteadyLoad, wallClockMs, type Samples } from './steady-load';
 import { formatInt, printTable, round } from './stats';
 
@@ -48,9 +48,8 @@ const SETTINGS = {
    */
   initialRecords: 40_000,
   refillRecords: 10_000,
-  /** After a restart: fresh single-use records handed over first, then the rest of the run's. */
-  recreateFirst: 2000,
-  recreateRest: 8000,
+  /** Fresh single-use records the restarted server starts with (enough for the rest of the run). */
+  recreated: 20_000,
 } as const;
 
 const STORE_TIMEOUT_MS = 1000; // RedisStore's default timeoutMs, which the app uses
@@ -265,16 +264,32 @@ function killAndRestart(redis: RestartableRedis): Fault {
       const injectedMs = wallClockMs();
       await redis.kill();
       const outageStartMs = wallClockMs();
-      await sleepUntil(injectedMs + SETTINGS.killForMs);
-      await redis.restart();
-      const backMs = wallClockMs();
-      // The data is gone: fresh records (new ids, so no request sent during the outage can match one).
-      await supply.reconnect();
-      const [reusable] = await supply.create(1);
-      load.setReusable(reusable as string);
-      load.addSingleUse(await supply.create(SETTINGS.recreateFirst), true);
-      for (let made = 0; made < SETTINGS.recreateRest; made += SETTINGS.recreateFirst) load.addSingleUse(await supply.create(SETTINGS.recreateFirst));
-      return { injectedMs, outageStartMs, unverifiableUntilMs: backMs, backMs, data: 'lost' };
+      // The data is gone. The records users create after the restart (new ids, so no request sent
+      // during the outage can match one) are written now into a snapshot the restarted server loads:
+      // creating them after the restart would take CPU from the app while its recovery is measured.
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'stepup-faults-seed-'));
+      try {
+        let reusable = '';
+        let fresh: string[] = [];
+        const seed = await snapshotOf(dir, async (url) => {
+          const seeding = await RecordSupply.open({ kind: 'single', url }, supply.userId);
+          try {
+            [reusable = ''] = await seeding.create(1);
+            fresh = await seeding.create(SETTINGS.recreated);
+          } finally {
+            await seeding.close();
+          }
+        });
+        await sleepUntil(injectedMs + SETTINGS.killForMs);
+        await redis.restart(seed);
+        const backMs = wallClockMs();
+        load.setReusable(reusable);
+        load.addSingleUse(fresh, true);
+        await supply.reconnect(); // for refills, should the pool run low
+        return { injectedMs, outageStartMs, unverifiableUntilMs: backMs, backMs, data: 'lost' };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
