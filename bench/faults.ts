@@ -27,12 +27,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis, { Cluster } from 'ioredis';
 import { RedisStore } from '../lib/index';
-import { BENCH_USER, createRecords } from './app';
+import { BENCH_USER, createRecords, GUARD_PATHS } from './app';
 import { FaultApp, type ClientOptionsKind, type RedisTarget } from './fault-app';
 import { analyze, BASELINE_MS, brokenRules, type FaultTimeline, type Limits, type ScenarioAnalysis } from './fault-analysis';
 import { redisCommand, ReplicatedCluster, RestartableRedis, snapshotOf } from './fault-redis';
 import { SteadyLoad, wallClockMs, type Samples } from './steady-load';
-import { formatInt, printTable, round } from './stats';
+import { LoadClient, type LoadJob } from './load-client';
+import { formatInt, median, printTable, round } from './stats';
 
 const SETTINGS = {
   /** Requests in flight on each route, all the time. */
@@ -51,6 +52,9 @@ const SETTINGS = {
   /** Fresh single-use records the restarted server starts with (enough for the rest of the run). */
   recreated: 20_000,
 } as const;
+
+/** The no-fault comparison of one redis-server and the Cluster: alternating rounds, as in bench/guard.ts. */
+const COMPARE = { rounds: 5, requestsPerRound: 2000, concurrency: 20 } as const;
 
 const STORE_TIMEOUT_MS = 1000; // RedisStore's default timeoutMs, which the app uses
 const LIMITS: Limits = {
@@ -380,6 +384,71 @@ function killedMaster(cluster: ReplicatedCluster, slotOf: (store: RedisStore) =>
   };
 }
 
+// ---- one redis-server and the Cluster, no fault ----
+
+type Rates = { reusable: number[]; singleUse: number[] };
+
+export interface ThroughputComparison {
+  readonly rounds: number;
+  readonly requestsPerRound: number;
+  readonly concurrency: number;
+  /** Median requests/s over the rounds (each all 200), per route. */
+  readonly single: { readonly reusable: number; readonly singleUse: number };
+  readonly cluster: { readonly reusable: number; readonly singleUse: number };
+}
+
+/**
+ * The guard's requests/s on one redis-server and on the three-master Cluster, with the README's
+ * client options and no fault: after a warm-up round, the two take turns for COMPARE.rounds rounds
+ * (each: a reusable and a single-use job), so that drift of a shared machine spreads over both.
+ */
+async function compareThroughput(targets: Readonly<Record<'single' | 'cluster', RedisTarget>>): Promise<ThroughputComparison> {
+  const load = LoadClient.start();
+  const fixtures: Array<{ redis: 'single' | 'cluster'; supply: RecordSupply; app: FaultApp; reusable: string; fresh: string[]; used: number }> = [];
+  try {
+    for (const redis of ['single', 'cluster'] as const) {
+      const supply = await RecordSupply.open(targets[redis], BENCH_USER);
+      const app = await FaultApp.start(targets[redis], 'recommended', BENCH_USER).catch(async (error: unknown) => {
+        await supply.close();
+        throw error;
+      });
+      const [reusable] = await supply.create(1);
+      const fresh = await supply.create(COMPARE.requestsPerRound * (COMPARE.rounds + 1));
+      fixtures.push({ redis, supply, app, reusable: reusable as string, fresh, used: 0 });
+    }
+    const rates: Record<'single' | 'cluster', Rates> = { single: { reusable: [], singleUse: [] }, cluster: { reusable: [], singleUse: [] } };
+    for (let round = 0; round <= COMPARE.rounds; round += 1) {
+      for (const fixture of fixtures) {
+        for (const singleUse of [false, true]) {
+          const ids = singleUse ? fixture.fresh.slice(fixture.used, fixture.used + COMPARE.requestsPerRound) : fixture.reusable;
+          if (singleUse) fixture.used += COMPARE.requestsPerRound;
+          const job: LoadJob = {
+            port: fixture.app.port,
+            method: singleUse ? 'POST' : 'GET',
+            path: singleUse ? GUARD_PATHS.singleUse : GUARD_PATHS.reusable,
+            headers: { authorization: `Bearer ${fixture.app.token}` },
+            idHeader: 'verification-id',
+            ids,
+            count: COMPARE.requestsPerRound,
+            concurrency: COMPARE.concurrency,
+          };
+          const result = await load.run(job);
+          if (result.statuses['200'] !== result.count) throw new Error(`${fixture.redis} without a fault: expected only 200s, got ${JSON.stringify(result.statuses)}`);
+          if (round > 0) rates[fixture.redis][singleUse ? 'singleUse' : 'reusable'].push(result.requestsPerSecond);
+        }
+      }
+    }
+    const medians = (r: Rates) => ({ reusable: round(median(r.reusable), 0), singleUse: round(median(r.singleUse), 0) });
+    return { rounds: COMPARE.rounds, requestsPerRound: COMPARE.requestsPerRound, concurrency: COMPARE.concurrency, single: medians(rates.single), cluster: medians(rates.cluster) };
+  } finally {
+    for (const fixture of fixtures) {
+      await fixture.app.close();
+      await fixture.supply.close();
+    }
+    await load.close().catch(() => undefined);
+  }
+}
+
 // ---- report ----
 
 const counts = (map: Readonly<Record<string, number>>) =>
@@ -388,7 +457,7 @@ const counts = (map: Readonly<Record<string, number>>) =>
     .map(([key, n]) => `${key}×${n}`)
     .join(' ') || '–';
 
-function report(results: readonly ScenarioResult[], machine: Record<string, string | number>): void {
+function report(results: readonly ScenarioResult[], comparison: ThroughputComparison | null, machine: Record<string, string | number>): void {
   console.log(`\nexpress-step-up faults bench: node ${machine.node}, ${machine.platform}, ${machine.cpus} CPU(s): ${machine.cpuModel}, redis-server ${machine.redis}`);
   printTable(
     `Guard under Redis faults: steady load, ${SETTINGS.concurrency.reusable} reusable + ${SETTINGS.concurrency.singleUse} single-use requests in flight; ` +
@@ -416,18 +485,20 @@ function report(results: readonly ScenarioResult[], machine: Record<string, stri
     }
     if (r.replay !== null) console.log(`   ${r.redis}, ${r.options}, ${r.fault}: ${r.replay.what}: ${r.replay.sent} → ${counts(r.replay.statuses)}`);
   }
-  for (const options of ['recommended', 'recommended+retry', 'defaults'] as const) {
-    const before = (redis: string) => results.filter((r) => r.redis === redis && r.options === options).map((r) => r.analysis.baselinePerSecond);
-    const single = before('single');
-    const cluster = before('cluster');
-    if (single.length > 0 && cluster.length > 0) {
-      const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-      console.log(`   2xx/s before the faults, ${options} options: one redis-server ${formatInt(mean(single))}, three-master Cluster ${formatInt(mean(cluster))} (×${round(mean(cluster) / mean(single), 2)})`);
-    }
+  if (comparison !== null) {
+    const { single, cluster } = comparison;
+    printTable(
+      `Without a fault, README client options: requests/s, medians of ${comparison.rounds} alternating rounds × ${formatInt(comparison.requestsPerRound)} requests per route, concurrency ${comparison.concurrency}`,
+      ['route', 'one redis-server', 'three-master Cluster', 'Cluster ÷ one server'],
+      (['reusable', 'singleUse'] as const).map((route) => [route === 'reusable' ? 'reusable' : 'single-use', formatInt(single[route]), formatInt(cluster[route]), round(cluster[route] / single[route], 2)]),
+    );
   }
 }
 
-/** `npm run bench:faults -- <words>`: only the scenarios whose "redis options fault" contains every word (for trying one out). */
+/**
+ * `npm run bench:faults -- <words>`: only the scenarios whose "redis options fault" contains every
+ * word (for trying one out); the no-fault comparison runs with no words or with `compare`.
+ */
 const FILTER = process.argv.slice(2).map((word) => word.toLowerCase());
 const wanted = (redis: string, options: string, faultName: string) =>
   FILTER.every((word) => `${redis} ${options} ${faultName}`.toLowerCase().includes(word));
@@ -442,46 +513,49 @@ async function main(): Promise<number> {
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     redis: 'unknown',
   };
+  const clusterWanted = ['recommended', 'defaults'].some((options) => [PLANNED_FAILOVER, KILLED_MASTER].some((name) => wanted('cluster', options, name)));
+  const compare = FILTER.length === 0 || FILTER.includes('compare');
 
   const redis = await RestartableRedis.start();
+  let cluster: ReplicatedCluster | undefined;
+  let comparison: ThroughputComparison | null = null;
   try {
     machine.redis = /redis_version:(\S+)/.exec(String(await redisCommand(redis.port, 'INFO', 'server')))?.[1] ?? 'unknown';
-    progress(`one redis-server on port ${redis.port}`);
+    if (clusterWanted || compare) {
+      cluster = await ReplicatedCluster.start();
+      progress(`one redis-server on port ${redis.port}; three-master Redis Cluster with one replica each on ports ${cluster.nodes.map((n) => n.port).join(', ')}`);
+    }
+    if (compare && cluster !== undefined) {
+      progress('one redis-server and the Cluster without a fault, alternating rounds');
+      comparison = await compareThroughput({ single: { kind: 'single', url: redis.url }, cluster: { kind: 'cluster', nodes: cluster.nodes } });
+    }
     for (const options of ['recommended', 'recommended+retry', 'defaults'] as const) {
       for (const fault of [killAndRestart(redis), scriptFlush(redis), clientPause(redis)]) {
         if (wanted('single', options, fault.name)) results.push(await runScenario({ redis: 'single', options, fault, target: { kind: 'single', url: redis.url }, userId: BENCH_USER }));
       }
     }
-  } finally {
-    await redis.stop();
-  }
-
-  const clusterWanted = ['recommended', 'defaults'].some((options) => [PLANNED_FAILOVER, KILLED_MASTER].some((name) => wanted('cluster', options, name)));
-  if (!clusterWanted) return finish(results, machine, started);
-  const cluster = await ReplicatedCluster.start();
-  try {
-    progress(`three-master Redis Cluster with one replica each on ports ${cluster.nodes.map((n) => n.port).join(', ')}`);
-    const slotOf = (store: RedisStore) => benchUserSlot(cluster, store, BENCH_USER);
-    const target: RedisTarget = { kind: 'cluster', nodes: cluster.nodes };
-    for (const options of ['recommended', 'defaults'] as const) {
-      for (const fault of [plannedFailover(cluster, slotOf), killedMaster(cluster, slotOf)]) {
-        if (wanted('cluster', options, fault.name)) results.push(await runScenario({ redis: 'cluster', options, fault, target, userId: BENCH_USER }));
+    if (clusterWanted && cluster !== undefined) {
+      const replicated = cluster;
+      const slotOf = (store: RedisStore) => benchUserSlot(replicated, store, BENCH_USER);
+      const target: RedisTarget = { kind: 'cluster', nodes: replicated.nodes };
+      for (const options of ['recommended', 'defaults'] as const) {
+        for (const fault of [plannedFailover(replicated, slotOf), killedMaster(replicated, slotOf)]) {
+          if (wanted('cluster', options, fault.name)) results.push(await runScenario({ redis: 'cluster', options, fault, target, userId: BENCH_USER }));
+        }
       }
     }
   } finally {
-    await cluster.stop();
+    await redis.stop();
+    await cluster?.stop();
   }
-  return finish(results, machine, started);
-}
 
-function finish(results: readonly ScenarioResult[], machine: Record<string, string | number>, started: number): number {
-  report(results, machine);
+  report(results, comparison, machine);
   const durationSeconds = round((wallClockMs() - started) / 1000, 1);
   const file = path.join(__dirname, 'results', 'faults.json');
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(
     file,
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), durationSeconds, machine, settings: SETTINGS, storeTimeoutMs: STORE_TIMEOUT_MS, limits: LIMITS, scenarios: results }, null, 2)}\n`,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), durationSeconds, machine, settings: SETTINGS, storeTimeoutMs: STORE_TIMEOUT_MS, limits: LIMITS, comparison, scenarios: results }, null, 2)}\n`,
   );
   const failed = results.filter((r) => r.broken.length > 0);
   console.log(`\nScenarios: ${results.length - failed.length}/${results.length} passed`);
