@@ -30,7 +30,7 @@ import { RedisStore } from '../lib/index';
 import { BENCH_USER, createRecords, GUARD_PATHS } from './app';
 import { FaultApp, type ClientOptionsKind, type RedisTarget } from './fault-app';
 import { analyze, BASELINE_MS, brokenRules, type FaultTimeline, type Limits, type ScenarioAnalysis } from './fault-analysis';
-import { redisCommand, ReplicatedCluster, RestartableRedis, snapshotOf } from './fault-redis';
+import { redisCommand, ReplicatedCluster, RestartableRedis, snapshotOf, type RdbSnapshot } from './fault-redis';
 import { SteadyLoad, wallClockMs, type Samples } from './steady-load';
 import { LoadClient, type LoadJob } from './load-client';
 import { formatInt, median, printTable, round } from './stats';
@@ -132,6 +132,8 @@ interface FaultContext {
 
 interface Fault {
   readonly name: string;
+  /** Runs before the app and the load start (work that must not take CPU from them). */
+  prepare?(userId: string): Promise<void>;
   /** Injects the fault; resolves when Redis answers again, with the timeline. */
   inject(context: FaultContext): Promise<FaultTimeline>;
   readonly limits: Limits;
@@ -194,6 +196,7 @@ async function replaySingleUse(port: number, token: string, ids: readonly string
 async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
   const { fault } = scenario;
   progress(`${scenario.redis}, ${scenario.options} client options: ${fault.name}`);
+  await fault.prepare?.(scenario.userId);
   const supply = await RecordSupply.open(scenario.target, scenario.userId);
   const app = await FaultApp.start(scenario.target, scenario.options, scenario.userId);
   let load: SteadyLoad | undefined;
@@ -261,39 +264,44 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
 // ---- faults on one redis-server ----
 
 function killAndRestart(redis: RestartableRedis): Fault {
+  // The records users create after the restart (new ids, so no request sent during the outage can
+  // match one) are written before the load starts into a snapshot the restarted server loads:
+  // creating them after the restart would take CPU from the app while its recovery is measured.
+  let seed: { snapshot: RdbSnapshot; reusable: string; fresh: string[] } | undefined;
+  let dir: string | undefined;
   return {
     name: `killed (SIGKILL) for ${SETTINGS.killForMs / 1000} s, restarted empty`,
     limits: LIMITS,
+    async prepare(userId) {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'stepup-faults-seed-'));
+      let reusable = '';
+      let fresh: string[] = [];
+      const snapshot = await snapshotOf(dir, async (url) => {
+        const seeding = await RecordSupply.open({ kind: 'single', url }, userId);
+        try {
+          [reusable = ''] = await seeding.create(1);
+          fresh = await seeding.create(SETTINGS.recreated);
+        } finally {
+          await seeding.close();
+        }
+      });
+      seed = { snapshot, reusable, fresh };
+    },
     async inject({ supply, load }) {
+      if (seed === undefined) throw new Error('killAndRestart: prepare() did not run');
       const injectedMs = wallClockMs();
       await redis.kill();
       const outageStartMs = wallClockMs();
-      // The data is gone. The records users create after the restart (new ids, so no request sent
-      // during the outage can match one) are written now into a snapshot the restarted server loads:
-      // creating them after the restart would take CPU from the app while its recovery is measured.
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'stepup-faults-seed-'));
-      try {
-        let reusable = '';
-        let fresh: string[] = [];
-        const seed = await snapshotOf(dir, async (url) => {
-          const seeding = await RecordSupply.open({ kind: 'single', url }, supply.userId);
-          try {
-            [reusable = ''] = await seeding.create(1);
-            fresh = await seeding.create(SETTINGS.recreated);
-          } finally {
-            await seeding.close();
-          }
-        });
-        await sleepUntil(injectedMs + SETTINGS.killForMs);
-        await redis.restart(seed);
-        const backMs = wallClockMs();
-        load.setReusable(reusable);
-        load.addSingleUse(fresh, true);
-        await supply.reconnect(); // for refills, should the pool run low
-        return { injectedMs, outageStartMs, unverifiableUntilMs: backMs, backMs, data: 'lost' };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await sleepUntil(injectedMs + SETTINGS.killForMs);
+      await redis.restart(seed.snapshot);
+      const backMs = wallClockMs();
+      load.setReusable(seed.reusable);
+      load.addSingleUse(seed.fresh, true);
+      await supply.reconnect(); // for refills, should the pool run low
+      return { injectedMs, outageStartMs, unverifiableUntilMs: backMs, backMs, data: 'lost' };
+    },
+    async after() {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
