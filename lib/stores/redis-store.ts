@@ -11,7 +11,8 @@ export interface RedisStoreOptions {
   /**
    * The app's own ioredis client (`new Redis(url)` or `new Cluster(nodes)`).
    * Recommended client options so that a Redis outage fails fast instead of queueing:
-   * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`.
+   * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, retryStrategy: (times) => Math.min(times * 50, 500) }`
+   * (the capped reconnect delay brings the guard back within half a second of Redis returning).
    */
   client: RedisClient;
   /** Key prefix. Default `stepup:`. */
