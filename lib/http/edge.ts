@@ -50,10 +50,12 @@ export function edgeMiddleware<T>(config: EdgeConfig, steps: EdgeSteps<T>): Requ
     const refused = (principal: Principal | undefined, caught: unknown): void => {
       try {
         if (principal !== undefined) steps.refused(req, principal, toVerificationError(caught));
-      } finally {
-        if (res.headersSent) config.onUnexpectedError?.(caught);
-        else refuse(res, caught);
+      } catch (error) {
+        // Reporting the refusal failed: tell the app, and still refuse (never a rejection left behind).
+        config.onUnexpectedError?.(error);
       }
+      if (res.headersSent) config.onUnexpectedError?.(caught);
+      else refuse(res, caught);
     };
     // A synchronous authenticator (jwtAuthenticator) is used synchronously: no promise per request for it.
     let found: ReturnType<Authenticator>;
