@@ -41,7 +41,8 @@ describe('example app sign-in', () => {
     await ex.close();
   });
 
-  test('healthz answers 503 when the store does not', async () => {
+  /** The example app on a Redis that is not there (port 1, no retries): every store call fails. */
+  const withDeadRedis = async () => {
     const Redis = (await import('ioredis')).default;
     const { RedisStore } = await import('../lib/index');
     const { createExampleApp } = await import('../example-app/app');
@@ -49,23 +50,22 @@ describe('example app sign-in', () => {
     const dead = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     dead.on('error', () => undefined);
     const { app } = await createExampleApp({ config: readConfig({}, () => undefined), store: new RedisStore({ client: dead }), log: () => undefined });
+    return { app, close: () => dead.disconnect() };
+  };
+
+  test('healthz answers 503 when the store does not', async () => {
+    const { app, close } = await withDeadRedis();
     const res = await request(app).get('/healthz');
     expect(res.status).toBe(503);
-    dead.disconnect();
+    close();
   });
 
   test('sign-in answers JSON 503 when the store behind its limits does not (no crash on Express 4)', async () => {
-    const Redis = (await import('ioredis')).default;
-    const { RedisStore } = await import('../lib/index');
-    const { createExampleApp } = await import('../example-app/app');
-    const { readConfig } = await import('../example-app/config');
-    const dead = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    dead.on('error', () => undefined);
-    const { app } = await createExampleApp({ config: readConfig({}, () => undefined), store: new RedisStore({ client: dead }), log: () => undefined });
+    const { app, close } = await withDeadRedis();
     const res = await request(app).post('/api/sign-in').send({ email: ALICE.email, password: 'wrong' });
     expect(res.status).toBe(503);
     expect(res.body).toEqual({ code: 'verification.unavailable', message: expect.any(String) });
-    dead.disconnect();
+    close();
   });
 });
 
