@@ -15,8 +15,6 @@ export interface GroupLimit {
   readonly applies?: (req: Request) => boolean;
   /** Send the RateLimit headers. Default true; false for counters shared by all users. */
   readonly headers?: boolean;
-  /** Give the count back when the request succeeds (failure budgets). Default false. */
-  readonly countFailuresOnly?: boolean;
   /** The audit event of a refusal. Default `verification.rate_limited`. */
   readonly event?: 'verification.rate_limited' | 'verification.locked';
 }
@@ -45,9 +43,9 @@ export function initialisedStore(store: CounterStore, window: LimitWindow): Coun
  * - the first limit over its count refuses (429 with Retry-After and, for limits with headers, the
  *   draft-8 `RateLimit` / `RateLimit-Policy` of every limit up to it), its own count kept;
  * - the limits after it never ran in the chain, so their counts are given back (a second batch, on
- *   refusals only) and they send no headers;
- * - a failure budget (`countFailuresOnly`) gives its count back once a request succeeds, after the
- *   answer (express-rate-limit's `skipSuccessfulRequests`).
+ *   refusals only) and they send no headers.
+ * Every limit here counts every request it admits: failure budgets, which must settle on the check's
+ * outcome rather than on the response, are FailureBudgets of their own (failure-budget.ts).
  *
  * Written here rather than chained express-rate-limit middlewares because each of those awaits its
  * own store call before the next may start: N limits cost N sequential round trips. The stores,
@@ -103,10 +101,7 @@ async function count(applicable: readonly { limit: CountedLimit; key: string }[]
   const refusedAt = counted.findIndex((c) => c.totalHits > c.limit.window.limit);
   const ran = refusedAt === -1 ? counted : counted.slice(0, refusedAt + 1);
   for (const c of ran) if (c.limit.headers ?? true) setDraft8Headers(res, c);
-  if (refusedAt === -1) {
-    giveBackOnSuccess(counted, res);
-    return false;
-  }
+  if (refusedAt === -1) return false;
 
   await giveBack(counted.slice(refusedAt + 1));
   const refusing = counted[refusedAt] as Counted;
@@ -123,17 +118,6 @@ async function count(applicable: readonly { limit: CountedLimit; key: string }[]
 /** Gives counts back (their requests did not reach those limits); a store error there is not the client's. */
 async function giveBack(counted: readonly Counted[]): Promise<void> {
   await Promise.allSettled(counted.map(({ limit, key }) => limit.store.decrement(key)));
-}
-
-/** Failure budgets get their count back once the request has succeeded (as express-rate-limit's skipSuccessfulRequests). */
-function giveBackOnSuccess(counted: readonly Counted[], res: Response): void {
-  const budgets = counted.filter((c) => c.limit.countFailuresOnly === true);
-  if (budgets.length === 0) return;
-  res.once('finish', () => {
-    if (res.statusCode >= 400) return;
-    // A window that has ended since holds nothing of this request's any more.
-    void giveBack(budgets.filter((c) => c.resetTime === undefined || Date.now() < c.resetTime.getTime()));
-  });
 }
 
 function resetSeconds(counted: Counted): number {

@@ -24,8 +24,8 @@ export interface LimiterContext {
   /** Whether the identifier is one the user already has (identity) or a new one. */
   readonly purposeOf: (req: Request) => RecordPurpose;
   /**
-   * Requests whose per-IP count rides in their route's own batch of counters (sending and checking
-   * codes) instead of a round trip of its own before authentication. Default: none.
+   * Requests whose per-IP count rides in their route's own batch of counters (sending codes)
+   * instead of a round trip of its own before authentication. Default: none.
    */
   readonly perIpWithRoute?: (req: Request) => boolean;
 }
@@ -34,7 +34,7 @@ export interface Limiters {
   /**
    * Over the whole router, keyed by client IP (IPv6 by /56 subnet). For the requests of
    * `perIpWithRoute`, `perIp` only marks them; they are counted in their route's batch
-   * (`codeSends`, `codeFailures`), or by `perIpOnError` if they fail before it (401, 400, …).
+   * (`codeSends`), or by `perIpOnError` if they fail before it (401, 400, …).
    */
   readonly perIp: RequestHandler | undefined;
   /** Error middleware: counts a marked request that failed before its route's batch, then passes the error on. */
