@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { abandonedPost } from './helpers/abandoned-request';
 import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcrypt';
 import type { Store as RateLimitStore } from 'express-rate-limit';
@@ -129,23 +129,7 @@ describe.each(STORE_KINDS)('failure budgets under concurrency (%s store)', (kind
     const server = h.app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
-    const abandoned = () =>
-      new Promise<void>((resolve) => {
-        const body = JSON.stringify({ password: PASSWORDS.usr_alice });
-        const req = httpRequest({
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/v/password/verify',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: bearer('usr_alice') },
-        });
-        req.on('error', () => resolve());
-        req.end(body);
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 50);
-      });
+    const abandoned = () => abandonedPost(port, '/v/password/verify', { password: PASSWORDS.usr_alice });
     await Promise.all([abandoned(), abandoned()]);
     await sleep(400); // the checks finish on the server, for clients that are gone
     expect(checks.started).toBe(2);

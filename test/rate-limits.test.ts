@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { abandonedPost } from './helpers/abandoned-request';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { memoryCounters, StoreUnavailableError, type AuditEvent, type Counters, type RateLimits } from '../lib/index';
@@ -95,23 +95,7 @@ describe.each(STORE_KINDS)('rate limits (%s store)', (kind) => {
     const server = h.app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
-    const abandoned = (identifier: object) =>
-      new Promise<void>((resolve) => {
-        const body = JSON.stringify({ identifier });
-        const req = httpRequest({
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/v/verification-code',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: bearer('usr_alice') },
-        });
-        req.on('error', () => resolve());
-        req.end(body);
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 50);
-      });
+    const abandoned = (identifier: object) => abandonedPost(port, '/v/verification-code', { identifier });
     for (let i = 0; i < 3; i += 1) await abandoned({ type: 'email', value: `alice+${i}@example.com` });
     await abandoned(ALICE_EMAIL);
     await sleep(400); // the abandoned sends finish on the server
