@@ -1,5 +1,5 @@
 import type { Principal } from './auth/authenticator';
-import type { VerificationMethod } from './records';
+import { isBuiltInMethod, type BuiltInMethod, type VerificationMethod } from './records';
 
 /**
  * Delegated step-up: accepting the identity provider's own fresh sign-in (the token's
@@ -8,13 +8,20 @@ import type { VerificationMethod } from './records';
 
 /**
  * RFC 8176 `amr` values that correspond to each built-in method. Email has none (`otp` says only
- * "a one-time password", by any channel), so a route that lists only `email` never accepts a sign-in.
+ * "a one-time password", by any channel), so a route that lists only `email` never accepts a sign-in;
+ * TOTP takes `otp` (an authenticator app is a one-time password generator), passkeys `hwk`/`swk`
+ * (proof of possession of a hardware- or software-secured key). An app's own methods have none.
  */
-export const AMR_FOR_METHOD: Readonly<Record<VerificationMethod, readonly string[]>> = {
+export const AMR_FOR_METHOD: Readonly<Record<BuiltInMethod, readonly string[]>> = {
   password: ['pwd'],
   phone: ['sms', 'tel'],
   email: [],
+  totp: ['otp'],
+  passkey: ['hwk', 'swk'],
 };
+
+/** The `amr` values of a method: a built-in method's, none for an app's own. */
+export const amrFor = (method: VerificationMethod): readonly string[] => (isBuiltInMethod(method) ? AMR_FOR_METHOD[method] : []);
 
 /** What a route asks of a provider sign-in. */
 export interface SignInRule {

@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   'verification.required': 403,
   'verification.invalid': 403,
   'verification.insufficient': 403,
+  'verification.no_available_method': 403,
   'verification.unavailable': 503,
   'verification.new_identifier_unverified': 403,
   'verification_record.not_found': 404,
@@ -46,6 +47,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   'verification.required': 'This action needs a fresh security verification.',
   'verification.invalid': 'The security verification is not valid. Verify again.',
   'verification.insufficient': 'This action needs a different or more recent security verification.',
+  'verification.no_available_method':
+    'This action needs a security verification by a method this account does not have. Sign in again or add one.',
   'verification.unavailable': 'Security verification is temporarily unavailable. Try again shortly.',
   'verification.new_identifier_unverified':
     'The new identifier has not been verified by this user. Send a code to it and verify it first.',

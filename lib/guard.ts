@@ -4,9 +4,9 @@ import type { Authenticator } from './auth/authenticator';
 import { rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { VerificationError } from './errors';
 import type { Audit } from './events';
-import { AMR_FOR_METHOD, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
+import { amrFor, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
 import { edgeMiddleware } from './http/edge';
-import { VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
+import { isMethodName, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
 
 /** What the handler of a guarded route learns about the verification that let the request through. */
@@ -41,7 +41,10 @@ declare global {
 }
 
 export interface RequireVerificationOptions {
-  /** Methods that satisfy this route. Default: all (`password`, `email`, `phone`). */
+  /**
+   * Methods that satisfy this route: built-in ones (`password`, `email`, `phone`, `passkey`, `totp`)
+   * and the app's own (see `createVerification`). Default: every built-in method.
+   */
   methods?: readonly VerificationMethod[];
   /** Seconds since verification after which a record no longer satisfies this route. Default 600. */
   maxAge?: number;
@@ -100,8 +103,10 @@ const invalidOption = (message: string) => new StepUpConfigError('ERR_STEP_UP_IN
 function resolveRule(options: RequireVerificationOptions, defaultHeader: string) {
   rejectUnknownOptions('requireVerification()', options, OPTION_KEYS);
   const methods = options.methods ?? VERIFICATION_METHODS;
-  if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => VERIFICATION_METHODS.includes(m))) {
-    throw invalidOption(`methods must be a non-empty list of ${VERIFICATION_METHODS.join(', ')}`);
+  if (!Array.isArray(methods) || methods.length === 0 || !methods.every(isMethodName)) {
+    throw invalidOption(
+      `methods must be a non-empty list of method names: ${VERIFICATION_METHODS.join(', ')} or your own (lower-case letters, digits, _ and -, up to 32)`,
+    );
   }
   const maxAge = options.maxAge ?? 600;
   if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0) throw invalidOption('maxAge is a positive number of seconds');
@@ -135,7 +140,7 @@ function resolveRule(options: RequireVerificationOptions, defaultHeader: string)
     acceptAuthTime,
     acrValues: acrValues === undefined ? undefined : [...acrValues],
     // A route that lists its methods asks a provider sign-in for a matching amr too.
-    amr: options.methods === undefined ? undefined : [...new Set(methods.flatMap((m: VerificationMethod) => AMR_FOR_METHOD[m]))],
+    amr: options.methods === undefined ? undefined : [...new Set(methods.flatMap((m: VerificationMethod) => amrFor(m)))],
     challenge,
   };
 }
@@ -165,8 +170,15 @@ export function createGuardFactory(config: GuardConfig) {
     return edgeMiddleware<Checked>(config, {
       async check(req, principal) {
         const action = rule.action ? actionOf(req, rule.action) : undefined;
-        const requirement = action === undefined ? baseRequirement : { ...baseRequirement, action };
-        const refuse = (code: 'verification.required' | 'verification.invalid' | 'verification.insufficient') => {
+        /**
+         * A refusal tells what to ask the user for: the route's methods this user can use now (a
+         * user lookup, on this path only: a passing request never pays for it). A user who can use
+         * none of them gets 403 `verification.no_available_method` rather than a dead end.
+         */
+        const refuse = async (code: 'verification.required' | 'verification.invalid' | 'verification.insufficient') => {
+          const methods = await config.service.availableMethods(principal.userId, rule.methods);
+          const requirement = { ...baseRequirement, methods, ...(action !== undefined ? { action } : {}) };
+          if (methods.length === 0) return new VerificationError('verification.no_available_method', { details: { requirement } });
           if (rule.challenge === '403') return new VerificationError(code, { details: { requirement } });
           const plain = new VerificationError(code);
           return new VerificationError(code, {
@@ -183,14 +195,14 @@ export function createGuardFactory(config: GuardConfig) {
           }
         }
         const recordId = req.headers[rule.header];
-        if (typeof recordId !== 'string' || recordId.length === 0) throw refuse('verification.required');
+        if (typeof recordId !== 'string' || recordId.length === 0) throw await refuse('verification.required');
         const { verdict, record } = await config.service.checkForGuard(config.service.requesterOf(principal), recordId, {
           methods: rule.methods,
           maxAgeMs,
           consume: rule.singleUse,
           action,
         });
-        if (verdict !== 'ok' || record === null) throw refuse(verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid');
+        if (verdict !== 'ok' || record === null) throw await refuse(verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid');
         return {
           context: {
             source: 'record',

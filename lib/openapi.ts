@@ -245,11 +245,13 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
       responses: {
         Unauthorized: errorResponse(['auth.unauthorized'], 'guard'),
         VerificationRefused: {
-          ...errorResponse(['verification.required', 'verification.invalid', 'verification.insufficient'], 'guard'),
+          ...errorResponse(['verification.required', 'verification.invalid', 'verification.insufficient', 'verification.no_available_method'], 'guard'),
           description:
             'The guard refused: no record id (`verification.required`), an unknown, expired, consumed or another ' +
             'user\'s record (`verification.invalid`), or a record of another method or older than `maxAge` ' +
-            '(`verification.insufficient`). `requirement` tells what to ask the user for.',
+            '(`verification.insufficient`). `requirement` tells what to ask the user for: its `methods` are the ' +
+            'route\'s methods this user can use now. When the user can use none of them, the refusal is ' +
+            '`verification.no_available_method` (send the user to sign in again, or to add a method).',
         },
         VerificationUnavailable: {
           ...errorResponse(['verification.unavailable'], 'guard'),

@@ -13,12 +13,23 @@
  */
 
 /** The built-in methods. */
-export type BuiltInMethod = 'password' | 'email' | 'phone';
+export type BuiltInMethod = 'password' | 'email' | 'phone' | 'passkey' | 'totp';
 
-/** How a record was (or will be) verified. */
-export type VerificationMethod = BuiltInMethod;
+/**
+ * How a record was (or will be) verified: a built-in method, or a name the app defines for a check
+ * it does itself (`stepUp.createVerification`). The `string & {}` keeps the built-in names in
+ * editors' completion while any string type-checks; at run time names are checked by isMethodName.
+ */
+export type VerificationMethod = BuiltInMethod | (string & {});
 
-export const VERIFICATION_METHODS: readonly VerificationMethod[] = ['password', 'email', 'phone'];
+export const BUILT_IN_METHODS: readonly BuiltInMethod[] = ['password', 'email', 'phone', 'passkey', 'totp'];
+/** The methods a guard accepts when it names none: every built-in one (an app's own method only where a route lists it). */
+export const VERIFICATION_METHODS: readonly VerificationMethod[] = BUILT_IN_METHODS;
+
+/** A method name: 1 to 32 lower-case letters, digits, `_` or `-`, starting with a letter. */
+const METHOD_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+export const isMethodName = (name: unknown): name is VerificationMethod => typeof name === 'string' && METHOD_NAME.test(name);
+export const isBuiltInMethod = (name: string): name is BuiltInMethod => (BUILT_IN_METHODS as readonly string[]).includes(name);
 
 /** What a verified record proves. */
 export type RecordPurpose =
@@ -61,7 +72,7 @@ export interface PendingCodeRecord extends RecordBase {
   readonly attempts: number;
 }
 
-/** A verification that happened: a password, a code. */
+/** A verification that happened: a password, a code, a passkey, a TOTP code, or a check of the app's own. */
 export interface VerifiedRecord extends RecordBase {
   readonly status: 'verified';
   readonly method: VerificationMethod;

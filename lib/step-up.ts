@@ -40,7 +40,12 @@ export function createStepUp(options: StepUpOptions): StepUp {
   const checker = new PasswordChecker(resolved.bcryptCost, resolved.passwordConcurrency);
   const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
   if (resolved.verifyPassword === undefined) void checker.warmUp();
-  const service = new VerificationService({ ...resolved, passwords });
+  const service = new VerificationService({
+    ...resolved,
+    passwords,
+    factors: { passkey: false, totp: false },
+    ownPasswordCheck: resolved.verifyPassword !== undefined,
+  });
   const shared = {
     service,
     authenticate: resolved.authenticate,

@@ -24,6 +24,10 @@ import type { UserLookup } from './users';
 export interface ServiceConfig {
   readonly store: VerificationStore;
   readonly users: UserLookup;
+  /** The factors configured besides passwords and codes (`passkeys`, `totp` options). */
+  readonly factors: { readonly passkey: boolean; readonly totp: boolean };
+  /** True when passwords are checked by the app's own `verifyPassword` (the user's hash may then be elsewhere). */
+  readonly ownPasswordCheck: boolean;
   /** The password check: the app's own, or the built-in PasswordChecker. */
   readonly passwords: VerifyPassword;
   readonly sender: Sender | undefined;
@@ -91,6 +95,45 @@ export class VerificationService {
     };
     await store.create(record);
     return record;
+  }
+
+  /**
+   * The methods among `methods` this user can use now: a password set, an email or phone on file
+   * (and a sender to reach it), a passkey registered, TOTP enrolled, an app's own method that the
+   * user lookup lists in `methods`. Asked only when the guard refuses, to tell the client what to
+   * offer: it costs a user lookup (and a passkey listing when the route takes passkeys).
+   */
+  async availableMethods(userId: string, methods: readonly VerificationMethod[]): Promise<VerificationMethod[]> {
+    const { users, sender, factors, ownPasswordCheck } = this.config;
+    const user = await users.findById(userId);
+    if (user === null || user === undefined) return [];
+    const present = (value: string | null | undefined) => typeof value === 'string' && value.length > 0;
+    const available: VerificationMethod[] = [];
+    for (const method of methods) {
+      let usable: boolean;
+      switch (method) {
+        case 'password':
+          // With the app's own check the hash may live elsewhere: only an explicit null means "no password".
+          usable = present(user.passwordHash) || (ownPasswordCheck && user.passwordHash !== null);
+          break;
+        case 'email':
+          usable = sender !== undefined && present(user.email);
+          break;
+        case 'phone':
+          usable = sender !== undefined && present(user.phone);
+          break;
+        case 'passkey':
+          usable = factors.passkey && users.listPasskeys !== undefined && (await users.listPasskeys(userId)).length > 0;
+          break;
+        case 'totp':
+          usable = factors.totp && present(user.totpSecret);
+          break;
+        default:
+          usable = Array.isArray(user.methods) && user.methods.includes(method);
+      }
+      if (usable) available.push(method);
+    }
+    return available;
   }
 
   /**

@@ -18,6 +18,7 @@ async function app() {
     users: { findById: (id) => users.get(id) ?? null },
     secret: 's'.repeat(32),
     limits: UNLIMITED,
+    // No sender: codes cannot reach anyone, so refusals offer only the password (requirement.methods is narrowed per user).
     onWarning: () => undefined,
   });
   const ok = (req: express.Request, res: express.Response) => res.json({ verification: req.verification });
@@ -48,7 +49,7 @@ describe('acceptAuthTime: the provider fresh sign-in instead of a record', () =>
     const stale = token({ auth_time: nowS() - 301 });
     const res = await request(h.app).get('/fresh').set('Authorization', stale);
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ code: 'verification.required', message: expect.any(String), requirement: { methods: ['password', 'email', 'phone'], maxAge: 300 } });
+    expect(res.body).toEqual({ code: 'verification.required', message: expect.any(String), requirement: { methods: ['password'], maxAge: 300 } });
     const record = await request(h.app).post('/v/password/verify').set('Authorization', stale).send({ password: PASSWORDS.usr_alice });
     const passed = await request(h.app).get('/fresh').set('Authorization', stale).set('Verification-Id', record.body.verificationRecordId);
     expect(passed.status).toBe(200);
@@ -72,7 +73,7 @@ describe('acceptAuthTime: the provider fresh sign-in instead of a record', () =>
     expect((await request(h.app).get('/acr').set('Authorization', token({ auth_time: fresh, acr: 'urn:bank:aal2' }))).status).toBe(200);
     const weak = await request(h.app).get('/acr').set('Authorization', token({ auth_time: fresh, acr: 'urn:bank:aal1' }));
     expect(weak.status).toBe(403);
-    expect(weak.body.requirement).toEqual({ methods: ['password', 'email', 'phone'], maxAge: 300, acrValues: ['urn:bank:aal2'] });
+    expect(weak.body.requirement).toEqual({ methods: ['password'], maxAge: 300, acrValues: ['urn:bank:aal2'] });
     expect((await request(h.app).get('/acr').set('Authorization', token({ auth_time: fresh }))).status).toBe(403);
   });
 
@@ -144,7 +145,7 @@ describe("challenge: 'rfc9470'", () => {
     expect(res.body).toEqual({
       code: 'verification.required',
       message: expect.any(String),
-      requirement: { methods: ['password', 'email', 'phone'], maxAge: 300, acrValues: ['urn:bank:aal2', 'urn:bank:aal3'] },
+      requirement: { methods: ['password'], maxAge: 300, acrValues: ['urn:bank:aal2', 'urn:bank:aal3'] },
     });
   });
 

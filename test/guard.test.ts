@@ -132,7 +132,9 @@ describe('requireVerification() options', () => {
       users: { findById: () => null },
     });
     expect(() => stepUp.requireVerification({ methods: [] })).toThrow(/methods/);
-    expect(() => stepUp.requireVerification({ methods: ['sms' as never] })).toThrow(/methods/);
+    expect(() => stepUp.requireVerification({ methods: ['sms' as never] })).not.toThrow();
+    expect(() => stepUp.requireVerification({ methods: ['SMS' as never] })).toThrow(/methods/);
+    expect(() => stepUp.requireVerification({ methods: ['x'.repeat(33)] })).toThrow(/methods/);
     expect(() => stepUp.requireVerification({ maxAge: 0 })).toThrow(/maxAge/);
     expect(() => stepUp.requireVerification({ header: 'bad header' })).toThrow(/header/);
   });

@@ -81,10 +81,11 @@ describe('strict options: a misspelt option fails at startup with a coded error'
     expect(codeOf(() => createStepUp({ ...base, secret: undefined, store: new RedisStore({ client: new Redis({ lazyConnect: true }) }) }))).toBe(
       'ERR_STEP_UP_SECRET_REQUIRED',
     );
-    const custom = { create: jest.fn(), get: jest.fn(), checkForGuard: jest.fn(), checkCode: jest.fn(), redeem: jest.fn(), revokeAll: jest.fn(), ping: jest.fn() };
+    const custom = { create: jest.fn(), get: jest.fn(), checkForGuard: jest.fn(), checkCode: jest.fn(), redeem: jest.fn(), revokeAll: jest.fn(), ping: jest.fn(),
+      putChallenge: jest.fn(), readChallenge: jest.fn(), deleteChallenge: jest.fn(), useTotpStep: jest.fn() };
     expect(codeOf(() => createStepUp({ ...base, store: custom }))).toBe('ERR_STEP_UP_COUNTERS_REQUIRED');
     expect(codeOf(() => jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['none'] as never }))).toBe('ERR_STEP_UP_UNSAFE_ALGORITHM');
-    expect(codeOf(() => stepUp.requireVerification({ methods: ['fax'] as never }))).toBe('ERR_STEP_UP_INVALID_OPTION');
+    expect(codeOf(() => stepUp.requireVerification({ methods: ['Fax!'] as never }))).toBe('ERR_STEP_UP_INVALID_OPTION');
   });
 });
 

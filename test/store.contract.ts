@@ -262,6 +262,77 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       }
     });
 
+    test('passkey, TOTP and app-defined method records read back as written and pass only routes that list them', async () => {
+      const records = [
+        verifiedRecord({ method: 'passkey' }),
+        verifiedRecord({ method: 'totp', sessionRef: 's'.repeat(43) }),
+        verifiedRecord({ method: 'sso' }),
+        verifiedRecord({ method: 'hardware-token_2' }),
+      ];
+      for (const record of records) await store.create(record);
+      for (const record of records) {
+        expect(await store.get(record.userId, record.id)).toEqual(record);
+        const requester = record.sessionRef === undefined ? {} : { sessionRef: record.sessionRef };
+        const others = criteria({ ...requester, methods: ['password', 'email', 'phone', 'soso', 'sso2'].filter((m) => m !== record.method) });
+        expect(await store.checkForGuard(record.id, others, true)).toEqual({ record, consumed: false });
+        expect(guardVerdict(record, others)).toBe('insufficient');
+        const own = criteria({ ...requester, methods: ['password', record.method] });
+        expect(await store.checkForGuard(record.id, own, true)).toEqual({ record, consumed: true });
+        expect(await store.get(record.userId, record.id)).toBeNull();
+      }
+    });
+
+    test('challenges: kept per user until they expire; consumed exactly once under concurrency', async () => {
+      const at = Date.now() + 60_000;
+      await store.putChallenge('usr_alice', 'ch1', '{"c":"abc"}', at);
+      expect(await store.readChallenge('usr_bob', 'ch1', true)).toBeNull();
+      expect(await store.readChallenge('usr_alice', 'ch2', false)).toBeNull();
+      expect(await store.readChallenge('usr_alice', 'ch1', false)).toBe('{"c":"abc"}');
+      expect(await store.readChallenge('usr_alice', 'ch1', false)).toBe('{"c":"abc"}');
+      // A challenge id is not a record id: the record operations never see it.
+      expect(await store.get('usr_alice', 'ch1')).toBeNull();
+      const reads = await Promise.all(Array.from({ length: 20 }, () => store.readChallenge('usr_alice', 'ch1', true)));
+      expect(reads.filter((value) => value !== null)).toEqual(['{"c":"abc"}']);
+      expect(await store.readChallenge('usr_alice', 'ch1', false)).toBeNull();
+
+      await store.putChallenge('usr_alice', 'ch3', 'one', at);
+      await store.putChallenge('usr_alice', 'ch3', 'two: a value may hold colons', at);
+      expect(await store.readChallenge('usr_alice', 'ch3', false)).toBe('two: a value may hold colons');
+      await store.deleteChallenge('usr_alice', 'ch3');
+      await store.deleteChallenge('usr_alice', 'never-there');
+      expect(await store.readChallenge('usr_alice', 'ch3', false)).toBeNull();
+
+      await store.putChallenge('usr_alice', 'short', 'x', Date.now() + 150);
+      await sleep(250);
+      expect(await store.readChallenge('usr_alice', 'short', true)).toBeNull();
+    });
+
+    test('challenges: revokeAll removes those made before it, not those made after', async () => {
+      const at = Date.now() + 60_000;
+      await store.putChallenge('usr_alice', 'before', 'b', at);
+      await store.putChallenge('usr_bob', 'bobs', 'c', at);
+      await store.revokeAll('usr_alice', 60_000);
+      await store.putChallenge('usr_alice', 'after', 'a', at);
+      expect(await store.readChallenge('usr_alice', 'before', false)).toBeNull();
+      expect(await store.readChallenge('usr_alice', 'after', false)).toBe('a');
+      expect(await store.readChallenge('usr_bob', 'bobs', false)).toBe('c');
+    });
+
+    test('TOTP steps: each user uses a step once, and never one earlier than the last used', async () => {
+      const until = Date.now() + 120_000;
+      expect(await store.useTotpStep('usr_alice', 1000, until)).toBe(true);
+      expect(await store.useTotpStep('usr_alice', 1000, until)).toBe(false);
+      expect(await store.useTotpStep('usr_alice', 999, until)).toBe(false);
+      expect(await store.useTotpStep('usr_bob', 1000, until)).toBe(true);
+      expect(await store.useTotpStep('usr_alice', 1001, until)).toBe(true);
+      const racing = await Promise.all(Array.from({ length: 20 }, () => store.useTotpStep('usr_alice', 1002, until)));
+      expect(racing.filter(Boolean)).toHaveLength(1);
+      // Once the mark has lapsed (no step it covers can be accepted any more), it is forgotten.
+      await store.useTotpStep('usr_carol', 5, Date.now() + 150);
+      await sleep(250);
+      expect(await store.useTotpStep('usr_carol', 5, until)).toBe(true);
+    });
+
     test('ping resolves while the store is up', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -151,6 +151,8 @@ async function verificationRefusal(
     return null; // not JSON after all: not ours to handle
   }
   if (!isObject(body) || typeof body.code !== 'string' || !body.code.startsWith('verification.')) return null;
+  // The user has none of the route's methods: there is nothing to verify with, so the refusal is the caller's to handle.
+  if (body.code === 'verification.no_available_method') return null;
   if (!isObject(body.requirement)) return null;
   return { code: body.code, requirement: body.requirement, body, challenge };
 }

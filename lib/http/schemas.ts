@@ -42,7 +42,9 @@ export const recordAnswer = z.object({
 /** What a guard refusal tells a client to ask the user for. */
 export const requirementSchema = z
   .object({
-    methods: z.array(z.string().min(1)).meta({ description: 'Methods that satisfy the route, e.g. `password`, `email`, `phone`.' }),
+    methods: z
+      .array(z.string().min(1))
+      .meta({ description: 'The methods of the route this user can use now, e.g. `password`, `email`, `phone`, `passkey`, `totp`, or the app\'s own.' }),
     maxAge: z.number().positive().meta({ description: 'Seconds since verification after which a record no longer satisfies the route.' }),
     action: actionSchema.optional(),
   })
@@ -60,6 +62,7 @@ export const ERROR_DETAILS: Partial<Record<ErrorCode, z.ZodRawShape>> = {
   'verification.required': { requirement: requirementSchema },
   'verification.invalid': { requirement: requirementSchema },
   'verification.insufficient': { requirement: requirementSchema },
+  'verification.no_available_method': { requirement: requirementSchema },
   'verification.new_identifier_unverified': { identifierType: z.enum(['email', 'phone']) },
 };
 

@@ -41,10 +41,40 @@ interface Entry {
   readonly seq: number;
 }
 
+/** A value kept by putChallenge, with the store's sequence number at its creation (revocation compares it). */
+interface ChallengeEntry {
+  readonly userId: string;
+  readonly value: string;
+  readonly expiresAt: number;
+  readonly seq: number;
+}
+
+/** The last TOTP time step a user used, and until when the mark is needed. */
+interface StepMark {
+  readonly step: number;
+  readonly expiresAt: number;
+}
+
 /** A user's revocation: records with a sequence number up to `seq` are dead, until `until` (epoch ms). */
 interface Revocation {
   readonly seq: number;
   readonly until: number;
+}
+
+/** The challenges map's key: the user id and the challenge id, which no user id can run into (ids hold no NUL). */
+const challengeKey = (userId: string, id: string) => `${id}\u0000${userId}`;
+
+/**
+ * Deletes expired entries from the front of a map kept in insertion order. Challenges and TOTP marks
+ * of a store all live about equally long, so insertion order is about expiry order: each write
+ * drops what expired before it, in time proportional to what it drops, and the map never holds
+ * much more than what is live (a hand-written loop: it is this map's whole sweep).
+ */
+function dropExpiredFront(map: Map<string, { readonly expiresAt: number }>, now: number): void {
+  for (const [key, entry] of map) {
+    if (entry.expiresAt > now) return;
+    map.delete(key);
+  }
 }
 
 /**
@@ -56,6 +86,9 @@ interface Revocation {
 export class MemoryStore implements VerificationStore {
   readonly #entries = new Map<string, Entry>();
   readonly #revocations = new Map<string, Revocation>();
+  /** Keyed by user id and challenge id (see challengeKey). */
+  readonly #challenges = new Map<string, ChallengeEntry>();
+  readonly #totpSteps = new Map<string, StepMark>();
   readonly #maxRecords: number;
   readonly #sweepIntervalMs: number;
   readonly #now: () => number;
@@ -143,6 +176,48 @@ export class MemoryStore implements VerificationStore {
     const now = this.#now();
     const previous = this.#revocations.get(userId);
     this.#revocations.set(userId, { seq: this.#seq, until: Math.max(now + horizonMs, previous?.until ?? 0) });
+  }
+
+  async putChallenge(userId: string, id: string, value: string, expiresAt: number): Promise<void> {
+    const now = this.#now();
+    dropExpiredFront(this.#challenges, now);
+    const key = challengeKey(userId, id);
+    // Re-inserted at the end, so the map stays in about the order of expiry (see dropExpiredFront).
+    this.#challenges.delete(key);
+    while (this.#challenges.size >= this.#maxRecords) {
+      const oldest = this.#challenges.keys().next().value;
+      if (oldest === undefined) break;
+      this.#challenges.delete(oldest);
+    }
+    this.#seq += 1;
+    this.#challenges.set(key, { userId, value, expiresAt, seq: this.#seq });
+  }
+
+  async readChallenge(userId: string, id: string, consume: boolean): Promise<string | null> {
+    const key = challengeKey(userId, id);
+    const entry = this.#challenges.get(key);
+    if (entry === undefined) return null;
+    const revocation = this.#revocations.get(userId);
+    if (!(entry.expiresAt > this.#now()) || (revocation !== undefined && entry.seq <= revocation.seq)) {
+      this.#challenges.delete(key);
+      return null;
+    }
+    if (consume) this.#challenges.delete(key);
+    return entry.value;
+  }
+
+  async deleteChallenge(userId: string, id: string): Promise<void> {
+    this.#challenges.delete(challengeKey(userId, id));
+  }
+
+  async useTotpStep(userId: string, step: number, expiresAt: number): Promise<boolean> {
+    const now = this.#now();
+    dropExpiredFront(this.#totpSteps, now);
+    const mark = this.#totpSteps.get(userId);
+    if (mark !== undefined && mark.expiresAt > now && !(step > mark.step)) return false;
+    this.#totpSteps.delete(userId);
+    this.#totpSteps.set(userId, { step, expiresAt });
+    return true;
   }
 
   async ping(): Promise<void> {}

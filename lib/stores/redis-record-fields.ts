@@ -1,4 +1,4 @@
-import type { Identifier, RecordPurpose, VerificationMethod, VerificationRecord } from '../records';
+import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, type RecordPurpose, type VerificationMethod, type VerificationRecord } from '../records';
 
 /**
  * How a record is written into a Redis hash, and how it is read back. Reading parses and checks
@@ -13,7 +13,8 @@ import type { Identifier, RecordPurpose, VerificationMethod, VerificationRecord 
  *   numbers in base 36: createdAt in epoch ms, then ms deltas, which may be negative (app instances'
  *   clocks differ a little); `t` is the Redis server time at creation, which revocation compares,
  *   written by the script as µs after createdAt (a few digits where clocks agree). The kind is the
- *   method's letter (`p` password, `e` email, `s` SMS/phone), upper case for a verified
+ *   method's letter (`p` password, `e` email, `s` SMS/phone, `k` passkey, `t` TOTP, `c` an app's own
+ *   method, whose name is then in `m`), upper case for a verified
  *   `new_identifier` record. A record is verified exactly when it has no code HMAC (`h`); its
  *   verifiedAt delta is left out when 0 (a password record).
  * - `h` the code HMAC and `a` the wrong attempts (pending records only; `a` absent means none yet),
@@ -30,8 +31,13 @@ export const LISTPACK_VALUE_BYTES = 64;
 /** Identifier pieces at most (an email is at most 254 characters: its type letter and value fill 4 pieces of ASCII). */
 const MAX_IDENTIFIER_PIECES = 16;
 
-const METHOD_LETTER: Readonly<Record<VerificationMethod, string>> = { password: 'p', email: 'e', phone: 's' };
-const LETTER_METHOD: Readonly<Record<string, VerificationMethod>> = { p: 'password', e: 'email', s: 'phone' };
+const METHOD_LETTER: Readonly<Record<BuiltInMethod, string>> = { password: 'p', email: 'e', phone: 's', passkey: 'k', totp: 't' };
+const LETTER_METHOD: Readonly<Record<string, BuiltInMethod>> = { p: 'password', e: 'email', s: 'phone', k: 'passkey', t: 'totp' };
+/** The kind letter of an app's own method, whose name is then in the `m` field. */
+const OWN_METHOD_LETTER = 'c';
+
+/** The kind letter of a method: a built-in method's own, `c` for an app's own. */
+export const methodLetter = (method: VerificationMethod): string => (isBuiltInMethod(method) ? METHOD_LETTER[method] : OWN_METHOD_LETTER);
 
 /** The hash field names an identifier's pieces are written under: `i`, `i2`, `i3`, `i4`. */
 export const identifierField = (piece: number) => (piece === 0 ? 'i' : `i${piece + 1}`);
@@ -61,7 +67,7 @@ function ref(name: string, value: string): string {
 
 /** The `d` field without `t` (which the create script appends from the server clock). */
 export function timesField(record: VerificationRecord): { head: string; tail: string } {
-  const letter = METHOD_LETTER[record.method];
+  const letter = methodLetter(record.method);
   const kind = record.status === 'verified' && record.purpose === 'new_identifier' ? letter.toUpperCase() : letter;
   for (const at of [record.createdAt, record.expiresAt, ...(record.status === 'verified' ? [record.verifiedAt] : [])]) {
     if (!Number.isSafeInteger(at) || at < 0) throw new TypeError('RedisStore: times are whole epoch milliseconds');
@@ -74,6 +80,10 @@ export function timesField(record: VerificationRecord): { head: string; tail: st
 /** The hash fields of a record, but `d` (see timesField). */
 export function toFields(record: VerificationRecord): string[] {
   const fields: string[] = [];
+  if (!isBuiltInMethod(record.method)) {
+    if (!isMethodName(record.method)) throw new TypeError('RedisStore: a method name is 1 to 32 lower-case letters, digits, _ or -');
+    fields.push('m', record.method);
+  }
   if (record.sessionRef !== undefined) fields.push('s', ref('sessionRef', record.sessionRef));
   if (record.actionRef !== undefined) fields.push('x', ref('actionRef', record.actionRef));
   if (record.identifier !== undefined) fields.push(...identifierFields(record.identifier));
@@ -86,9 +96,9 @@ export function toFields(record: VerificationRecord): string[] {
 }
 
 /** Deltas may be negative: app instances whose clocks differ a little may create and verify one record. */
-const TIMES = /^([pesPES])([0-9a-z]{1,11}):(-?[0-9a-z]{1,11}):(-?[0-9a-z]{1,13})(?::(-?[0-9a-z]{1,11}))?$/;
+const TIMES = /^([pesktcPES])([0-9a-z]{1,11}):(-?[0-9a-z]{1,11}):(-?[0-9a-z]{1,13})(?::(-?[0-9a-z]{1,11}))?$/;
 const SMALL_INT = /^[1-9]\d{0,5}$/;
-const KNOWN_FIELDS = new Set(['d', 'h', 'a', 's', 'x', ...Array.from({ length: MAX_IDENTIFIER_PIECES }, (_, piece) => identifierField(piece))]);
+const KNOWN_FIELDS = new Set(['d', 'h', 'a', 'm', 's', 'x', ...Array.from({ length: MAX_IDENTIFIER_PIECES }, (_, piece) => identifierField(piece))]);
 
 /** A base-36 number that is a safe integer, or undefined. */
 function fromB36(text: string): number | undefined {
@@ -113,10 +123,10 @@ function parseIdentifier(f: Map<string, string>): Identifier | undefined | null 
   }
   for (let rest = piece; rest < MAX_IDENTIFIER_PIECES; rest += 1) if (f.has(identifierField(rest))) return null;
   if (piece === 0) return undefined;
-  const method = LETTER_METHOD[text[0] as string];
+  const type = LETTER_METHOD[text[0] as string];
   const value = text.slice(1);
-  if ((method !== 'email' && method !== 'phone') || value.length === 0) return null;
-  return { type: method, value };
+  if ((type !== 'email' && type !== 'phone') || value.length === 0) return null;
+  return { type, value };
 }
 
 /** The record of `userId` these fields describe, or null when they are not a well-formed record. */
@@ -125,7 +135,10 @@ export function parseFields(id: string, userId: string, f: Map<string, string>):
   const times = TIMES.exec(f.get('d') ?? '');
   if (times === null) return null;
   const [, kind, created, ttl, , verified] = times as unknown as [string, string, string, string, string, string | undefined];
-  const method = LETTER_METHOD[kind.toLowerCase()] as VerificationMethod;
+  const own = f.get('m');
+  // An app's own method carries its name; a built-in one carries none.
+  const method: VerificationMethod | undefined = kind === OWN_METHOD_LETTER ? (isMethodName(own) && !isBuiltInMethod(own) ? own : undefined) : own === undefined ? LETTER_METHOD[kind.toLowerCase()] : undefined;
+  if (method === undefined) return null;
   const createdAt = fromB36(created);
   const lifetime = fromB36(ttl);
   if (createdAt === undefined || lifetime === undefined || !Number.isSafeInteger(createdAt + lifetime)) return null;
@@ -147,7 +160,7 @@ export function parseFields(id: string, userId: string, f: Map<string, string>):
     if (verified !== undefined || kind !== kind.toLowerCase() || (method !== 'email' && method !== 'phone')) return null;
     if (identifier === undefined || identifier.type !== method || codeHash.length === 0) return null;
     if (attempts !== undefined && !SMALL_INT.test(attempts)) return null;
-    return { ...base, status: 'pending', method, identifier, codeHash, attempts: attempts === undefined ? 0 : Number(attempts) };
+    return { ...base, status: 'pending', method: identifier.type, identifier, codeHash, attempts: attempts === undefined ? 0 : Number(attempts) };
   }
   const verifiedAfter = verified === undefined ? 0 : fromB36(verified);
   if (verifiedAfter === undefined || f.has('a') || !Number.isSafeInteger(createdAt + verifiedAfter)) return null;

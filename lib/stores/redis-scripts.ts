@@ -46,7 +46,7 @@ end
 -- { kind, created, expires, t, verified_after } from 'd', or nil when it is not well formed.
 -- t, the server time (µs) at creation, is kept as its difference from createdAt.
 local function times(d)
-  local kind, c, ttl, t, rest = string.match(d or '', '^([pesPES])([0-9a-z]+):(%-?[0-9a-z]+):(%-?[0-9a-z]+)(.*)$')
+  local kind, c, ttl, t, rest = string.match(d or '', '^([pesktcPES])([0-9a-z]+):(%-?[0-9a-z]+):(%-?[0-9a-z]+)(.*)$')
   if kind == nil then return nil end
   local created, lifetime, stamp = num36(c), num36(ttl), num36(t)
   if created == nil or lifetime == nil or stamp == nil then return nil end
@@ -59,13 +59,16 @@ local function times(d)
 end
 -- The structure redis-record-fields.ts parses: known fields only, a code HMAC exactly when pending,
 -- attempts only on a pending record, identifier pieces without gaps.
-local KNOWN = { d = true, h = true, a = true, s = true, x = true, i = true }
+local KNOWN = { d = true, h = true, a = true, m = true, s = true, x = true, i = true }
 for piece = 2, 16 do KNOWN['i' .. piece] = true end
 local function well_formed(f, r)
   for field in pairs(f) do
     if not KNOWN[field] then return false end
   end
   if f.h ~= nil and r.after ~= nil then return false end
+  -- A code HMAC only on an email or phone code; a method name exactly on an app's own method.
+  if f.h ~= nil and r.kind ~= 'e' and r.kind ~= 's' then return false end
+  if (f.m ~= nil) ~= (r.kind == 'c') then return false end
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
   local gap = f.i == nil
   for piece = 2, 16 do
@@ -119,15 +122,21 @@ return flat
 `;
 
 /**
- * checkForGuard with consume. ARGV: now, minVerifiedAt, the allowed methods' letters (e.g. 'pes'),
- * the requester's session ref ('' for none), the request's action ref ('' for none).
+ * checkForGuard with consume. ARGV: now, minVerifiedAt, the allowed built-in methods' letters (e.g.
+ * 'pes'), the requester's session ref ('' for none), the request's action ref ('' for none), the
+ * allowed methods of the app's own as ',name,name,' (',' for none).
  * Returns { consumed (0/1), flat fields } or nil. An identity record has a lower-case kind.
  */
 export const CHECK_AND_CONSUME = `${readLive('return nil')}
 local now = tonumber(ARGV[1])
+local method_ok
+if r.kind == 'c' then
+  method_ok = string.find(ARGV[6], ',' .. f.m .. ',', 1, true) ~= nil
+else
+  method_ok = string.find('peskt', r.kind, 1, true) ~= nil and string.find(ARGV[3], r.kind, 1, true) ~= nil
+end
 local ok = f.h == nil and r.verified ~= nil and r.verified >= tonumber(ARGV[2]) and r.expires > now
-  and string.find('pes', r.kind, 1, true) ~= nil and string.find(ARGV[3], r.kind, 1, true) ~= nil
-  and (f.s == nil or f.s == ARGV[4]) and (f.x or '') == ARGV[5]
+  and method_ok and (f.s == nil or f.s == ARGV[4]) and (f.x or '') == ARGV[5]
 if ok then
   redis.call('DEL', KEYS[1])
   return { 1, flat }
@@ -186,6 +195,47 @@ if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= n
   return flat
 end
 return nil
+`;
+
+/**
+ * putChallenge. KEYS[1] the challenge `<prefix>{<user tag>}:c:<hash of the id>`. ARGV: expiresAt
+ * (epoch ms), the value. Kept as '<server time µs>:<value>', so revocation can be compared.
+ */
+export const PUT_CHALLENGE = `${HELPERS}
+redis.call('SET', KEYS[1], string.format('%.0f', server_time_us()) .. ':' .. ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`;
+
+/**
+ * readChallenge. KEYS[1] the challenge, KEYS[2] the user's revocation mark. ARGV: '1' to consume.
+ * Returns the value, or nil when there is none, it is malformed, or it was made before the user's
+ * last revocation (deleted on sight).
+ */
+export const READ_CHALLENGE = `
+local kept = redis.call('GET', KEYS[1])
+if not kept then return nil end
+local stamp, value = string.match(kept, '^([0-9]+):(.*)$')
+local revoked_at = redis.call('GET', KEYS[2])
+if stamp == nil or (revoked_at and not (tonumber(stamp) > (tonumber(revoked_at) or math.huge))) then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+return value
+`;
+
+/**
+ * useTotpStep. KEYS[1] the user's last used step `<prefix>{<user tag>}:ts`. ARGV: the step, the
+ * mark's expiry (epoch ms). 1 when the step is later than the last one used (now marked), else 0.
+ */
+export const USE_TOTP_STEP = `
+local step = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '')
+if last and not (step > last) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
 `;
 
 /**

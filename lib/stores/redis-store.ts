@@ -3,8 +3,9 @@ import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
-import { pairs, parseFields, timesField, toFields } from './redis-record-fields';
-import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, READ, REDEEM, REVOKE } from './redis-scripts';
+import { methodLetter, pairs, parseFields, timesField, toFields } from './redis-record-fields';
+import { isBuiltInMethod } from '../records';
+import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, PUT_CHALLENGE, READ, READ_CHALLENGE, REDEEM, REVOKE, USE_TOTP_STEP } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
 
 export interface RedisStoreOptions {
@@ -32,6 +33,9 @@ interface StepUpCommands {
   stepUpCheckCode(record: string, revocation: string, ...args: string[]): Promise<[string, (string | string[])?]>;
   stepUpRedeem(record: string, revocation: string, ...args: string[]): Promise<string[] | null>;
   stepUpRevoke(revocation: string, horizonMs: string): Promise<number>;
+  stepUpPutChallenge(challenge: string, expiresAt: string, value: string): Promise<number>;
+  stepUpReadChallenge(challenge: string, revocation: string, consume: string): Promise<string | null>;
+  stepUpUseTotpStep(mark: string, step: string, expiresAt: string): Promise<number>;
 }
 
 const base64urlSha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
@@ -48,9 +52,8 @@ const base64urlSha256 = (value: string) => createHash('sha256').update(value).di
 const USER_TAG_CHARS = 16;
 const RECORD_HASH_CHARS = 16;
 
-const METHOD_LETTERS: Readonly<Record<string, string>> = { password: 'p', email: 'e', phone: 's' };
 /** An identifier as the record keeps it: its type letter and value (see redis-record-fields.ts). */
-const identifierText = (identifier: { type: string; value: string }) => `${METHOD_LETTERS[identifier.type] ?? '?'}${identifier.value}`;
+const identifierText = (identifier: { type: 'email' | 'phone'; value: string }) => `${methodLetter(identifier.type)}${identifier.value}`;
 
 /**
  * Records in Redis through ioredis. Every key has a TTL; values hold no code or password (only an
@@ -85,6 +88,9 @@ export class RedisStore implements VerificationStore {
     client.defineCommand('stepUpCheckCode', { numberOfKeys: 2, lua: CHECK_CODE });
     client.defineCommand('stepUpRedeem', { numberOfKeys: 2, lua: REDEEM });
     client.defineCommand('stepUpRevoke', { numberOfKeys: 1, lua: REVOKE });
+    client.defineCommand('stepUpPutChallenge', { numberOfKeys: 1, lua: PUT_CHALLENGE });
+    client.defineCommand('stepUpReadChallenge', { numberOfKeys: 2, lua: READ_CHALLENGE });
+    client.defineCommand('stepUpUseTotpStep', { numberOfKeys: 1, lua: USE_TOTP_STEP });
     this.#commands = client as unknown as StepUpCommands;
   }
 
@@ -128,9 +134,10 @@ export class RedisStore implements VerificationStore {
         ...this.keysFor(criteria.userId, id),
         String(criteria.now),
         String(criteria.now - criteria.maxAgeMs),
-        criteria.methods.map((method) => METHOD_LETTERS[method] ?? '').join(''),
+        criteria.methods.filter(isBuiltInMethod).map(methodLetter).join(''),
         criteria.sessionRef ?? '',
         criteria.actionRef ?? '',
+        `,${criteria.methods.filter((method) => !isBuiltInMethod(method)).join(',')},`,
       ),
     );
     if (reply === null) return { record: null, consumed: false };
@@ -183,6 +190,33 @@ export class RedisStore implements VerificationStore {
   async revokeAll(userId: string, horizonMs: number): Promise<void> {
     const [, revocation] = this.keysFor(userId, '');
     await this.#call(this.#commands.stepUpRevoke(revocation, String(Math.max(1, Math.ceil(horizonMs)))));
+  }
+
+  /** The key of a challenge: beside the user's records, in the user's hash slot; a hash of the id, never the id. */
+  #challengeKey(userId: string, id: string): string {
+    const [record] = this.keysFor(userId, id);
+    return record.replace(/:r:([^:]*)$/, ':c:$1');
+  }
+
+  async putChallenge(userId: string, id: string, value: string, expiresAt: number): Promise<void> {
+    if (!Number.isSafeInteger(expiresAt)) throw new TypeError('RedisStore: expiresAt must be whole epoch milliseconds');
+    await this.#call(this.#commands.stepUpPutChallenge(this.#challengeKey(userId, id), String(expiresAt), value));
+  }
+
+  async readChallenge(userId: string, id: string, consume: boolean): Promise<string | null> {
+    const [, revocation] = this.keysFor(userId, id);
+    return this.#call(this.#commands.stepUpReadChallenge(this.#challengeKey(userId, id), revocation, consume ? '1' : '0'));
+  }
+
+  async deleteChallenge(userId: string, id: string): Promise<void> {
+    await this.#call(this.#client.del(this.#challengeKey(userId, id)));
+  }
+
+  async useTotpStep(userId: string, step: number, expiresAt: number): Promise<boolean> {
+    if (!Number.isSafeInteger(step) || !Number.isSafeInteger(expiresAt)) throw new TypeError('RedisStore: step and expiresAt are whole numbers');
+    const [, revocation] = this.keysFor(userId, '');
+    const reply = await this.#call(this.#commands.stepUpUseTotpStep(revocation.replace(/rv$/, 'ts'), String(step), String(expiresAt)));
+    return reply === 1;
   }
 
   async ping(): Promise<void> {

@@ -52,6 +52,30 @@ export interface VerificationStore {
    */
   revokeAll(userId: string, horizonMs: number): Promise<void>;
 
+  /**
+   * Keeps a single-use value that is not a record, under this user and `id`, until `expiresAt`
+   * (epoch ms): a passkey challenge, a pending TOTP enrollment. The value is opaque to the store
+   * (the service writes it; it never holds a secret in clear) and replaces any value at that id.
+   * Like records, values are revoked by `revokeAll`.
+   */
+  putChallenge(userId: string, id: string, value: string, expiresAt: number): Promise<void>;
+
+  /**
+   * The value kept by putChallenge, or null when unknown, expired, revoked or another user's.
+   * With `consume`, deletes it in the same atomic step, so of concurrent callers exactly one gets it.
+   */
+  readChallenge(userId: string, id: string, consume: boolean): Promise<string | null>;
+
+  /** Deletes the value kept by putChallenge (nothing when there is none). */
+  deleteChallenge(userId: string, id: string): Promise<void>;
+
+  /**
+   * TOTP replay protection: marks time step `step` used by this user when it is later than every
+   * step marked before, atomically, and answers true; answers false (marks nothing) otherwise. The
+   * mark may be forgotten at `expiresAt` (epoch ms), once no step it covers can be accepted any more.
+   */
+  useTotpStep(userId: string, step: number, expiresAt: number): Promise<boolean>;
+
   /** Resolves when the backend answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
 }

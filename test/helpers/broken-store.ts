@@ -12,7 +12,8 @@ export function brokenStore(fail: () => Error): { store: VerificationStore; coun
   // A new counter store per limit, as the Counters port requires (express-rate-limit refuses a shared one).
   const counterStore = (): RateLimitStore => ({ increment: reject, decrement: reject, resetKey: reject, get: reject });
   return {
-    store: { create: reject, get: reject, checkForGuard: reject, checkCode: reject, redeem: reject, revokeAll: reject, ping: reject },
+    store: { create: reject, get: reject, checkForGuard: reject, checkCode: reject, redeem: reject, revokeAll: reject, ping: reject,
+      putChallenge: reject, readChallenge: reject, deleteChallenge: reject, useTotpStep: reject },
     counters: () => counterStore(),
   };
 }
