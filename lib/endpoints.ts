@@ -17,11 +17,24 @@ export interface RouterEndpoint {
   readonly operationId: string;
   readonly summary: string;
   readonly description: string;
-  /** The zod schema that validates the body, and its component name in the OpenAPI document. */
-  readonly body: { readonly schema: z.ZodType; readonly name: string };
+  /** The zod schema that validates the body, and its component name in the OpenAPI document; absent: no body. */
+  readonly body?: { readonly schema: z.ZodType; readonly name: string };
+  /** The endpoint takes the guard's header: the id of a fresh identity record (enrolling a factor). */
+  readonly takesVerificationId?: boolean;
+  /** The option that turns the endpoint on (`passkeys`, `totp`); absent: always served. */
+  readonly feature?: Feature;
   readonly success: { readonly status: 200 | 201; readonly description: string; readonly schema: z.ZodType; readonly name: string };
   /** The refusals of this endpoint, beside the `ROUTER_ERRORS` that every endpoint may answer. */
   readonly errors: readonly ErrorCode[];
+}
+
+/** Factors an app turns on with an option of createStepUp; their endpoints are served only then. */
+export type Feature = 'passkeys' | 'totp';
+export type Features = Readonly<Record<Feature, boolean>>;
+
+/** The endpoints served with these features on (the OpenAPI document and the 404/405 answers follow it). */
+export function endpointsFor(features: Features): RouterEndpoint[] {
+  return ROUTER_ENDPOINTS.filter((endpoint) => endpoint.feature === undefined || features[endpoint.feature]);
 }
 
 /** What every endpoint of the router may answer, whatever it does. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROUTER_ENDPOINTS, ROUTER_ERRORS, type RouterEndpoint } from './endpoints';
+import { endpointsFor, ROUTER_ERRORS, type Features, type RouterEndpoint } from './endpoints';
 import { ERROR_STATUS, type ErrorCode } from './errors';
 import { actionSchema } from './action';
 import { errorBody, errorBodyOf, identifierSchema, recordAnswer, requirementSchema } from './http/schemas';
@@ -28,6 +28,8 @@ export interface OpenApiOptions {
   verificationHeader?: string;
   /** The document's `info`. Default: a title and description of the verification endpoints, version '1'. */
   info?: OpenApiInfo;
+  /** Which optional factors' endpoints to document (createStepUp's `openapi()` passes its own). Default: none. */
+  features?: Partial<Features>;
 }
 
 /** '' or `/segment/segment`: no trailing slash, query, fragment or `{template}`. */
@@ -143,7 +145,8 @@ function operation(endpoint: RouterEndpoint, path: string, basePath: string): Op
     description: endpoint.description,
     tags: ['Step-up verification'],
     security: [{ bearerAuth: [] }],
-    requestBody: { required: true, content: { 'application/json': { schema: schemaRef(endpoint.body.name) } } },
+    ...(endpoint.takesVerificationId ? { parameters: [{ $ref: '#/components/parameters/VerificationId' }] } : {}),
+    ...(endpoint.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(endpoint.body.name) } } } } : {}),
     responses,
   };
 }
@@ -154,17 +157,17 @@ function operation(endpoint: RouterEndpoint, path: string, basePath: string): Op
  * refused, so none is forbidden), answers as *outputs* (exactly the fields sent). Component names
  * come from private registries, so nothing is added to zod's global registry.
  */
-function componentSchemas(): Record<string, OpenApiObject> {
+function componentSchemas(endpoints: readonly RouterEndpoint[]): Record<string, OpenApiObject> {
   const requests = z.registry<{ id: string }>();
   requests.add(identifierSchema, { id: 'Identifier' });
-  for (const { body } of ROUTER_ENDPOINTS) if (!requests.has(body.schema)) requests.add(body.schema, { id: body.name });
+  for (const { body } of endpoints) if (body !== undefined && !requests.has(body.schema)) requests.add(body.schema, { id: body.name });
 
   const answers = z.registry<{ id: string }>();
   answers.add(errorBody, { id: 'ErrorBody' });
   answers.add(requirementSchema, { id: 'VerificationRequirement' });
   answers.add(actionSchema, { id: 'RequiredAction' });
   answers.add(recordAnswer, { id: 'VerificationRecordAnswer' });
-  for (const { success } of ROUTER_ENDPOINTS) if (!answers.has(success.schema)) answers.add(success.schema, { id: success.name });
+  for (const { success } of endpoints) if (!answers.has(success.schema)) answers.add(success.schema, { id: success.name });
   for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) answers.add(errorBodyOf(code), { id: errorSchemaName(code) });
 
   const convert = (registry: typeof requests, io: 'input' | 'output') =>
@@ -202,7 +205,8 @@ function checkOptions(options: OpenApiOptions): { basePath: string; header: stri
 export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
   const { basePath, header } = checkOptions(options);
   const paths: Record<string, OpenApiObject> = {};
-  for (const endpoint of ROUTER_ENDPOINTS) {
+  const endpoints = endpointsFor({ passkeys: options.features?.passkeys === true, totp: options.features?.totp === true });
+  for (const endpoint of endpoints) {
     for (const path of [endpoint.path, ...endpoint.aliases]) {
       paths[`${basePath}${path}`] = { ...paths[`${basePath}${path}`], [endpoint.method]: operation(endpoint, path, basePath) };
     }
@@ -260,7 +264,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         NotFound: errorResponse(['request.not_found'], 'router'),
         MethodNotAllowed: errorResponse(['request.method_not_allowed'], 'router'),
       },
-      schemas: componentSchemas(),
+      schemas: componentSchemas(endpoints),
     },
   };
 }

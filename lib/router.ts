@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import type { z } from 'zod';
 import type { Action } from './action';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
-import { ROUTER_ENDPOINTS } from './endpoints';
+import { endpointsFor, ROUTER_ENDPOINTS, type Features } from './endpoints';
 import { jsonErrorHandler, toVerificationError, VerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
@@ -29,6 +29,8 @@ export interface RouterConfig {
   readonly audit: Audit;
   readonly warnings: Warnings;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
+  /** The optional factors turned on (their endpoints are served only then). */
+  readonly features: Features;
 }
 
 /** The paths of one endpoint of the table in lib/endpoints.ts (the OpenAPI document is made from it too). */
@@ -235,7 +237,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
   );
 
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
-  router.use(unknownRoute(ROUTER_ENDPOINTS));
+  router.use(unknownRoute(endpointsFor(config.features)));
   if (limiters.perIpOnError) router.use(limiters.perIpOnError);
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;

@@ -1,4 +1,5 @@
 import type { RequestHandler, Router } from 'express';
+import type { Features } from './endpoints';
 import { createGuardFactory, type RequireVerificationOptions } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
 import { openApiDocument, type OpenApiDocument } from './openapi';
@@ -37,13 +38,15 @@ export interface StepUp {
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
+  // Turned on by the `passkeys` and `totp` options (added with those factors).
+  const features: Features = { passkeys: false, totp: false };
   const checker = new PasswordChecker(resolved.bcryptCost, resolved.passwordConcurrency);
   const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
   if (resolved.verifyPassword === undefined) void checker.warmUp();
   const service = new VerificationService({
     ...resolved,
     passwords,
-    factors: { passkey: false, totp: false },
+    factors: { passkey: features.passkeys, totp: features.totp },
     ownPasswordCheck: resolved.verifyPassword !== undefined,
   });
   const shared = {
@@ -60,6 +63,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       limits: resolved.limits,
       secret: resolved.secret,
       warnings: resolved.warnings,
+      features,
     }),
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now }),
     requireNewIdentifier: createNewIdentifierFactory(shared),
@@ -69,6 +73,6 @@ export function createStepUp(options: StepUpOptions): StepUp {
     },
     store: resolved.store,
     counters: resolved.counters,
-    openapi: (openapiOptions = {}) => openApiDocument({ ...openapiOptions, verificationHeader: resolved.header }),
+    openapi: (openapiOptions = {}) => openApiDocument({ ...openapiOptions, verificationHeader: resolved.header, features }),
   };
 }

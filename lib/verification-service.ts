@@ -75,10 +75,14 @@ export class VerificationService {
     if ((await passwords(user ?? null, password)) !== true) {
       throw new VerificationError('verification.invalid_credentials');
     }
-    return this.#createVerified(requester, 'password', action);
+    return this.createVerified(requester, 'password', action);
   }
 
-  async #createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
+  /**
+   * Saves a new verified identity record of `method` for this requester (and action): for a check
+   * that has just succeeded (a password, a passkey, a TOTP code, or the app's own check).
+   */
+  async createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
     const { store, now, recordTtlMs, secret } = this.config;
     const at = now();
     const record: VerifiedRecord = {

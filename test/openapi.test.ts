@@ -126,9 +126,11 @@ describe('the OpenAPI document', () => {
     const ajv = new (require('ajv/dist/2020').default)({ strict: false });
     ajv.addSchema(document, 'doc');
     for (const endpoint of ROUTER_ENDPOINTS) {
-      const validate = ajv.getSchema(`doc#/components/schemas/${endpoint.body.name}`);
+      const body = endpoint.body;
+      if (body === undefined) continue;
+      const validate = ajv.getSchema(`doc#/components/schemas/${body.name}`);
       for (const sample of samples) {
-        expect([endpoint.path, sample, validate(sample)]).toEqual([endpoint.path, sample, endpoint.body.schema.safeParse(sample).success]);
+        expect([endpoint.path, sample, validate(sample)]).toEqual([endpoint.path, sample, body.schema.safeParse(sample).success]);
       }
     }
   });
