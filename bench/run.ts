@@ -240,7 +240,7 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
   printTable(
     `3c. Sending and checking codes, RedisStore, every limit on (per-IP included): commands the app sent (MONITOR) and sequential round trips, ` +
       `one request at a time through a proxy that holds Redis' replies ${sendVerify.replyDelayMs} ms (a round trip = the commands sent before any of their replies came back; medians)`,
-    ['case', 'requests', 'statuses', 'commands before the answer', 'after the answer', 'sequential round trips', 'most seen', 'ms to the answer', 'asserted ≤ 2', 'pass'],
+    ['case', 'requests', 'statuses', 'commands waited for', 'sent with the answer, not waited for', 'sequential round trips', 'most seen', 'ms to the answer', 'asserted ≤ 2', 'pass'],
     sendVerify.roundTrips.map((r) => [
       r.case,
       r.requests,

@@ -22,9 +22,9 @@ export interface SendVerifyRoundTripRow {
   readonly case: string;
   readonly requests: number;
   readonly statuses: Readonly<Record<string, number>>;
-  /** Commands the app sent per request before its answer (median), by MONITOR. */
+  /** Commands the app sent per request that its answer could have waited for (median), by MONITOR. */
   readonly commandsBeforeAnswer: number;
-  /** Commands sent after the answer (giving a failure budget's count back), per request (median). */
+  /** Commands sent with or after the answer, not waited for (giving a failure budget's slot back), per request (median). */
   readonly commandsAfterAnswer: number;
   /** Sequential round trips before the answer (median, and the most seen). */
   readonly sequentialRoundTrips: number;
@@ -136,8 +136,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * of their replies came back: the commands of one wave reach Redis within microseconds of each
  * other (ioredis writes each at once; a Cluster client writes to several nodes at once), and a
  * command that needed a reply first arrives at least REPLY_DELAY_MS after it. So the waves are the
- * groups of MONITOR timestamps apart by more than REPLY_DELAY_MS / 2; those that began before the
- * answer arrived are the sequential round trips the client waited for.
+ * groups of MONITOR timestamps apart by more than REPLY_DELAY_MS / 2. The answer can only have
+ * waited for commands whose replies came back before it, that is, which reached Redis at least
+ * REPLY_DELAY_MS before the answer arrived; a command sent as the answer goes out (a failure
+ * budget's give-back after a correct code) reaches Redis within a millisecond or so of the answer
+ * and is not waited for. The waves of the commands that reached Redis more than REPLY_DELAY_MS / 2
+ * before the answer are the sequential round trips the client waited for; the median time to the
+ * answer (≈ round trips × REPLY_DELAY_MS) tells the same independently.
  */
 async function measureRoundTrips(
   monitor: TimedMonitor,
@@ -159,7 +164,7 @@ async function measureRoundTrips(
     await sleep(REPLY_DELAY_MS * 3);
     statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
     const seen = monitor.take().sort((a, b) => a.at - b.at);
-    const early = seen.filter((c) => c.at < answeredAt);
+    const early = seen.filter((c) => c.at < answeredAt - SAME_WAVE_MS);
     let count = 0;
     let last = -Infinity;
     for (const command of early) {

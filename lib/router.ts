@@ -125,11 +125,11 @@ function failureEvent(code: ErrorCode): AuditEventType | undefined {
  */
 export function createVerificationRouter(config: RouterConfig): Router {
   const { service, authenticate, audit } = config;
-  // Sending a code counts the per-IP ceiling in its own batch of counters (one round trip fewer); a
-  // request to it that fails before the batch is counted on its way out (perIpOnError). Checking a
-  // code counts it before authentication, like the password check: its failure budget reserves a
-  // slot of its own (see FailureBudget).
-  const batchedPaths = new Set(pathsOf('sendVerificationCode'));
+  // Sending and checking a code count the per-IP ceiling in their own batch of counters (one round
+  // trip fewer): with the send limits, or with the wrong-code budget's slot. A request to them that
+  // fails before the batch is counted on its way out (perIpOnError). The password check counts it
+  // before authentication.
+  const batchedPaths = new Set([...pathsOf('sendVerificationCode'), ...pathsOf('verifyVerificationCode')]);
   const limiters = createLimiters({
     limits: config.limits,
     counters: config.counters,
@@ -244,11 +244,19 @@ export function createVerificationRouter(config: RouterConfig): Router {
 }
 
 /**
- * Runs a check that took a slot of a failure budget, and settles the slot before answering: a
- * success gives it back; so does a check that could not be carried out (503
- * `verification.unavailable`: the store, the user lookup or the password hashing queue was not
- * available, so nothing was compared, or the password was right and its record could not be
- * saved). Every other failure keeps it (fails closed).
+ * Runs a check that took a slot of a failure budget, and settles the slot: a success gives it
+ * back; so does a check that could not be carried out (503 `verification.unavailable`: the store,
+ * the user lookup or the password hashing queue was not available, so nothing was compared, or
+ * the password was right and its record could not be saved). Every other failure keeps it (fails
+ * closed).
+ *
+ * A success's give-back is started before the answer is written but not waited for, so it costs
+ * the client no round trip (a code check: the batch of counters, then the check script, nothing
+ * more). It still runs in the request's own code path, whether or not the client is still there,
+ * and never rejects. Its command is queued on the Redis connection before the answer is written,
+ * so any later request through that connection (the user's next check on this instance) is
+ * counted after it.
+ * Failures settle before answering.
  */
 function settledBy(budget: FailureBudget, run: (req: Request) => Promise<VerificationRecord>): (req: Request) => Promise<VerificationRecord> {
   return async (req) => {
@@ -259,7 +267,7 @@ function settledBy(budget: FailureBudget, run: (req: Request) => Promise<Verific
       await budget.settle(req, toVerificationError(error).code !== 'verification.unavailable');
       throw error;
     }
-    await budget.settle(req, false);
+    void budget.settle(req, false);
     return record;
   };
 }

@@ -18,6 +18,11 @@ const ALICE_EMAIL = { type: 'email', value: 'alice@example.com' } as const;
 const passwordAttempt = (h: Harness, password: string) =>
   request(h.app).post('/v/password/verify').set('Authorization', bearer('usr_alice')).send({ password });
 const sendCode = (h: Harness) => request(h.app).post('/v/verification-code').set('Authorization', bearer('usr_alice')).send({ identifier: ALICE_EMAIL });
+/** Sends a code to alice's email; first waits out the 1 ms resend cooldown of UNLIMITED (a send within it is a 429). */
+async function newCode(h: Harness): Promise<string> {
+  await sleep(3);
+  return (await sendCode(h).expect(201)).body.verificationRecordId as string;
+}
 const verifyCode = (h: Harness, verificationId: string, code: string) =>
   request(h.app).post('/v/verification-code/verify').set('Authorization', bearer('usr_alice')).send({ identifier: ALICE_EMAIL, verificationId, code });
 
@@ -142,7 +147,7 @@ describe.each(STORE_KINDS)('failure budgets under concurrency (%s store)', (kind
     const { h, counters } = await make({ codeFailuresPerUser: { limit: 3, windowSeconds: 60 } });
     const sent: Array<{ id: string; code: string }> = [];
     for (let i = 0; i < 10; i += 1) {
-      const id = (await sendCode(h).expect(201)).body.verificationRecordId as string;
+      const id = await newCode(h);
       sent.push({ id, code: h.sent[h.sent.length - 1]!.code });
     }
     const burst = await Promise.all(sent.map(({ id, code }) => verifyCode(h, id, code)));
@@ -153,7 +158,7 @@ describe.each(STORE_KINDS)('failure budgets under concurrency (%s store)', (kind
     for (const [i, res] of burst.entries()) {
       if (res.status === 429) await verifyCode(h, sent[i]!.id, sent[i]!.code).expect(200);
     }
-    const id = (await sendCode(h).expect(201)).body.verificationRecordId as string;
+    const id = await newCode(h);
     for (let i = 0; i < 3; i += 1) expect((await verifyCode(h, id, '000000')).body.code).toMatch(/^verification_code\./);
     expect((await verifyCode(h, id, h.sent[h.sent.length - 1]!.code)).body.code).toBe('verification.too_many_attempts');
   });
@@ -161,7 +166,7 @@ describe.each(STORE_KINDS)('failure budgets under concurrency (%s store)', (kind
   test('codes: wrong codes in parallel stop at the limit, and refused ones do not count', async () => {
     const { h, counters } = await make({ codeFailuresPerUser: { limit: 4, windowSeconds: 60 } });
     const ids: string[] = [];
-    for (let i = 0; i < 6; i += 1) ids.push((await sendCode(h).expect(201)).body.verificationRecordId as string);
+    for (let i = 0; i < 6; i += 1) ids.push(await newCode(h));
     const burst = await Promise.all(Array.from({ length: 24 }, (_, i) => verifyCode(h, ids[i % ids.length]!, '000000')));
     const checked = burst.filter((res) => res.body.code !== 'verification.too_many_attempts');
     expect(checked).toHaveLength(4);

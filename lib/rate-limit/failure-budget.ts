@@ -1,12 +1,16 @@
 import type { Request, RequestHandler } from 'express';
-import type { ClientRateLimitInfo, Store as RateLimitStore } from 'express-rate-limit';
+import type { Store as RateLimitStore } from 'express-rate-limit';
+import { giveBack } from './give-back';
+import { limitGroup, type CountedLimit, type GroupLimit, type LimitCount, type LimitGroupContext } from './limit-group';
 
 /**
  * A budget of failed checks per key and window (wrong passwords, wrong codes), race-free under
  * concurrency: a request takes a slot before its check and gives it back unless the check failed.
  *
- * - reserve: the limiter's atomic increment. A request that finds the budget full is refused
- *   (429) and its increment is given back at once: a refusal never counts.
+ * - reserve: an atomic increment, in one batch with the route's other counters (limitGroup: the
+ *   per-IP ceiling of a code check rides along, one round trip for both). A request that finds
+ *   the budget full, or that a limit before it refuses, is refused (429) and its increment is
+ *   given back at once: a refusal never counts.
  * - settle: after the check, exactly once per admitted request. A failed check keeps its slot;
  *   anything else (success, or a check that could not run) gives it back.
  *
@@ -22,9 +26,7 @@ import type { ClientRateLimitInfo, Store as RateLimitStore } from 'express-rate-
  * request's own code path, does not depend on the connection.
  *
  * Works with any express-rate-limit store (the Counters option): it needs only increment and
- * decrement, each atomic. A give-back never reaches into the next window: it is skipped when the
- * window it was counted in ends within RELEASE_MARGIN (the slot then lapses with the window), so a
- * decrement still on its way when a window rolls over cannot take a count from the new one. A
+ * decrement, each atomic. A give-back never reaches into the next window (see give-back.ts). A
  * process that dies mid-check leaves its slot taken until the window ends (fails closed).
  */
 export interface FailureBudget {
@@ -38,64 +40,56 @@ export interface FailureBudget {
   settle(req: Request, failed: boolean): Promise<void>;
 }
 
-/** The most a give-back may take to reach the store: later than this before the window's end, it is skipped. */
-const RELEASE_MARGIN_MS = 1000;
-
-interface Slot {
-  readonly key: string;
-  readonly resetTime: Date | undefined;
-}
-
 export interface FailureBudgetParts {
-  /** The store of the budget's counters (the one the limiter increments). */
+  /** The budget as a limit of its route's group: name, window, refusal code and event, key per user. */
+  readonly limit: GroupLimit;
+  /** The store of the budget's counters, initialised for its window. */
   readonly store: RateLimitStore;
-  readonly windowMs: number;
-  /** Where the limiter leaves its info (`key`, `resetTime`) on the request. */
+  /** Where the budget leaves its count on the request, as express-rate-limit would (`limit`, `used`, `remaining`, `resetTime`, `key`). */
   readonly requestProperty: string;
   /**
-   * Builds the express-rate-limit middleware over `store`, with `giveBack(req)` awaited in its
-   * refusal handler before the 429 is sent.
+   * Limits counted in the same batch, before the budget (the route's per-IP ceiling): one round
+   * trip for all, read in order (see limitGroup). Default none.
    */
-  readonly limiter: (giveBack: (req: Request) => Promise<void>) => RequestHandler;
+  readonly before?: readonly CountedLimit[];
+  readonly context: LimitGroupContext;
 }
 
 export function createFailureBudget(parts: FailureBudgetParts): FailureBudget {
-  const { store, windowMs, requestProperty } = parts;
-  const held = new WeakMap<Request, Slot>();
-  const margin = Math.min(RELEASE_MARGIN_MS, windowMs / 10);
+  const { store, requestProperty } = parts;
+  const windowMs = parts.limit.window.windowSeconds * 1000;
+  const held = new WeakMap<Request, LimitCount>();
 
-  const slotOf = (req: Request): Slot | undefined => {
-    const info = (req as Request & Record<string, Partial<ClientRateLimitInfo> & { key?: unknown }>)[requestProperty];
-    return typeof info?.key === 'string' ? { key: info.key, resetTime: info.resetTime } : undefined;
-  };
-
-  const giveBack = async (slot: Slot | undefined): Promise<void> => {
-    if (slot === undefined) return;
-    if (slot.resetTime !== undefined && Date.now() >= slot.resetTime.getTime() - margin) return;
-    try {
-      await store.decrement(slot.key);
-    } catch {
-      // The slot stays taken until its window ends: the error is on the side of fewer checks.
-    }
-  };
-
-  const limiter = parts.limiter((req) => giveBack(slotOf(req)));
+  const reserve = limitGroup(
+    [
+      ...(parts.before ?? []),
+      {
+        ...parts.limit,
+        store,
+        countsRefusals: false,
+        admitted: (req, count) => {
+          held.set(req, count);
+          const { limit } = parts.limit.window;
+          (req as Request & Record<string, unknown>)[requestProperty] = {
+            limit,
+            used: count.totalHits,
+            remaining: Math.max(limit - count.totalHits, 0),
+            resetTime: count.resetTime,
+            key: count.key,
+          };
+        },
+      },
+    ],
+    parts.context,
+  );
 
   return {
-    reserve: (req, res, next) => {
-      limiter(req, res, (error?: unknown) => {
-        if (error === undefined) {
-          const slot = slotOf(req);
-          if (slot !== undefined) held.set(req, slot);
-        }
-        next(error);
-      });
-    },
+    reserve,
     settle: async (req, failed) => {
       const slot = held.get(req);
       if (slot === undefined) return;
       held.delete(req);
-      if (!failed) await giveBack(slot);
+      if (!failed) await giveBack(store, slot.key, slot.resetTime, windowMs);
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Options, Store as CounterStore } from 'express-rate-limit';
 import { sendError, VerificationError, type ErrorCode } from '../errors';
 import type { Audit } from '../events';
+import { giveBack as giveBackOne } from './give-back';
 import type { LimitWindow } from './limits';
 
 /** One limit of a group: what express-rate-limit would be given for it, and when it applies. */
@@ -17,6 +18,20 @@ export interface GroupLimit {
   readonly headers?: boolean;
   /** The audit event of a refusal. Default `verification.rate_limited`. */
   readonly event?: 'verification.rate_limited' | 'verification.locked';
+  /**
+   * Whether a request this limit refuses keeps its count here. Default true (as express-rate-limit
+   * counts it); false for a failure budget, whose refusals never count: the count is given back.
+   */
+  readonly countsRefusals?: boolean;
+  /** Told this limit's count when the group admits the request (a failure budget holds it as the request's slot). */
+  readonly admitted?: (req: Request, count: LimitCount) => void;
+}
+
+/** What one limit counted for one request. */
+export interface LimitCount {
+  readonly key: string;
+  readonly totalHits: number;
+  readonly resetTime: Date | undefined;
 }
 
 /** A limit with the counter store its counts live in (an express-rate-limit store, initialised). */
@@ -43,9 +58,11 @@ export function initialisedStore(store: CounterStore, window: LimitWindow): Coun
  * - the first limit over its count refuses (429 with Retry-After and, for limits with headers, the
  *   draft-8 `RateLimit` / `RateLimit-Policy` of every limit up to it), its own count kept;
  * - the limits after it never ran in the chain, so their counts are given back (a second batch, on
- *   refusals only) and they send no headers.
- * Every limit here counts every request it admits: failure budgets, which must settle on the check's
- * outcome rather than on the response, are FailureBudgets of their own (failure-budget.ts).
+ *   refusals only) and they send no headers; so is the refusing limit's own count if it does not
+ *   count refusals (a failure budget's).
+ * Every limit here counts every request it admits; a failure budget (failure-budget.ts), which
+ * settles its count on the check's outcome, is the last limit of its route's group and is told its
+ * count (`admitted`) to settle it later.
  *
  * Written here rather than chained express-rate-limit middlewares because each of those awaits its
  * own store call before the next may start: N limits cost N sequential round trips. The stores,
@@ -73,11 +90,8 @@ export function limitGroup(limits: readonly CountedLimit[], context: LimitGroupC
   };
 }
 
-interface Counted {
+interface Counted extends LimitCount {
   readonly limit: CountedLimit;
-  readonly key: string;
-  readonly totalHits: number;
-  readonly resetTime: Date | undefined;
 }
 
 /** Counts the request in every applicable limit; answers and returns true when one refuses it. */
@@ -101,10 +115,13 @@ async function count(applicable: readonly { limit: CountedLimit; key: string }[]
   const refusedAt = counted.findIndex((c) => c.totalHits > c.limit.window.limit);
   const ran = refusedAt === -1 ? counted : counted.slice(0, refusedAt + 1);
   for (const c of ran) if (c.limit.headers ?? true) setDraft8Headers(res, c);
-  if (refusedAt === -1) return false;
+  if (refusedAt === -1) {
+    for (const c of counted) c.limit.admitted?.(req, c);
+    return false;
+  }
 
-  await giveBack(counted.slice(refusedAt + 1));
   const refusing = counted[refusedAt] as Counted;
+  await giveBack(counted.slice(refusing.limit.countsRefusals ?? true ? refusedAt + 1 : refusedAt));
   const { limit } = refusing;
   const userId = context.tryUserId(req);
   context.audit.emit(req, { type: limit.event ?? 'verification.rate_limited', ...(userId ? { userId } : {}), limit: limit.name, reason: limit.code });
@@ -115,9 +132,9 @@ async function count(applicable: readonly { limit: CountedLimit; key: string }[]
   return true;
 }
 
-/** Gives counts back (their requests did not reach those limits); a store error there is not the client's. */
+/** Gives counts back (their requests did not reach those limits, or must not count there); a store error there is not the client's. */
 async function giveBack(counted: readonly Counted[]): Promise<void> {
-  await Promise.allSettled(counted.map(({ limit, key }) => limit.store.decrement(key)));
+  await Promise.all(counted.map(({ limit, key, resetTime }) => giveBackOne(limit.store, key, resetTime, limit.window.windowSeconds * 1000)));
 }
 
 function resetSeconds(counted: Counted): number {

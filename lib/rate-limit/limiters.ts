@@ -24,8 +24,9 @@ export interface LimiterContext {
   /** Whether the identifier is one the user already has (identity) or a new one. */
   readonly purposeOf: (req: Request) => RecordPurpose;
   /**
-   * Requests whose per-IP count rides in their route's own batch of counters (sending codes)
-   * instead of a round trip of its own before authentication. Default: none.
+   * Requests whose per-IP count rides in their route's own batch of counters (sending and checking
+   * codes: `codeSends`, `codeFailures`) instead of a round trip of its own before authentication.
+   * Default: none.
    */
   readonly perIpWithRoute?: (req: Request) => boolean;
 }
@@ -34,7 +35,7 @@ export interface Limiters {
   /**
    * Over the whole router, keyed by client IP (IPv6 by /56 subnet). For the requests of
    * `perIpWithRoute`, `perIp` only marks them; they are counted in their route's batch
-   * (`codeSends`), or by `perIpOnError` if they fail before it (401, 400, …).
+   * (`codeSends`, or a failure budget's reserve), or by `perIpOnError` if they fail before it (401, 400, …).
    */
   readonly perIp: RequestHandler | undefined;
   /** Error middleware: counts a marked request that failed before its route's batch, then passes the error on. */
@@ -43,7 +44,7 @@ export interface Limiters {
   readonly passwordFailures: FailureBudget;
   /** Allowlist, then the per-IP ceiling, cooldown and caps before a code is sent, counted in one batch. */
   readonly codeSends: RequestHandler[];
-  /** Wrong codes per user (a slot per check in flight; see FailureBudget). */
+  /** Wrong codes per user (a slot per check in flight; see FailureBudget), with the per-IP ceiling of `perIpWithRoute` requests in its batch. */
   readonly codeFailures: FailureBudget;
 }
 
@@ -52,25 +53,12 @@ export const PASSWORD_FAILURES_PROPERTY = 'stepUpPasswordFailures';
 /** Where the code failure limiter leaves its count on the request. */
 const CODE_FAILURES_PROPERTY = 'stepUpCodeFailures';
 
-/** One limit: its name (also its counters' name), window, refusal code and key. */
+/** The router-level per-IP limit: its name (also its counters' name), window, refusal code and key. */
 interface LimiterSpec {
   readonly name: string;
   readonly window: LimitWindow;
   readonly code: ErrorCode;
   readonly key: (req: Request) => string;
-  /** The counters' store. Default: a new one from `counters(name)`. */
-  readonly store?: CounterStore;
-  /** Awaited before a refusal is answered (a failure budget gives the refused request's count back). */
-  readonly beforeRefusal?: (req: Request) => Promise<void>;
-  /** The audit event of a refusal. Default `verification.rate_limited`. */
-  readonly event?: 'verification.rate_limited' | 'verification.locked';
-  /**
-   * Send the RateLimit headers. Default true; false for counters shared by all users, whose
-   * headers would tell one user about another's activity.
-   */
-  readonly headers?: boolean;
-  /** Where the limiter puts its count on the request. Default: express-rate-limit's `rateLimit`. */
-  readonly requestProperty?: string;
 }
 
 export function createLimiters(context: LimiterContext): Limiters {
@@ -88,48 +76,26 @@ export function createLimiters(context: LimiterContext): Limiters {
     }
   };
 
-  const limiter = (spec: LimiterSpec, shared?: CounterStore): RequestHandler => {
-    // One store per limit: the spec's own (a failure budget's), a shared one (per-IP), or a new one.
-    const store = spec.store ?? shared ?? counters(spec.name);
-    const headers = spec.headers ?? true;
-    const event = spec.event ?? 'verification.rate_limited';
-    return rateLimit({
+  /** express-rate-limit over `store`, for the per-IP ceiling of the requests not counted in a route's batch. */
+  const limiter = (spec: LimiterSpec, store: CounterStore): RequestHandler =>
+    rateLimit({
       windowMs: spec.window.windowSeconds * 1000,
       limit: spec.window.limit,
-      standardHeaders: headers ? 'draft-8' : false,
+      standardHeaders: 'draft-8',
       legacyHeaders: false,
       identifier: spec.name,
       store,
       keyGenerator: spec.key,
       // A store that cannot be reached refuses the request (503), never lets it through.
       passOnStoreError: false,
-      ...(spec.requestProperty !== undefined ? { requestPropertyName: spec.requestProperty } : {}),
       // The proxy checks are ours (coded warnings through onWarning, see checkProxySetup).
       validate: { xForwardedForHeader: false, trustProxy: false },
-      handler: async (req, res) => {
-        await spec.beforeRefusal?.(req);
+      handler: (req, res) => {
         const userId = tryUserId(req);
-        audit.emit(req, { type: event, ...(userId ? { userId } : {}), limit: spec.name, reason: spec.code });
-        if (!headers) {
-          // express-rate-limit sets Retry-After only along with the RateLimit headers; every 429 needs
-          // one. The whole window, not the time left: that would tell when someone else began sending.
-          res.setHeader('Retry-After', String(Math.ceil(spec.window.windowSeconds)));
-        }
+        audit.emit(req, { type: 'verification.rate_limited', ...(userId ? { userId } : {}), limit: spec.name, reason: spec.code });
         sendError(res, new VerificationError(spec.code));
       },
     });
-  };
-
-  /** A budget of failed checks: the limiter takes a slot per check, the route settles it (see FailureBudget). */
-  const failureBudget = (spec: LimiterSpec & { readonly requestProperty: string }): FailureBudget => {
-    const store = counters(spec.name);
-    return createFailureBudget({
-      store,
-      windowMs: spec.window.windowSeconds * 1000,
-      requestProperty: spec.requestProperty,
-      limiter: (giveBack) => limiter({ ...spec, store, beforeRefusal: giveBack }),
-    });
-  };
 
   const perUser = (req: Request) => `u:${userIdOf(req)}`;
   const perUserAndIdentifier = (req: Request) => `u:${userIdOf(req)}:i:${identifierKey(identifierOf(req))}`;
@@ -165,6 +131,19 @@ export function createLimiters(context: LimiterContext): Limiters {
           ),
         ]
       : [];
+
+  /**
+   * A budget of failed checks per user (see FailureBudget), counted in one batch with the per-IP
+   * ceiling when its route counts that in its batch (`perIpWithRoute`).
+   */
+  const failureBudget = (spec: { name: string; window: LimitWindow; requestProperty: string }): FailureBudget =>
+    createFailureBudget({
+      limit: { name: spec.name, window: spec.window, code: 'verification.too_many_attempts', key: perUser, event: 'verification.locked' },
+      store: initialisedStore(counters(spec.name), spec.window),
+      requestProperty: spec.requestProperty,
+      before: perIpInBatch,
+      context: { audit, tryUserId },
+    });
 
   const codeSends: RequestHandler[] = [];
   const allowed = limits.allowedCountryCallingCodes;
@@ -257,23 +236,9 @@ export function createLimiters(context: LimiterContext): Limiters {
   return {
     perIp,
     perIpOnError,
-    passwordFailures: failureBudget({
-      name: 'password_failures',
-      window: limits.passwordFailures,
-      code: 'verification.too_many_attempts',
-      key: perUser,
-      event: 'verification.locked',
-      requestProperty: PASSWORD_FAILURES_PROPERTY,
-    }),
+    passwordFailures: failureBudget({ name: 'password_failures', window: limits.passwordFailures, requestProperty: PASSWORD_FAILURES_PROPERTY }),
     codeSends,
-    codeFailures: failureBudget({
-      name: 'code_failures',
-      window: limits.codeFailuresPerUser,
-      code: 'verification.too_many_attempts',
-      key: perUser,
-      event: 'verification.locked',
-      requestProperty: CODE_FAILURES_PROPERTY,
-    }),
+    codeFailures: failureBudget({ name: 'code_failures', window: limits.codeFailuresPerUser, requestProperty: CODE_FAILURES_PROPERTY }),
   };
 }
 
