@@ -7,7 +7,7 @@ import type { Audit } from './events';
 import { amrFor, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
 import { edgeMiddleware } from './http/edge';
 import { isMethodName, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
-import type { VerificationService } from './verification-service';
+import type { RefusalCode, VerificationService } from './verification-service';
 
 /** What the handler of a guarded route learns about the verification that let the request through. */
 export interface VerificationContext {
@@ -175,16 +175,13 @@ export function createGuardFactory(config: GuardConfig) {
          * user lookup, on this path only: a passing request never pays for it). A user who can use
          * none of them gets 403 `verification.no_available_method` rather than a dead end.
          */
-        const refuse = async (code: 'verification.required' | 'verification.invalid' | 'verification.insufficient') => {
-          const methods = await config.service.availableMethods(principal.userId, rule.methods);
-          const requirement = { ...baseRequirement, methods, ...(action !== undefined ? { action } : {}) };
-          if (methods.length === 0) return new VerificationError('verification.no_available_method', { details: { requirement } });
-          if (rule.challenge === '403') return new VerificationError(code, { details: { requirement } });
-          const plain = new VerificationError(code);
+        const refuse = async (code: RefusalCode) => {
+          const refusal = await config.service.refusal(principal.userId, code, { ...baseRequirement, ...(action !== undefined ? { action } : {}) });
+          if (rule.challenge === '403' || refusal.code === 'verification.no_available_method') return refusal;
           return new VerificationError(code, {
-            details: { requirement },
+            details: refusal.details,
             status: 401,
-            headers: { 'WWW-Authenticate': rfc9470Challenge(plain.message, rule.maxAge, rule.acrValues) },
+            headers: { 'WWW-Authenticate': rfc9470Challenge(refusal.message, rule.maxAge, rule.acrValues) },
           });
         };
 

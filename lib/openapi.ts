@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointsFor, ROUTER_ERRORS, type Features, type RouterEndpoint } from './endpoints';
+import { endpointsFor, errorsOf, type Features, type RouterEndpoint } from './endpoints';
 import { ERROR_STATUS, type ErrorCode } from './errors';
 import { actionSchema } from './action';
 import { errorBody, errorBodyOf, identifierSchema, recordAnswer, requirementSchema } from './http/schemas';
@@ -131,14 +131,15 @@ function byStatus(codes: readonly ErrorCode[]): Array<[number, ErrorCode[]]> {
 
 function operation(endpoint: RouterEndpoint, path: string, basePath: string): OpenApiObject {
   const alias = path !== endpoint.path;
+  const { success } = endpoint;
   const responses: OpenApiObject = {
-    [endpoint.success.status]: {
-      description: endpoint.success.description,
-      headers: headersOf(endpoint.success.status, 'router'),
-      content: { 'application/json': { schema: schemaRef(endpoint.success.name) } },
+    [success.status]: {
+      description: success.description,
+      headers: headersOf(success.status, 'router'),
+      ...('schema' in success ? { content: { 'application/json': { schema: schemaRef(success.name) } } } : {}),
     },
   };
-  for (const [status, codes] of byStatus([...ROUTER_ERRORS, ...endpoint.errors])) responses[status] = errorResponse(codes, 'router');
+  for (const [status, codes] of byStatus(errorsOf(endpoint))) responses[status] = errorResponse(codes, 'router');
   return {
     operationId: alias ? `${endpoint.operationId}Alias${endpoint.aliases.indexOf(path) + 1}` : endpoint.operationId,
     summary: alias ? `${endpoint.summary} (alias of ${endpoint.method.toUpperCase()} ${basePath}${endpoint.path})` : endpoint.summary,
@@ -167,7 +168,7 @@ function componentSchemas(endpoints: readonly RouterEndpoint[]): Record<string, 
   answers.add(requirementSchema, { id: 'VerificationRequirement' });
   answers.add(actionSchema, { id: 'RequiredAction' });
   answers.add(recordAnswer, { id: 'VerificationRecordAnswer' });
-  for (const { success } of endpoints) if (!answers.has(success.schema)) answers.add(success.schema, { id: success.name });
+  for (const { success } of endpoints) if ('schema' in success && !answers.has(success.schema)) answers.add(success.schema, { id: success.name });
   for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) answers.add(errorBodyOf(code), { id: errorSchemaName(code) });
 
   const convert = (registry: typeof requests, io: 'input' | 'output') =>

@@ -76,6 +76,16 @@ export interface StepUpOptions {
   onUnexpectedError?: ((error: unknown) => void) | undefined;
   /** Clock, epoch ms. Default Date.now. */
   now?: (() => number) | undefined;
+  /**
+   * Turns on TOTP (authenticator apps, RFC 6238) as a step-up factor: the `/totp/*` endpoints.
+   * Needs `users.saveTotpSecret`, and `users.findById` reporting the saved value as `totpSecret`.
+   */
+  totp?: TotpOptions | undefined;
+}
+
+export interface TotpOptions {
+  /** The name authenticator apps show beside the account, e.g. `'Example Bank'`: 1 to 64 characters, no `:`. */
+  issuer: string;
 }
 
 export interface ResolvedOptions {
@@ -99,6 +109,8 @@ export interface ResolvedOptions {
   readonly warnings: Warnings;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   readonly now: () => number;
+  /** Absent when TOTP is off. */
+  readonly totp: { readonly issuer: string } | undefined;
 }
 
 const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
@@ -123,7 +135,10 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'requestId',
   'onUnexpectedError',
   'now',
+  'totp',
 ];
+
+const TOTP_OPTION_KEYS: readonly (keyof TotpOptions)[] = ['issuer'];
 
 const MIN_SECRET_BYTES = 32;
 
@@ -171,6 +186,31 @@ function checkedClock(clock: (() => number) | undefined): () => number {
     throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`now` must be a function returning epoch milliseconds');
   }
   return () => Math.floor(clock());
+}
+
+/**
+ * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
+ * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
+ */
+function totpOptions(totp: TotpOptions | undefined, users: UserLookup): ResolvedOptions['totp'] {
+  if (totp === undefined) return undefined;
+  if (typeof totp !== 'object' || totp === null) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "`totp` is an object, e.g. { issuer: 'Example Bank' }");
+  rejectUnknownOptions('totp', totp, TOTP_OPTION_KEYS);
+  const { issuer } = totp;
+  // No control characters (C0, DEL, C1); \p{Cc} covers all three.
+  if (typeof issuer !== 'string' || issuer.trim().length === 0 || issuer.length > 64 || issuer.includes(':') || /\p{Cc}/u.test(issuer)) {
+    throw new StepUpConfigError(
+      'ERR_STEP_UP_INVALID_OPTION',
+      "`totp.issuer` is the name authenticator apps show, 1 to 64 printable characters without ':', e.g. 'Example Bank'",
+    );
+  }
+  if (typeof users.saveTotpSecret !== 'function') {
+    throw new StepUpConfigError(
+      'ERR_STEP_UP_MISSING_OPTION',
+      '`totp` needs `users.saveTotpSecret(userId, sealedSecret)` to keep a confirmed secret (and `users.findById` reporting it as `totpSecret`)',
+    );
+  }
+  return { issuer };
 }
 
 /** The counters beside the records, when the store is one of the library's own. */
@@ -235,5 +275,6 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     warnings,
     onUnexpectedError,
     now,
+    totp: totpOptions(options.totp, options.users),
   };
 }

@@ -7,7 +7,7 @@ import { jsonErrorHandler, toVerificationError, VerificationError, type ErrorCod
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
 import { jsonBody } from './http/json-body';
-import { passwordBody, sendCodeBody, verifyCodeBody } from './http/schemas';
+import { passwordBody, sendCodeBody, totpCodeBody, totpVerifyBody, verifyCodeBody } from './http/schemas';
 import { unknownRoute } from './http/unknown-route';
 import { parseBody } from './http/validate';
 import { normalizeIdentifier } from './identifiers';
@@ -16,6 +16,7 @@ import type { FailureBudget } from './rate-limit/failure-budget';
 import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
 import type { Identifier, RecordPurpose, Requester, VerificationMethod, VerificationRecord } from './records';
+import type { TotpService } from './totp/totp-service';
 import type { VerificationService } from './verification-service';
 import type { Warnings } from './warnings';
 
@@ -31,6 +32,10 @@ export interface RouterConfig {
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   /** The optional factors turned on (their endpoints are served only then). */
   readonly features: Features;
+  /** The guard's header: enrolling a factor takes a fresh identity record's id in it. */
+  readonly header: string;
+  /** TOTP, when the `totp` option turned it on. */
+  readonly totp: TotpService | undefined;
 }
 
 /** The paths of one endpoint of the table in lib/endpoints.ts (the OpenAPI document is made from it too). */
@@ -236,6 +241,70 @@ export function createVerificationRouter(config: RouterConfig): Router {
     ),
   );
 
+  if (config.totp !== undefined) {
+    const totp = config.totp;
+    router.post(
+      pathsOf('startTotpEnrollment'),
+      asyncHandler(async (req, res) => {
+        const userId = userIdOf(req);
+        let started: Awaited<ReturnType<TotpService['startEnrollment']>>;
+        try {
+          started = await totp.startEnrollment(requesterOf(req), req.get(config.header));
+        } catch (error) {
+          const code = toVerificationError(error).code;
+          if (code !== 'verification.unavailable' && code !== 'server.internal_error') audit.emit(req, { type: 'guard.refused', userId, reason: code });
+          throw error;
+        }
+        res.status(200).json(started.enrollment);
+        audit.emit(req, { type: 'record.consumed', userId, method: started.usedRecord.method, recordId: started.usedRecord.id });
+      }),
+    );
+
+    router.post(
+      pathsOf('confirmTotpEnrollment'),
+      validated(totpCodeBody),
+      limiters.passwordFailures.reserve,
+      asyncHandler(async (req, res) => {
+        const userId = userIdOf(req);
+        try {
+          await settledBy(limiters.passwordFailures, async () => {
+            try {
+              await totp.confirmEnrollment(requesterOf(req), inputOf(req, totpCodeBody).code);
+            } catch (error) {
+              throw withRemainingAttempts(req, error);
+            }
+          })(req);
+        } catch (error) {
+          const code = toVerificationError(error).code;
+          const type = failureEvent(code);
+          if (type) audit.emit(req, { type, userId, method: 'totp', reason: code });
+          throw error;
+        }
+        res.status(204).end();
+        audit.emit(req, { type: 'factor.enrolled', userId, method: 'totp' });
+      }),
+    );
+
+    router.post(
+      pathsOf('verifyTotp'),
+      validated(totpVerifyBody),
+      limiters.passwordFailures.reserve,
+      verificationStep(
+        () => 'totp',
+        settledBy(limiters.passwordFailures, async (req) => {
+          const { code, action } = inputOf(req, totpVerifyBody);
+          try {
+            return await totp.verify(requesterOf(req), code, action as Action | undefined);
+          } catch (error) {
+            throw withRemainingAttempts(req, error);
+          }
+        }),
+        201,
+        'verification.created',
+      ),
+    );
+  }
+
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
   router.use(unknownRoute(endpointsFor(config.features)));
   if (limiters.perIpOnError) router.use(limiters.perIpOnError);
@@ -248,19 +317,20 @@ export function createVerificationRouter(config: RouterConfig): Router {
  * success gives it back; so does a check that could not be carried out (503
  * `verification.unavailable`: the store, the user lookup or the password hashing queue was not
  * available, so nothing was compared, or the password was right and its record could not be
- * saved). Every other failure keeps it (fails closed).
+ * saved). Every other failure keeps it (fails closed): a wrong password or TOTP code, a TOTP code
+ * already used, and a TOTP enrollment that is not there (404) all count.
  */
-function settledBy(budget: FailureBudget, run: (req: Request) => Promise<VerificationRecord>): (req: Request) => Promise<VerificationRecord> {
+function settledBy<T>(budget: FailureBudget, run: (req: Request) => Promise<T>): (req: Request) => Promise<T> {
   return async (req) => {
-    let record: VerificationRecord;
+    let result: T;
     try {
-      record = await run(req);
+      result = await run(req);
     } catch (error) {
       await budget.settle(req, toVerificationError(error).code !== 'verification.unavailable');
       throw error;
     }
     await budget.settle(req, false);
-    return record;
+    return result;
   };
 }
 

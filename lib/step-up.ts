@@ -8,6 +8,7 @@ import { PasswordChecker } from './password';
 import type { Counters } from './rate-limit/counters';
 import { createVerificationRouter } from './router';
 import type { VerificationStore } from './stores/store';
+import { TotpService } from './totp/totp-service';
 import { VerificationService } from './verification-service';
 
 export interface StepUp {
@@ -38,8 +39,8 @@ export interface StepUp {
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
-  // Turned on by the `passkeys` and `totp` options (added with those factors).
-  const features: Features = { passkeys: false, totp: false };
+  // Turned on by the `passkeys` and `totp` options (passkeys: added with that factor).
+  const features: Features = { passkeys: false, totp: resolved.totp !== undefined };
   const checker = new PasswordChecker(resolved.bcryptCost, resolved.passwordConcurrency);
   const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
   if (resolved.verifyPassword === undefined) void checker.warmUp();
@@ -49,6 +50,10 @@ export function createStepUp(options: StepUpOptions): StepUp {
     factors: { passkey: features.passkeys, totp: features.totp },
     ownPasswordCheck: resolved.verifyPassword !== undefined,
   });
+  const totp =
+    resolved.totp === undefined
+      ? undefined
+      : new TotpService({ service, store: resolved.store, users: resolved.users, secret: resolved.secret, issuer: resolved.totp.issuer, now: resolved.now });
   const shared = {
     service,
     authenticate: resolved.authenticate,
@@ -64,6 +69,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
       secret: resolved.secret,
       warnings: resolved.warnings,
       features,
+      header: resolved.header,
+      totp,
     }),
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now }),
     requireNewIdentifier: createNewIdentifierFactory(shared),
