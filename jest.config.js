@@ -26,6 +26,7 @@ const HTTP_TESTS = [
   'password-verification',
   'providers-flow',
   'rate-limits',
+  'totp',
   'readme',
   'redis-outage',
   'verification-codes',

@@ -335,7 +335,7 @@ function settledBy<T>(budget: FailureBudget, run: (req: Request) => Promise<T>):
 }
 
 /**
- * A wrong password tells how many tries are left before the lockout (like wrong codes do), from the
+ * A wrong password or TOTP code tells how many tries are left before the lockout (like wrong codes do), from the
  * failure limiter's count for this request, so the client can warn before the last one.
  */
 function withRemainingAttempts(req: Request, error: unknown): unknown {
@@ -343,5 +343,5 @@ function withRemainingAttempts(req: Request, error: unknown): unknown {
   const info = (req as Request & { [PASSWORD_FAILURES_PROPERTY]?: { remaining?: unknown } })[PASSWORD_FAILURES_PROPERTY];
   const remaining = info?.remaining;
   if (typeof remaining !== 'number') return error;
-  return new VerificationError(error.code, { details: { ...error.details, remainingAttempts: remaining } });
+  return new VerificationError(error.code, { message: error.message, details: { ...error.details, remainingAttempts: remaining } });
 }

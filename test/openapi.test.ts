@@ -1,18 +1,40 @@
 import request from 'supertest';
-import { ROUTER_ENDPOINTS } from '../lib/endpoints';
-import { createStepUp, ERROR_STATUS, jwtAuthenticator, openApiDocument, StoreUnavailableError, type OpenApiObject, type RateLimits } from '../lib/index';
+import { endpointsFor, ROUTER_ENDPOINTS } from '../lib/endpoints';
+import { createStepUp, ERROR_STATUS, jwtAuthenticator, openApiDocument, StoreUnavailableError, type OpenApiObject, type RateLimits, type StepUpOptions } from '../lib/index';
 import { brokenStore } from './helpers/broken-store';
 import { startExample } from './helpers/example';
-import { bearer, harness, JWT_SECRET, PASSWORDS, UNLIMITED, type Harness } from './helpers/harness';
+import { bearer, harness, JWT_SECRET, PASSWORDS, testUsers, UNLIMITED, type Harness } from './helpers/harness';
 import { AnswerChecker, validateOpenApi } from './helpers/openapi-check';
+import { TOTP_STEP_MS, totpCodeAt } from './helpers/totp';
 
 const BASE = '/v'; // where the harness mounts the router
-const document = openApiDocument({ basePath: BASE });
+/** The optional factors turned on here, so that their endpoints are documented and checked too. */
+const FEATURES = { passkeys: false, totp: true } as const;
+const document = openApiDocument({ basePath: BASE, features: FEATURES });
 const check = new AnswerChecker(document);
 
 type Operation = { method: 'post'; path: string };
 /** Every documented operation: each endpoint at its path and at its aliases. */
-const OPERATIONS: Operation[] = ROUTER_ENDPOINTS.flatMap((e) => [e.path, ...e.aliases].map((path) => ({ method: e.method, path })));
+const OPERATIONS: Operation[] = endpointsFor(FEATURES).flatMap((e) => [e.path, ...e.aliases].map((path) => ({ method: e.method, path })));
+const hasBody = (op: Operation) => ROUTER_ENDPOINTS.find((e) => e.path === op.path || e.aliases.includes(op.path))?.body !== undefined;
+
+/** createStepUp options turning TOTP on, over the test users (a saved secret is kept beside them). */
+async function withTotp(): Promise<Partial<StepUpOptions>> {
+  const users = await testUsers();
+  const secrets = new Map<string, string>();
+  return {
+    totp: { issuer: 'Example Bank' },
+    users: {
+      findById: (id) => {
+        const user = users.get(id);
+        return user === undefined ? null : { ...user, totpSecret: secrets.get(id) ?? null };
+      },
+      saveTotpSecret: (id, sealed) => void secrets.set(id, sealed),
+    },
+  };
+}
+/** The router's harness: the memory store, TOTP on. */
+const routerHarness = async (options: Partial<StepUpOptions> = {}) => harness('memory', { ...(await withTotp()), ...options });
 
 /** A valid body for each endpoint path (the code ones need a real record for success). */
 const VALID_BODY: Record<string, object> = {
@@ -24,19 +46,31 @@ const VALID_BODY: Record<string, object> = {
     verificationId: 'A'.repeat(32),
     code: '000000',
   },
+  '/totp/enrollment/verify': { code: '000000' },
+  '/totp/verify': { code: '000000' },
+};
+/** Headers a valid request carries beyond the token (enrolling takes a record id, so that it reaches the store). */
+const VALID_HEADERS: Record<string, Record<string, string>> = {
+  '/totp/enrollment': { 'Verification-Id': 'A'.repeat(32) },
 };
 
 /** Sends one request and checks its answer against the document. */
-async function call(h: Harness, op: Operation, body: object | string | undefined, options: { user?: string | null; type?: string } = {}) {
+async function call(
+  h: Harness,
+  op: Operation,
+  body: object | string | undefined,
+  options: { user?: string | null; type?: string; headers?: Record<string, string> } = {},
+) {
   let req = request(h.app)[op.method](`${BASE}${op.path}`);
   if (options.user !== null) req = req.set('Authorization', bearer(options.user ?? 'usr_alice'));
   if (options.type) req = req.set('Content-Type', options.type);
+  for (const [name, value] of Object.entries(options.headers ?? VALID_HEADERS[op.path] ?? {})) req = req.set(name, value);
   const res = body === undefined ? await req : await req.send(body);
   check.operationAnswer(res, op.method, `${BASE}${op.path}`);
   return res;
 }
 
-const limitedHarness = (limits: Partial<RateLimits>) => harness('memory', { limits: { ...UNLIMITED, ...limits } });
+const limitedHarness = (limits: Partial<RateLimits>) => routerHarness({ limits: { ...UNLIMITED, ...limits } });
 
 describe('the OpenAPI document', () => {
   test('validates as OpenAPI 3.1, at the root and under a base path', async () => {
@@ -45,6 +79,7 @@ describe('the OpenAPI document', () => {
       expect(doc.openapi).toBe('3.1.0');
       expect(await validateOpenApi(doc)).toEqual({ valid: true });
     }
+    expect(await validateOpenApi(document)).toEqual({ valid: true });
   });
 
   test('the validator does refuse a broken document', async () => {
@@ -74,21 +109,31 @@ describe('the OpenAPI document', () => {
   });
 
   test('the router has exactly the routes of the endpoint table, which are exactly the documented ones', () => {
-    const stepUp = createStepUp({ authenticate: () => null, users: { findById: () => null } });
-    const routes = (stepUp.router as unknown as { stack: Array<{ route?: { path: string | string[]; methods: Record<string, boolean> } }> }).stack
-      .flatMap((layer) => (layer.route ? [layer.route] : []))
-      .flatMap((route) => [route.path].flat().flatMap((path) => Object.keys(route.methods).map((method) => `${method} ${path}`)));
+    const routesOf = (stepUp: ReturnType<typeof createStepUp>) =>
+      (stepUp.router as unknown as { stack: Array<{ route?: { path: string | string[]; methods: Record<string, boolean> } }> }).stack
+        .flatMap((layer) => (layer.route ? [layer.route] : []))
+        .flatMap((route) => [route.path].flat().flatMap((path) => Object.keys(route.methods).map((method) => `${method} ${path}`)));
+    const users = { findById: () => null, saveTotpSecret: () => undefined };
+    const withTotpOn = createStepUp({ authenticate: () => null, users, totp: { issuer: 'Example Bank' } });
     const table = OPERATIONS.map((op) => `${op.method} ${op.path}`);
-    expect(routes.sort()).toEqual([...table].sort());
+    expect(routesOf(withTotpOn).sort()).toEqual([...table].sort());
     const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path.slice(BASE.length)}`));
     expect(documented.sort()).toEqual([...table].sort());
+    expect(withTotpOn.openapi({ basePath: BASE })).toEqual(document);
+    // Without the option, neither served nor documented.
+    const plain = createStepUp({ authenticate: () => null, users });
+    const basic = endpointsFor({ passkeys: false, totp: false }).flatMap((e) => [e.path, ...e.aliases].map((path) => `${e.method} ${path}`));
+    expect(routesOf(plain).sort()).toEqual([...basic].sort());
+    expect(Object.keys(plain.openapi().paths).sort()).toEqual(basic.map((route) => route.slice('post '.length)).sort());
   });
 
   test('every documented error answer lists only codes of its status in ERROR_STATUS', () => {
     let checked = 0;
     for (const item of Object.values(document.paths)) {
       for (const operation of Object.values(item as Record<string, OpenApiObject>)) {
-        for (const [status, response] of Object.entries(operation.responses as Record<string, { content: { 'application/json': { schema: OpenApiObject } } }>)) {
+        for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: { 'application/json': { schema: OpenApiObject } } }>)) {
+          // A 204 has no body.
+          if (response.content === undefined) continue;
           const schema = response.content['application/json'].schema;
           for (const ref of (schema.oneOf as Array<{ $ref: string }> | undefined) ?? [schema as { $ref: string }]) {
             const code = ref.$ref.match(/^#\/components\/schemas\/Error\.(.+)$/)?.[1];
@@ -122,6 +167,13 @@ describe('the OpenAPI document', () => {
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: '', code: '123456' },
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: 'x'.repeat(129), code: '1' },
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: 'id', code: 'x'.repeat(33) },
+      { code: '123456' },
+      { code: '12345' },
+      { code: '1234567' },
+      { code: '12345a' },
+      { code: 123456 },
+      { code: '123456', action: { type: 'transfer', amount: '1.00' } },
+      { code: '123456', action: { type: 'Bad Type' } },
     ];
     const ajv = new (require('ajv/dist/2020').default)({ strict: false });
     ajv.addSchema(document, 'doc');
@@ -148,7 +200,7 @@ describe('the OpenAPI document', () => {
 describe('every real answer of the router is documented', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await harness('memory');
+    h = await routerHarness();
   });
   afterAll(() => h.close());
 
@@ -156,9 +208,9 @@ describe('every real answer of the router is documented', () => {
     test('401 without a token', async () => {
       await call(h, op, VALID_BODY[op.path], { user: null });
     });
-    test('400 request.invalid_json and request.invalid_input', async () => {
+    test('400 request.invalid_json, and request.invalid_input for an endpoint with a body', async () => {
       expect((await call(h, op, '{"oops": ', { type: 'application/json' })).body.code).toBe('request.invalid_json');
-      expect((await call(h, op, {})).body.code).toBe('request.invalid_input');
+      if (hasBody(op)) expect((await call(h, op, {})).body.code).toBe('request.invalid_input');
     });
     test('413 over the body limit, 415 for a non-JSON body', async () => {
       expect((await call(h, op, { padding: 'x'.repeat(17 * 1024) })).status).toBe(413);
@@ -171,9 +223,9 @@ describe('every real answer of the router is documented', () => {
       await limited.close();
     });
     test('503 when the store is unreachable, 500 on a bug', async () => {
-      const down = await harness('memory', brokenStore(() => new StoreUnavailableError()));
+      const down = await routerHarness(brokenStore(() => new StoreUnavailableError()));
       expect((await call(down, op, VALID_BODY[op.path])).body.code).toBe('verification.unavailable');
-      const buggy = await harness('memory', { ...brokenStore(() => new Error('a bug')), onUnexpectedError: () => undefined });
+      const buggy = await routerHarness({ ...brokenStore(() => new Error('a bug')), onUnexpectedError: () => undefined });
       expect((await call(buggy, op, VALID_BODY[op.path])).body.code).toBe('server.internal_error');
     });
   });
@@ -246,6 +298,54 @@ describe('every real answer of the router is documented', () => {
       const { id, code } = await send(limited);
       await call(limited, op, { identifier, verificationId: id, code: wrong(code) });
       expect((await call(limited, op, { identifier, verificationId: id, code })).body.code).toBe('verification.too_many_attempts');
+      await limited.close();
+    });
+  });
+
+  describe('the TOTP endpoints', () => {
+    const enrollment: Operation = { method: 'post', path: '/totp/enrollment' };
+    const confirm: Operation = { method: 'post', path: '/totp/enrollment/verify' };
+    const verify: Operation = { method: 'post', path: '/totp/verify' };
+    const passwordRecord = async (on: Harness, user: 'usr_alice' | 'usr_bob', body: object = {}) =>
+      (await request(on.app).post(`${BASE}/password/verify`).set('Authorization', bearer(user)).send({ password: PASSWORDS[user], ...body }).expect(201)).body
+        .verificationRecordId as string;
+    const start = async (on: Harness, user: 'usr_alice' | 'usr_bob') =>
+      (await call(on, enrollment, undefined, { user, headers: { 'Verification-Id': await passwordRecord(on, user) } })).body as { secret: string };
+
+    test('POST /totp/enrollment: 200 with the secret; 403 as the guard', async () => {
+      const started = await call(h, enrollment, undefined, { headers: { 'Verification-Id': await passwordRecord(h, 'usr_alice') } });
+      expect(started.status).toBe(200);
+      expect((await call(h, enrollment, undefined, { headers: {} })).body.code).toBe('verification.required');
+      expect((await call(h, enrollment, undefined)).body.code).toBe('verification.invalid');
+      const bound = await passwordRecord(h, 'usr_alice', { action: { type: 'transfer', amount: '1.00' } });
+      expect((await call(h, enrollment, undefined, { headers: { 'Verification-Id': bound } })).body.code).toBe('verification.insufficient');
+      expect((await call(h, enrollment, undefined, { user: 'usr_ghost', headers: {} })).body.code).toBe('verification.no_available_method');
+    });
+
+    test('POST /totp/enrollment/verify: 204 with the right code; 422 with a wrong one; 404 without an enrollment', async () => {
+      const { secret } = await start(h, 'usr_bob');
+      const code = totpCodeAt(secret, Date.now());
+      expect((await call(h, confirm, { code: code === '000000' ? '111111' : '000000' }, { user: 'usr_bob' })).body.code).toBe('verification.invalid_credentials');
+      expect((await call(h, confirm, { code }, { user: 'usr_bob' })).status).toBe(204);
+      expect((await call(h, confirm, { code }, { user: 'usr_bob' })).body.code).toBe('verification_record.not_found');
+    });
+
+    test('POST /totp/verify: 201 with a right code; 422 with a used one', async () => {
+      const { secret } = await start(h, 'usr_alice');
+      await call(h, confirm, { code: totpCodeAt(secret, Date.now()) }).then((res) => expect(res.status).toBe(204));
+      // The confirming code's step is used: the next step's code (accepted one step early) verifies.
+      const next = totpCodeAt(secret, Date.now() + TOTP_STEP_MS);
+      expect((await call(h, verify, { code: next })).status).toBe(201);
+      expect((await call(h, verify, { code: next })).body.code).toBe('verification.invalid_credentials');
+    });
+
+    test.each([
+      ['/totp/enrollment/verify', confirm],
+      ['/totp/verify', verify],
+    ] as const)('%s: 429 verification.too_many_attempts once the shared failure budget is spent', async (_path, op) => {
+      const limited = await limitedHarness({ passwordFailures: { limit: 1, windowSeconds: 60 } });
+      await call(limited, { method: 'post', path: '/password/verify' }, { password: 'wrong' });
+      expect((await call(limited, op, { code: '123456' })).body.code).toBe('verification.too_many_attempts');
       await limited.close();
     });
   });
