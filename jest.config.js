@@ -24,6 +24,7 @@ const HTTP_TESTS = [
   'options',
   'password-checker',
   'password-verification',
+  'passkeys',
   'providers-flow',
   'rate-limits',
   'readme',

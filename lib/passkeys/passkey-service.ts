@@ -35,6 +35,8 @@ export interface PasskeyServiceConfig {
 /** What the store keeps for a pending challenge (nothing in it is secret: the challenge is sent to the client). */
 interface PendingChallenge {
   readonly challenge: string;
+  /** Epoch ms; checked on read too, so the service's clock decides as well as the store's expiry. */
+  readonly expiresAt: number;
   readonly sessionRef?: string;
   readonly actionRef?: string;
 }
@@ -80,7 +82,7 @@ export class PasskeyService {
       excludeCredentials: existing.map(descriptor),
       authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
     });
-    await this.#keep(requester, registrationChallengeId(requester), { challenge: options.challenge }, now() + PASSKEY_CHALLENGE_TTL_MS);
+    await this.#keep(requester, registrationChallengeId(requester), { challenge: options.challenge, expiresAt: now() + PASSKEY_CHALLENGE_TTL_MS });
     return options;
   }
 
@@ -149,7 +151,7 @@ export class PasskeyService {
     });
     const id = newRecordId();
     const expiresAt = now() + PASSKEY_CHALLENGE_TTL_MS;
-    await this.#keep(requester, id, { challenge: options.challenge, ...(action !== undefined ? { actionRef: actionRef(secret, action) } : {}) }, expiresAt);
+    await this.#keep(requester, id, { challenge: options.challenge, expiresAt, ...(action !== undefined ? { actionRef: actionRef(secret, action) } : {}) });
     return { id, options, expiresAt };
   }
 
@@ -209,17 +211,17 @@ export class PasskeyService {
     return new Uint8Array(createHmac('sha256', this.config.secret).update('webauthn-user\0').update(userId).digest());
   }
 
-  #keep(requester: Requester, id: string, pending: Omit<PendingChallenge, 'sessionRef'>, expiresAt: number): Promise<void> {
+  #keep(requester: Requester, id: string, pending: Omit<PendingChallenge, 'sessionRef'>): Promise<void> {
     const value: PendingChallenge = { ...pending, ...(requester.sessionRef !== undefined ? { sessionRef: requester.sessionRef } : {}) };
-    return this.config.store.putChallenge(requester.userId, id, JSON.stringify(value), expiresAt);
+    return this.config.store.putChallenge(requester.userId, id, JSON.stringify(value), pending.expiresAt);
   }
 
-  /** Consumes a pending challenge of this user; null unless it exists and was made in this very session. */
+  /** Consumes a pending challenge of this user; null unless it exists, is live and was made in this very session. */
   async #take(requester: Requester, id: string): Promise<PendingChallenge | null> {
     const value = await this.config.store.readChallenge(requester.userId, id, true);
     if (value === null) return null;
     const pending = parsePending(value);
-    if (pending === null || pending.sessionRef !== requester.sessionRef) return null;
+    if (pending === null || pending.sessionRef !== requester.sessionRef || !(pending.expiresAt > this.config.now())) return null;
     return pending;
   }
 }
@@ -237,9 +239,9 @@ function parsePending(value: string): PendingChallenge | null {
     return null;
   }
   if (typeof parsed !== 'object' || parsed === null) return null;
-  const { challenge, sessionRef, actionRef: ref } = parsed as Record<string, unknown>;
-  if (typeof challenge !== 'string' || challenge.length === 0) return null;
+  const { challenge, expiresAt, sessionRef, actionRef: ref } = parsed as Record<string, unknown>;
+  if (typeof challenge !== 'string' || challenge.length === 0 || typeof expiresAt !== 'number') return null;
   if (sessionRef !== undefined && typeof sessionRef !== 'string') return null;
   if (ref !== undefined && typeof ref !== 'string') return null;
-  return { challenge, ...(sessionRef !== undefined ? { sessionRef } : {}), ...(ref !== undefined ? { actionRef: ref } : {}) };
+  return { challenge, expiresAt, ...(sessionRef !== undefined ? { sessionRef } : {}), ...(ref !== undefined ? { actionRef: ref } : {}) };
 }
