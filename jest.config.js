@@ -11,6 +11,7 @@ const path = require('node:path');
 const HTTP_TESTS = [
   'authentication',
   'bindings',
+  'create-verification',
   'delegated-step-up',
   'endpoints.property',
   'example-app',
