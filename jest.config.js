@@ -10,6 +10,7 @@ const path = require('node:path');
  */
 const HTTP_TESTS = [
   'authentication',
+  'available-methods',
   'bindings',
   'create-verification',
   'delegated-step-up',
