@@ -10,7 +10,9 @@ const path = require('node:path');
  */
 const HTTP_TESTS = [
   'authentication',
+  'available-methods',
   'bindings',
+  'create-verification',
   'delegated-step-up',
   'endpoints.property',
   'example-app',
@@ -25,6 +27,7 @@ const HTTP_TESTS = [
   'password-checker',
   'password-verification',
   'passkeys',
+  'presets',
   'providers-flow',
   'rate-limits',
   'readme',
