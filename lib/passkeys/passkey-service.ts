@@ -95,7 +95,7 @@ export class PasskeyService {
     const { passkeys } = this.config;
     const pending = await this.#take(requester, registrationChallengeId(requester));
     if (pending === null) throw invalidPasskey();
-    let credential;
+    let credential: { readonly id: string; readonly publicKey: Uint8Array; readonly counter: number };
     try {
       const result = await passkeys.webauthn.verifyRegistrationResponse({
         response,
