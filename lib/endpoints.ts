@@ -1,6 +1,20 @@
 import type { z } from 'zod';
 import type { ErrorCode } from './errors';
-import { passwordBody, recordAnswer, sendCodeBody, totpCodeBody, totpEnrollmentAnswer, totpVerifyBody, verifyCodeBody } from './http/schemas';
+import {
+  authenticationOptionsAnswer,
+  passkeyAuthenticationBody,
+  passkeyAuthenticationVerifyBody,
+  passkeyCredentialAnswer,
+  passkeyRegistrationVerifyBody,
+  passwordBody,
+  recordAnswer,
+  registrationOptionsAnswer,
+  sendCodeBody,
+  totpCodeBody,
+  totpEnrollmentAnswer,
+  totpVerifyBody,
+  verifyCodeBody,
+} from './http/schemas';
 
 /**
  * The router's endpoints as data, beside lib/router.ts: what each accepts, answers and may refuse
@@ -54,15 +68,6 @@ export const ROUTER_ERRORS: readonly ErrorCode[] = [
   'server.internal_error',
 ];
 
-/**
- * Every code an endpoint may answer: the shared ones and its own. An endpoint without a body never
- * validates one (a body sent anyway is read, so it can still be malformed JSON, too large or not JSON, but is then ignored).
- */
-export function errorsOf(endpoint: RouterEndpoint): ErrorCode[] {
-  const shared = endpoint.body === undefined ? ROUTER_ERRORS.filter((code) => code !== 'request.invalid_input') : ROUTER_ERRORS;
-  return [...shared, ...endpoint.errors];
-}
-
 const record = { schema: recordAnswer, name: 'VerificationRecordAnswer' } as const;
 
 export const ROUTER_ENDPOINTS: readonly RouterEndpoint[] = [
@@ -115,13 +120,75 @@ export const ROUTER_ENDPOINTS: readonly RouterEndpoint[] = [
   },
   {
     method: 'post',
+    path: '/web-authn/registration',
+    aliases: [],
+    operationId: 'startPasskeyRegistration',
+    summary: 'Start registering a passkey',
+    description:
+      'Answers the options for the browser\'s `navigator.credentials.create()` and keeps their challenge as the pending ' +
+      'registration of this user and session (a new call replaces it). Takes no body; the header carries the id of a ' +
+      'verified identity record of this user, any method, at most 10 minutes old, which this call consumes. Without ' +
+      'one, the answer is the guard\'s 403.',
+    takesVerificationId: true,
+    feature: 'passkeys',
+    success: { status: 200, description: 'The registration options.', schema: registrationOptionsAnswer, name: 'PasskeyRegistrationOptionsAnswer' },
+    errors: ['verification.required', 'verification.invalid', 'verification.insufficient', 'verification.no_available_method'],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/registration/verify',
+    aliases: [],
+    operationId: 'verifyPasskeyRegistration',
+    summary: 'Finish registering a passkey',
+    description:
+      'Checks the browser\'s answer against the pending registration (used up by this call, whatever the outcome): ' +
+      'challenge, origin, RP id, user presence and verification, attestation. The app\'s user port then saves the passkey.',
+    body: { schema: passkeyRegistrationVerifyBody, name: 'PasskeyRegistrationVerifyBody' },
+    feature: 'passkeys',
+    success: { status: 201, description: 'The passkey was saved.', schema: passkeyCredentialAnswer, name: 'PasskeyCredentialAnswer' },
+    errors: ['verification.invalid_credentials'],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/authentication',
+    aliases: [],
+    operationId: 'startPasskeyAuthentication',
+    summary: 'Start a verification by passkey',
+    description:
+      'Answers the options for the browser\'s `navigator.credentials.get()` over the user\'s passkeys, with a fresh ' +
+      'challenge kept under `verificationRecordId` until `expiresAt`. With an `action`, the challenge commits to it ' +
+      '(its last 32 bytes are the SHA-256 of the action\'s canonical JSON), so the passkey signs over the action, and ' +
+      'the record satisfies only a guard asking for exactly that action. A user without a passkey gets 403 ' +
+      '`verification.no_available_method`.',
+    body: { schema: passkeyAuthenticationBody, name: 'PasskeyAuthenticationBody' },
+    feature: 'passkeys',
+    success: { status: 201, description: 'The authentication options and the pending record.', schema: authenticationOptionsAnswer, name: 'PasskeyAuthenticationOptionsAnswer' },
+    errors: ['verification.no_available_method'],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/authentication/verify',
+    aliases: [],
+    operationId: 'verifyPasskeyAuthentication',
+    summary: 'Verify a passkey',
+    description:
+      'Checks the browser\'s answer against the pending challenge (used up by this call, whatever the outcome) and one ' +
+      'of the user\'s passkeys: signature, origin, RP id, user verification, signature counter. Answers the verified ' +
+      'record, method `passkey`, under the same id.',
+    body: { schema: passkeyAuthenticationVerifyBody, name: 'PasskeyAuthenticationVerifyBody' },
+    feature: 'passkeys',
+    success: { status: 200, description: 'The verified record.', ...record },
+    errors: ['verification_record.not_found', 'verification.invalid_credentials'],
+  },
+  {
+    method: 'post',
     path: '/totp/enrollment',
     aliases: [],
     operationId: 'startTotpEnrollment',
     summary: 'Start enrolling an authenticator app (TOTP)',
     description:
-      'Takes the id of a fresh identity record (any method, verified in the last 10 minutes) in the verification ' +
-      'header and uses it up, then draws a new TOTP secret (RFC 6238: SHA1, 6 digits, 30 s) and keeps it, encrypted, ' +
+      'Takes no body; the header carries the id of a verified identity record of this user, any method, at most 10 ' +
+      'minutes old, which this call consumes. Draws a new TOTP secret (RFC 6238: SHA1, 6 digits, 30 s) and keeps it, encrypted, ' +
       'as the user\'s pending enrollment for 10 minutes, in this session. Show the secret or the key URI (as a QR ' +
       'code) and confirm with POST /totp/enrollment/verify. Refusals are the guard\'s.',
     takesVerificationId: true,

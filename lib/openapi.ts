@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointsFor, errorsOf, type Features, type RouterEndpoint } from './endpoints';
+import { endpointsFor, ROUTER_ERRORS, type Features, type RouterEndpoint } from './endpoints';
 import { ERROR_STATUS, type ErrorCode } from './errors';
 import { actionSchema } from './action';
 import { errorBody, errorBodyOf, identifierSchema, recordAnswer, requirementSchema } from './http/schemas';
@@ -139,7 +139,7 @@ function operation(endpoint: RouterEndpoint, path: string, basePath: string): Op
       ...('schema' in success ? { content: { 'application/json': { schema: schemaRef(success.name) } } } : {}),
     },
   };
-  for (const [status, codes] of byStatus(errorsOf(endpoint))) responses[status] = errorResponse(codes, 'router');
+  for (const [status, codes] of byStatus([...ROUTER_ERRORS, ...endpoint.errors])) responses[status] = errorResponse(codes, 'router');
   return {
     operationId: alias ? `${endpoint.operationId}Alias${endpoint.aliases.indexOf(path) + 1}` : endpoint.operationId,
     summary: alias ? `${endpoint.summary} (alias of ${endpoint.method.toUpperCase()} ${basePath}${endpoint.path})` : endpoint.summary,

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Authenticator } from './auth/authenticator';
 import { optionalFunction, positiveNumber, rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { Audit, type AuditEvent } from './events';
+import { resolvePasskeys, type PasskeyOptions, type ResolvedPasskeys } from './passkeys/passkey-options';
 import { defaultPasswordConcurrency, type VerifyPassword } from './password';
 import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
 import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
@@ -77,6 +78,11 @@ export interface StepUpOptions {
   /** Clock, epoch ms. Default Date.now. */
   now?: (() => number) | undefined;
   /**
+   * Turns on passkeys (WebAuthn) as a step-up method: `{ rpId, rpName, origin }`. Needs the
+   * `@simplewebauthn/server` package, and `users.listPasskeys`, `savePasskey` and `updatePasskeyCounter`.
+   */
+  passkeys?: PasskeyOptions | undefined;
+  /**
    * Turns on TOTP (authenticator apps, RFC 6238) as a step-up factor: the `/totp/*` endpoints.
    * Needs `users.saveTotpSecret`, and `users.findById` reporting the saved value as `totpSecret`.
    */
@@ -109,6 +115,7 @@ export interface ResolvedOptions {
   readonly warnings: Warnings;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   readonly now: () => number;
+  readonly passkeys: ResolvedPasskeys | undefined;
   /** Absent when TOTP is off. */
   readonly totp: { readonly issuer: string } | undefined;
 }
@@ -135,6 +142,7 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'requestId',
   'onUnexpectedError',
   'now',
+  'passkeys',
   'totp',
 ];
 
@@ -275,6 +283,7 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     warnings,
     onUnexpectedError,
     now,
+    passkeys: resolvePasskeys(options.passkeys, options.users),
     totp: totpOptions(options.totp, options.users),
   };
 }

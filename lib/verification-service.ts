@@ -1,8 +1,10 @@
 import { actionRef, sessionRef, type Action } from './action';
 import type { Principal } from './auth/authenticator';
 import { codeHash, newNumericCode } from './codes';
-import { VerificationError, type ErrorCode } from './errors';
+import { VerificationError } from './errors';
 import { normalizeIdentifier, normalizeKnown } from './identifiers';
+import { PASSKEY_CHALLENGE_TTL_MS } from './passkeys/passkey-service';
+import { TOTP_ENROLLMENT_TTL_MS } from './totp/totp-service';
 import type { VerifyPassword } from './password';
 import { isRecordId, newRecordId } from './record-id';
 import {
@@ -15,7 +17,6 @@ import {
   type Requester,
   type VerificationMethod,
   type VerifiedRecord,
-  VERIFICATION_METHODS,
 } from './records';
 import type { CodeMessage, Sender } from './senders/sender';
 import type { VerificationStore } from './stores/store';
@@ -54,27 +55,6 @@ export interface GuardRule {
   readonly action: Action | undefined;
 }
 
-/** What a refusal asks the client to verify (the body's `requirement`), before it is narrowed to this user's methods. */
-export interface Requirement {
-  readonly methods: readonly VerificationMethod[];
-  /** Seconds. */
-  readonly maxAge: number;
-  readonly acrValues?: readonly string[];
-  readonly action?: Action;
-}
-
-/** The refusals of a route that needs a verification record. */
-export type RefusalCode = Extract<ErrorCode, 'verification.required' | 'verification.invalid' | 'verification.insufficient'>;
-
-/**
- * The longest a value kept with `store.putChallenge` lives (a pending TOTP enrollment, a passkey
- * challenge): revocation must cover it (see revokeAll).
- */
-export const MAX_CHALLENGE_TTL_MS = 10 * 60_000;
-
-/** Enrolling a factor needs an identity record of any built-in method, verified at most this long ago, used up by the enrollment. */
-const ENROLLMENT_REQUIREMENT: Requirement = { methods: VERIFICATION_METHODS, maxAge: 600 };
-
 /**
  * Every rule of verification: creating password records, sending and checking codes, checking or
  * consuming a record for the guard, redeeming a new identifier, revoking. HTTP concerns stay in the
@@ -102,16 +82,32 @@ export class VerificationService {
 
   /**
    * Saves a new verified identity record of `method` for this requester (and action): for a check
-   * that has just succeeded (a password, a passkey, a TOTP code, or the app's own check).
+   * that has just succeeded (a password, a TOTP code, or the app's own check).
    */
-  async createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
-    const { store, now, recordTtlMs, secret } = this.config;
+  createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
+    return this.saveVerified(requester, method, {
+      id: newRecordId(),
+      actionRef: action === undefined ? undefined : actionRef(this.config.secret, action),
+    });
+  }
+
+  /**
+   * Saves a verified identity record under an id chosen beforehand and an action already reduced
+   * to its ref: a passkey's record keeps the id and the action of the challenge it answers (the
+   * challenge is consumed first, so the id is used once).
+   */
+  async saveVerified(
+    requester: Requester,
+    method: VerificationMethod,
+    binding: { readonly id: string; readonly actionRef: string | undefined },
+  ): Promise<VerifiedRecord> {
+    const { store, now, recordTtlMs } = this.config;
     const at = now();
     const record: VerifiedRecord = {
-      id: newRecordId(),
+      id: binding.id,
       userId: requester.userId,
       ...(requester.sessionRef !== undefined ? { sessionRef: requester.sessionRef } : {}),
-      ...(action !== undefined ? { actionRef: actionRef(secret, action) } : {}),
+      ...(binding.actionRef !== undefined ? { actionRef: binding.actionRef } : {}),
       status: 'verified',
       method,
       purpose: 'identity',
@@ -160,37 +156,6 @@ export class VerificationService {
       if (usable) available.push(method);
     }
     return available;
-  }
-
-  /**
-   * The guard's refusal `code`, telling the client what to ask the user for: the requirement with
-   * only the methods this user can use now, or 403 `verification.no_available_method` when the user
-   * can use none of them (send them to sign in again, or to add a method). Costs a user lookup.
-   */
-  async refusal(userId: string, code: RefusalCode, requirement: Requirement): Promise<VerificationError> {
-    const methods = await this.availableMethods(userId, requirement.methods);
-    const details = { requirement: { ...requirement, methods } };
-    return new VerificationError(methods.length === 0 ? 'verification.no_available_method' : code, { details });
-  }
-
-  /**
-   * Before enrolling a factor (a TOTP secret, a passkey): uses up the identity record `recordId`
-   * (from the guard's header) of any built-in method, verified in the last 10 minutes, so that one
-   * verification enrolls once. Refuses exactly as the guard does (403 `verification.required`,
-   * `invalid`, `insufficient` or `no_available_method`, with the requirement).
-   */
-  async consumeForEnrollment(requester: Requester, recordId: string | undefined): Promise<VerifiedRecord> {
-    if (recordId === undefined || recordId.length === 0) throw await this.refusal(requester.userId, 'verification.required', ENROLLMENT_REQUIREMENT);
-    const { verdict, record } = await this.checkForGuard(requester, recordId, {
-      methods: ENROLLMENT_REQUIREMENT.methods,
-      maxAgeMs: ENROLLMENT_REQUIREMENT.maxAge * 1000,
-      consume: true,
-      action: undefined,
-    });
-    if (verdict !== 'ok' || record === null) {
-      throw await this.refusal(requester.userId, verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid', ENROLLMENT_REQUIREMENT);
-    }
-    return record;
   }
 
   /**
@@ -311,10 +276,11 @@ export class VerificationService {
 
   /** Makes every record of the user made until now unusable (pending, verified and new-identifier records). */
   revokeAll(userId: string): Promise<void> {
-    // The longest any record can live (a code verified at the end of its life, then a whole record
-    // TTL), or a challenge (a pending TOTP enrollment), whichever is longer.
+    // The longest any record can live: a code verified at the end of its life, then a whole record
+    // TTL; and at least a passkey challenge's or a pending TOTP enrollment's life, so one made
+    // before this call never passes after it.
     const { codeTtlMs, recordTtlMs } = this.config;
-    return this.config.store.revokeAll(userId, Math.max(codeTtlMs + recordTtlMs, MAX_CHALLENGE_TTL_MS));
+    return this.config.store.revokeAll(userId, Math.max(codeTtlMs + recordTtlMs, PASSKEY_CHALLENGE_TTL_MS, TOTP_ENROLLMENT_TTL_MS));
   }
 
   /** Bounds the provider call; any failure becomes 502 without the provider's message. */

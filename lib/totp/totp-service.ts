@@ -4,7 +4,7 @@ import { VerificationError } from '../errors';
 import type { Requester, VerifiedRecord } from '../records';
 import type { VerificationStore } from '../stores/store';
 import type { UserLookup } from '../users';
-import { MAX_CHALLENGE_TTL_MS, type VerificationService } from '../verification-service';
+import type { VerificationService } from '../verification-service';
 import { SecretSealer } from './sealed-secret';
 
 /** RFC 6238 as every authenticator app reads it: HMAC-SHA1, 6 digits, 30-second steps. */
@@ -18,7 +18,8 @@ const WINDOW = 1;
 const SECRET_BYTES = 20;
 /** The store id of a user's pending enrollment (one at a time: a new one replaces it). */
 const ENROLLMENT_ID = 'totp-enrollment';
-const ENROLLMENT_TTL_MS = MAX_CHALLENGE_TTL_MS;
+/** How long a pending enrollment waits for its first code (revokeAll covers it). */
+export const TOTP_ENROLLMENT_TTL_MS = 10 * 60_000;
 const CODE = /^\d{6}$/;
 
 export interface TotpConfig {
@@ -63,23 +64,22 @@ export class TotpService {
   }
 
   /**
-   * Uses up the identity record `recordId` (see VerificationService.consumeForEnrollment), draws a
-   * new secret and keeps it, sealed and bound to the requester's session, as the user's pending
-   * enrollment for 10 minutes (replacing any earlier one). Also answers the record it used up (for the audit).
+   * Draws a new secret and keeps it, sealed and bound to the requester's session, as the user's
+   * pending enrollment for 10 minutes (replacing any earlier one). The caller has consumed a fresh
+   * identity record first (consumeFreshIdentity).
    */
-  async startEnrollment(requester: Requester, recordId: string | undefined): Promise<{ enrollment: TotpEnrollment; usedRecord: VerifiedRecord }> {
-    const { service, store, users, issuer, now } = this.config;
-    const usedRecord = await service.consumeForEnrollment(requester, recordId);
+  async startEnrollment(requester: Requester): Promise<TotpEnrollment> {
+    const { store, users, issuer, now } = this.config;
     const user = await users.findById(requester.userId);
     const secret = new Secret({ size: SECRET_BYTES });
     const pending: PendingEnrollment = {
       sealed: this.#sealer.seal(requester.userId, secret.bytes),
       ...(requester.sessionRef !== undefined ? { sessionRef: requester.sessionRef } : {}),
     };
-    await store.putChallenge(requester.userId, ENROLLMENT_ID, JSON.stringify(pending), now() + ENROLLMENT_TTL_MS);
+    await store.putChallenge(requester.userId, ENROLLMENT_ID, JSON.stringify(pending), now() + TOTP_ENROLLMENT_TTL_MS);
     const label = typeof user?.email === 'string' && user.email.length > 0 ? user.email : requester.userId;
     const totp = new TOTP({ issuer, label, secret, algorithm: ALGORITHM, digits: DIGITS, period: PERIOD_SECONDS });
-    return { enrollment: { secret: secret.base32, otpauthUri: totp.toString() }, usedRecord };
+    return { secret: secret.base32, otpauthUri: totp.toString() };
   }
 
   /**
