@@ -131,6 +131,19 @@ describe.each(STORE_KINDS)('TOTP (%s store)', (kind) => {
       expect(boundRes.body.code).toBe('verification.insufficient');
     });
 
+    test('takes no body: a non-empty one is 400 request.invalid_input, and leaves the record unused', async () => {
+      const user = s.accounts.add();
+      const recordId = await passwordRecord(s, user);
+      const enrollWith = (body?: object) => {
+        const req = request(s.app).post('/v/totp/enrollment').set('Authorization', bearer(user)).set('Verification-Id', recordId);
+        return body === undefined ? req : req.send(body);
+      };
+      const refused = await enrollWith({ issuer: 'Evil Corp' });
+      expect(refused.status).toBe(400);
+      expect(refused.body.code).toBe('request.invalid_input');
+      expect((await enrollWith()).status).toBe(200);
+    });
+
     test('a user with no method at all: 403 verification.no_available_method', async () => {
       const res = await request(s.app).post('/v/totp/enrollment').set('Authorization', bearer('usr_ghost'));
       expect(res.status).toBe(403);
