@@ -10,7 +10,9 @@ const path = require('node:path');
  */
 const HTTP_TESTS = [
   'authentication',
+  'available-methods',
   'bindings',
+  'create-verification',
   'delegated-step-up',
   'endpoints.property',
   'example-app',
@@ -24,9 +26,12 @@ const HTTP_TESTS = [
   'options',
   'password-checker',
   'password-verification',
+  'passkeys',
+  'presets',
   'providers-flow',
   'rate-limits',
   'round-trips',
+  'totp',
   'readme',
   'redis-outage',
   'verification-codes',

@@ -5,7 +5,10 @@ import type { Identifier, VerificationMethod } from './records';
 
 /** Every security-relevant step the library reports. */
 export type AuditEventType =
-  /** A password verification succeeded (record created), or a code was sent (pending record created). */
+  /**
+   * A password verification succeeded (record created), a code was sent (pending record created),
+   * or the app recorded a check of its own (`createVerification`).
+   */
   | 'verification.created'
   /** A code was verified. */
   | 'verification.succeeded'
@@ -24,7 +27,9 @@ export type AuditEventType =
   /** A new-identifier record was redeemed (the app may now bind the identifier). */
   | 'new_identifier.redeemed'
   /** A new-identifier redemption was refused. */
-  | 'new_identifier.refused';
+  | 'new_identifier.refused'
+  /** A factor was added to the user's account (`method`: `passkey` or `totp`), after a fresh identity verification. */
+  | 'factor.enrolled';
 
 /**
  * One audit event. It never carries a code, a password, a token or a full

@@ -8,17 +8,19 @@
  * exported here for server-side callers (tests, server-to-server fetches).
  */
 export { createStepUp, type StepUp } from './step-up';
-export type { StepUpOptions } from './options';
+export type { StepUpOptions, TotpOptions } from './options';
 export type { AuditEvent, AuditEventType } from './events';
 export { DEFAULT_LIMITS, type RateLimits, type LimitWindow } from './rate-limit/limits';
-export type { RequireVerificationOptions, VerificationContext } from './guard';
+export type { RequireVerification, RequireVerificationOptions, VerificationContext } from './guard';
+export type { CreateVerificationOptions, CreatedVerification } from './create-verification';
 export type { RequireNewIdentifierOptions } from './new-identifier';
 export type { VerifyPassword } from './password';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } from './auth/jwt';
 export { oidcAuthenticator, type OidcAuthenticatorOptions, type OidcAlgorithm } from './auth/oidc';
 export type { Authenticator, AuthenticatorResult, Principal } from './auth/authenticator';
 export { asyncHandler } from './http/async-handler';
-export type { StepUpUser, UserLookup } from './users';
+export type { StepUpUser, StoredPasskey, UserLookup } from './users';
+export type { PasskeyOptions } from './passkeys/passkey-options';
 export { memoryCounters, redisCounters, type Counters, type RedisCountersOptions } from './rate-limit/counters';
 export { StepUpConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './config-error';
 export { WARNING_CODES, type StepUpWarning, type WarningCode } from './warnings';

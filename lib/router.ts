@@ -1,3 +1,4 @@
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import type { Action } from './action';
@@ -6,16 +7,28 @@ import { endpointsFor, ROUTER_ENDPOINTS, type Features } from './endpoints';
 import { jsonErrorHandler, toVerificationError, VerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
+import { consumeFreshIdentity } from './http/fresh-identity';
 import { jsonBody } from './http/json-body';
-import { passwordBody, sendCodeBody, verifyCodeBody } from './http/schemas';
+import {
+  passkeyAuthenticationBody,
+  passkeyAuthenticationVerifyBody,
+  passkeyRegistrationVerifyBody,
+  passwordBody,
+  sendCodeBody,
+  totpCodeBody,
+  totpVerifyBody,
+  verifyCodeBody,
+} from './http/schemas';
 import { unknownRoute } from './http/unknown-route';
-import { parseBody } from './http/validate';
+import { parseBody, parseNoBody } from './http/validate';
 import { normalizeIdentifier } from './identifiers';
+import type { PasskeyService } from './passkeys/passkey-service';
 import type { Counters } from './rate-limit/counters';
 import type { FailureBudget } from './rate-limit/failure-budget';
 import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
 import type { Identifier, RecordPurpose, Requester, VerificationMethod, VerificationRecord } from './records';
+import type { TotpService } from './totp/totp-service';
 import type { VerificationService } from './verification-service';
 import type { Warnings } from './warnings';
 
@@ -31,6 +44,12 @@ export interface RouterConfig {
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   /** The optional factors turned on (their endpoints are served only then). */
   readonly features: Features;
+  /** The guard's header (enrolling a factor takes a fresh identity record in it). */
+  readonly verificationHeader: string;
+  /** Passkeys, with the `passkeys` option. */
+  readonly passkeys: PasskeyService | undefined;
+  /** TOTP, with the `totp` option. */
+  readonly totp: TotpService | undefined;
 }
 
 /** The paths of one endpoint of the table in lib/endpoints.ts (the OpenAPI document is made from it too). */
@@ -79,6 +98,12 @@ function purposeOf(req: Request): RecordPurpose {
 function inputOf<S extends z.ZodType>(req: Request, _schema: S): z.infer<S> {
   return state(req).input as z.infer<S>;
 }
+
+/** For endpoints without a body: refuses one that is not empty (see parseNoBody). */
+const withoutBody: RequestHandler = (req, _res, next) => {
+  parseNoBody(req.body);
+  next();
+};
 
 /** Parses the body before any limiter runs, so malformed requests are never counted. */
 function validated(schema: z.ZodType, withIdentifier = false): RequestHandler {
@@ -236,6 +261,9 @@ export function createVerificationRouter(config: RouterConfig): Router {
     ),
   );
 
+  if (config.passkeys !== undefined) addPasskeyRoutes(router, config, config.passkeys, verificationStep);
+  if (config.totp !== undefined) addTotpRoutes(router, config, config.totp, verificationStep, limiters.passwordFailures);
+
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
   router.use(unknownRoute(endpointsFor(config.features)));
   if (limiters.perIpOnError) router.use(limiters.perIpOnError);
@@ -243,37 +271,190 @@ export function createVerificationRouter(config: RouterConfig): Router {
   return router;
 }
 
+type VerificationStep = (
+  methodOf: (req: Request) => VerificationMethod,
+  run: (req: Request) => Promise<VerificationRecord>,
+  status: 200 | 201,
+  success: AuditEventType,
+) => RequestHandler;
+
+/**
+ * The passkey endpoints (served with the `passkeys` option). Registering takes the id of a fresh
+ * identity record in the guard's header, consumed; see PasskeyService for the checks.
+ */
+function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: PasskeyService, verificationStep: VerificationStep): void {
+  const { service, audit } = config;
+  const method = () => 'passkey';
+
+  router.post(
+    pathsOf('startPasskeyRegistration'),
+    withoutBody,
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      let identity: VerificationRecord;
+      try {
+        identity = await consumeFreshIdentity(service, requester, req.get(config.verificationHeader));
+      } catch (error) {
+        if (error instanceof VerificationError) audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
+        throw error;
+      }
+      audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+      res.status(200).json({ registrationOptions: await passkeys.registrationOptions(requester) });
+    }),
+  );
+
+  router.post(
+    pathsOf('verifyPasskeyRegistration'),
+    validated(passkeyRegistrationVerifyBody),
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      // The schema checked the shape (bounded base64url strings); the library checks what they say.
+      const response = inputOf(req, passkeyRegistrationVerifyBody).response as RegistrationResponseJSON;
+      let credentialId: string;
+      try {
+        credentialId = await passkeys.verifyRegistration(requester, response);
+      } catch (error) {
+        const code = toVerificationError(error).code;
+        if (failureEvent(code)) audit.emit(req, { type: 'verification.failed', userId: requester.userId, method: 'passkey', reason: code });
+        throw error;
+      }
+      res.status(201).json({ credentialId });
+      audit.emit(req, { type: 'factor.enrolled', userId: requester.userId, method: 'passkey' });
+    }),
+  );
+
+  router.post(
+    pathsOf('startPasskeyAuthentication'),
+    validated(passkeyAuthenticationBody),
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      const { action } = inputOf(req, passkeyAuthenticationBody);
+      const pending = await passkeys.authenticationOptions(requester, action as Action | undefined);
+      res.status(201).json({
+        verificationRecordId: pending.id,
+        authenticationOptions: pending.options,
+        expiresAt: new Date(pending.expiresAt).toISOString(),
+      });
+      audit.emit(req, { type: 'verification.created', userId: requester.userId, method: 'passkey', recordId: pending.id });
+    }),
+  );
+
+  router.post(
+    pathsOf('verifyPasskeyAuthentication'),
+    validated(passkeyAuthenticationVerifyBody),
+    verificationStep(
+      method,
+      (req) => {
+        const { verificationRecordId, response } = inputOf(req, passkeyAuthenticationVerifyBody);
+        return passkeys.verifyAuthentication(requesterOf(req), verificationRecordId, response as AuthenticationResponseJSON);
+      },
+      200,
+      'verification.succeeded',
+    ),
+  );
+}
+
+/**
+ * The TOTP endpoints (served with the `totp` option). Enrolling takes the id of a fresh identity
+ * record in the guard's header, consumed; confirming and verifying share the password failure
+ * budget. See TotpService for the checks.
+ */
+function addTotpRoutes(router: Router, config: RouterConfig, totp: TotpService, verificationStep: VerificationStep, failures: FailureBudget): void {
+  const { service, audit } = config;
+
+  router.post(
+    pathsOf('startTotpEnrollment'),
+    withoutBody,
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      let identity: VerificationRecord;
+      try {
+        identity = await consumeFreshIdentity(service, requester, req.get(config.verificationHeader));
+      } catch (error) {
+        if (error instanceof VerificationError) audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
+        throw error;
+      }
+      audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+      res.status(200).json(await totp.startEnrollment(requester));
+    }),
+  );
+
+  router.post(
+    pathsOf('confirmTotpEnrollment'),
+    validated(totpCodeBody),
+    failures.reserve,
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      try {
+        await settledBy(failures, async () => {
+          try {
+            await totp.confirmEnrollment(requester, inputOf(req, totpCodeBody).code);
+          } catch (error) {
+            throw withRemainingAttempts(req, error);
+          }
+        })(req);
+      } catch (error) {
+        const code = toVerificationError(error).code;
+        const type = failureEvent(code);
+        if (type) audit.emit(req, { type, userId: requester.userId, method: 'totp', reason: code });
+        throw error;
+      }
+      res.status(204).end();
+      audit.emit(req, { type: 'factor.enrolled', userId: requester.userId, method: 'totp' });
+    }),
+  );
+
+  router.post(
+    pathsOf('verifyTotp'),
+    validated(totpVerifyBody),
+    failures.reserve,
+    verificationStep(
+      () => 'totp',
+      settledBy(failures, async (req) => {
+        const { code, action } = inputOf(req, totpVerifyBody);
+        try {
+          return await totp.verify(requesterOf(req), code, action as Action | undefined);
+        } catch (error) {
+          throw withRemainingAttempts(req, error);
+        }
+      }),
+      201,
+      'verification.created',
+    ),
+  );
+}
+
 /**
  * Runs a check that took a slot of a failure budget, and settles the slot: a success gives it
  * back; so does a check that could not be carried out (503 `verification.unavailable`: the store,
  * the user lookup or the password hashing queue was not available, so nothing was compared, or
  * the password was right and its record could not be saved). Every other failure keeps it (fails
- * closed).
+ * closed): a wrong password or TOTP code, a TOTP code already used, and a TOTP enrollment that is
+ * not there (404) all count.
  *
  * A success's give-back is started before the answer is written but not waited for, so it costs
  * the client no round trip (a code check: the batch of counters, then the check script, nothing
  * more). It still runs in the request's own code path, whether or not the client is still there,
  * and never rejects. Its command is queued on the Redis connection before the answer is written,
  * so any later request through that connection (the user's next check on this instance) is
- * counted after it.
- * Failures settle before answering.
+ * counted after it. Failures settle before answering.
  */
-function settledBy(budget: FailureBudget, run: (req: Request) => Promise<VerificationRecord>): (req: Request) => Promise<VerificationRecord> {
+function settledBy<T>(budget: FailureBudget, run: (req: Request) => Promise<T>): (req: Request) => Promise<T> {
   return async (req) => {
-    let record: VerificationRecord;
+    let result: T;
     try {
-      record = await run(req);
+      result = await run(req);
     } catch (error) {
       await budget.settle(req, toVerificationError(error).code !== 'verification.unavailable');
       throw error;
     }
     void budget.settle(req, false);
-    return record;
+    return result;
   };
 }
 
 /**
- * A wrong password tells how many tries are left before the lockout (like wrong codes do), from the
+ * A wrong password or TOTP code tells how many tries are left before the lockout (like wrong codes do), from the
  * failure limiter's count for this request, so the client can warn before the last one.
  */
 function withRemainingAttempts(req: Request, error: unknown): unknown {
@@ -281,5 +462,5 @@ function withRemainingAttempts(req: Request, error: unknown): unknown {
   const info = (req as Request & { [PASSWORD_FAILURES_PROPERTY]?: { remaining?: unknown } })[PASSWORD_FAILURES_PROPERTY];
   const remaining = info?.remaining;
   if (typeof remaining !== 'number') return error;
-  return new VerificationError(error.code, { details: { ...error.details, remainingAttempts: remaining } });
+  return new VerificationError(error.code, { message: error.message, details: { ...error.details, remainingAttempts: remaining } });
 }

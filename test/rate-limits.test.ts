@@ -133,7 +133,10 @@ describe.each(STORE_KINDS)('rate limits (%s store)', (kind) => {
     expect(Number(fourth.headers['retry-after'])).toBeGreaterThan(0);
     expect(fourth.headers.ratelimit ?? '').not.toContain('codes_per_new_identifier');
     // identity codes to one's own address are never counted there
-    for (let i = 0; i < 4; i += 1) await sendCode(h, { type: 'email', value: 'bob@example.com' }, 'usr_bob').expect(201);
+    for (let i = 0; i < 4; i += 1) {
+      await sleep(3); // past the 1 ms resend cooldown of the other limits
+      await sendCode(h, { type: 'email', value: 'bob@example.com' }, 'usr_bob').expect(201);
+    }
   });
 
   test('codes: address variants of one inbox share the cross-account cap', async () => {

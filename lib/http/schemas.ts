@@ -29,6 +29,26 @@ export const verifyCodeBody = z.object({
   code: z.string().min(1).max(32).meta({ description: 'The one-time code the user received.' }),
 });
 
+/** A TOTP code as authenticator apps show it, without the space some put in the middle. */
+const totpCode = z
+  .string()
+  .regex(/^[0-9]{6}$/)
+  .meta({ description: 'The 6-digit code the authenticator app shows now (digits only, no space).' });
+export const totpCodeBody = z.object({ code: totpCode });
+export const totpVerifyBody = z.object({ code: totpCode, action: actionSchema.optional() });
+
+/** The answer of POST /totp/enrollment. */
+export const totpEnrollmentAnswer = z.object({
+  secret: z
+    .string()
+    .regex(/^[A-Z2-7]+$/)
+    .meta({ description: 'The new secret, base32 (RFC 4648, no padding), for typing it into an authenticator app.' }),
+  otpauthUri: z
+    .string()
+    .startsWith('otpauth://totp/')
+    .meta({ description: 'The key URI (`otpauth://totp/Issuer:account?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30`), e.g. for a QR code.' }),
+});
+
 /** The answer of every verification step. */
 export const recordAnswer = z.object({
   verificationRecordId: z
@@ -38,6 +58,100 @@ export const recordAnswer = z.object({
   expiresAt: z.iso.datetime().meta({ description: 'When the record (or the code, for a sent code) expires, ISO 8601 UTC.' }),
 });
 
+
+/**
+ * Passkeys (WebAuthn). The browser's answers are checked for their shape here (objects of
+ * base64url strings, each bounded); what they say is checked by @simplewebauthn/server.
+ */
+const base64url = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, 'base64url');
+/** A credential id is at most 1023 bytes (WebAuthn §5.8.3): 1364 base64url characters. */
+const credentialId = base64url(1364);
+const credentialFields = {
+  id: credentialId,
+  rawId: credentialId,
+  type: z.literal('public-key'),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string().max(64), z.unknown()).default({}),
+};
+
+export const registrationResponseSchema = z
+  .object({
+    ...credentialFields,
+    response: z.object({
+      clientDataJSON: base64url(4096),
+      attestationObject: base64url(12288),
+      authenticatorData: base64url(8192).optional(),
+      transports: z.array(z.string().regex(/^[a-z-]{1,32}$/)).max(8).optional(),
+      publicKeyAlgorithm: z.int().optional(),
+      publicKey: base64url(4096).optional(),
+    }),
+  })
+  .meta({ description: 'The browser\'s RegistrationResponseJSON (`startRegistration()` of @simplewebauthn/browser, or `credential.toJSON()`).' });
+
+export const authenticationResponseSchema = z
+  .object({
+    ...credentialFields,
+    response: z.object({
+      clientDataJSON: base64url(4096),
+      authenticatorData: base64url(8192),
+      signature: base64url(2048),
+      userHandle: base64url(128).optional(),
+    }),
+  })
+  .meta({ description: 'The browser\'s AuthenticationResponseJSON (`startAuthentication()` of @simplewebauthn/browser, or `credential.toJSON()`).' });
+
+export const passkeyRegistrationVerifyBody = z.object({ response: registrationResponseSchema });
+export const passkeyAuthenticationBody = z.object({ action: actionSchema.optional() });
+export const passkeyAuthenticationVerifyBody = z.object({
+  verificationRecordId: z.string().min(1).max(128).meta({ description: 'The `verificationRecordId` answered by POST /web-authn/authentication.' }),
+  response: authenticationResponseSchema,
+});
+
+const credentialDescriptor = z.looseObject({ id: z.string().min(1), type: z.literal('public-key'), transports: z.array(z.string()).optional() });
+
+export const registrationOptionsAnswer = z.object({
+  registrationOptions: z
+    .looseObject({
+      challenge: z.string().min(1),
+      rp: z.looseObject({ name: z.string(), id: z.string().optional() }),
+      user: z.looseObject({ id: z.string().min(1), name: z.string(), displayName: z.string() }),
+      pubKeyCredParams: z.array(z.looseObject({ type: z.literal('public-key'), alg: z.int() })),
+      timeout: z.int().positive().optional(),
+      excludeCredentials: z.array(credentialDescriptor).optional(),
+      authenticatorSelection: z.looseObject({ userVerification: z.literal('required') }),
+      attestation: z.string().optional(),
+    })
+    .meta({
+      description:
+        'PublicKeyCredentialCreationOptionsJSON for `startRegistration({ optionsJSON })` of @simplewebauthn/browser: user ' +
+        'verification required, the user\'s passkeys excluded. The challenge can be answered once, within 5 minutes.',
+    }),
+});
+
+export const passkeyCredentialAnswer = z.object({
+  credentialId: z.string().min(1).meta({ description: 'The id (base64url) of the passkey now saved for the user.' }),
+});
+
+export const authenticationOptionsAnswer = recordAnswer.extend({
+  authenticationOptions: z
+    .looseObject({
+      challenge: z.string().min(1),
+      rpId: z.string().optional(),
+      timeout: z.int().positive().optional(),
+      allowCredentials: z.array(credentialDescriptor),
+      userVerification: z.literal('required'),
+    })
+    .meta({
+      description:
+        'PublicKeyCredentialRequestOptionsJSON for `startAuthentication({ optionsJSON })` of @simplewebauthn/browser, over ' +
+        'the user\'s passkeys, user verification required. Its challenge can be answered once, until `expiresAt`.',
+    }),
+});
 
 /** What a guard refusal tells a client to ask the user for. */
 export const requirementSchema = z
@@ -54,7 +168,7 @@ export const requirementSchema = z
 export const ERROR_DETAILS: Partial<Record<ErrorCode, z.ZodRawShape>> = {
   'request.invalid_input': { field: z.string().meta({ description: 'The offending field, as a dotted path (`body` for the body itself).' }) },
   'verification.invalid_credentials': {
-    remainingAttempts: z.int().min(0).optional().meta({ description: 'Wrong passwords still allowed before the lockout.' }),
+    remainingAttempts: z.int().min(0).optional().meta({ description: 'Wrong passwords and TOTP codes still allowed before the lockout.' }),
   },
   'verification_code.code_mismatch': {
     remainingAttempts: z.int().min(0).meta({ description: 'Wrong codes still allowed for this record.' }),
