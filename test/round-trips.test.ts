@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import request from 'supertest';
 import { createStepUp, jwtAuthenticator, RedisStore, type CodeMessage } from '../lib/index';
 import { bearer, JWT_SECRET, PASSWORDS, testRedisClient, testUsers, UNLIMITED } from './helpers/harness';
+import { startRedisCluster, type PrivateCluster } from './helpers/redis-cluster';
 import { SteppingRedisProxy } from './helpers/stepping-redis-proxy';
 
 /**
@@ -93,5 +94,61 @@ describe('Redis round trips per request, every limit on', () => {
     expect(result.status).toBe(201);
     expect(roundTrips).toBe(3);
     expect(afterAnswer).toBe(1);
+  });
+});
+
+/**
+ * The same batch on a three-master Redis Cluster: the per-IP counter and the wrong-code budget live in
+ * different slots (no shared hash tag), so their increments go out together, one single-key command
+ * to each node, never a multi-key command that Cluster would refuse (CROSSSLOT).
+ */
+describe('sending and checking codes on a three-master Redis Cluster, every limit on', () => {
+  const prefix = `rtc:${randomBytes(4).toString('hex')}:`;
+  const sent: CodeMessage[] = [];
+  let cluster: PrivateCluster;
+  let client: Cluster;
+  let app: express.Express;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    client = new Cluster(cluster.nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1 } });
+    await new Promise((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', reject);
+    });
+    const users = await testUsers();
+    const stepUp = createStepUp({
+      authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
+      users: { findById: (id) => users.get(id) ?? null },
+      store: new RedisStore({ client, prefix }),
+      secret: randomBytes(32),
+      sender: { send: async (message) => void sent.push(message) },
+      limits: { ...UNLIMITED, perIp: { limit: 1000, windowSeconds: 900 }, codeFailuresPerUser: { limit: 20, windowSeconds: 3600 } },
+    });
+    app = express();
+    app.use('/v', stepUp.router);
+  }, 60_000);
+  afterAll(async () => {
+    await client?.quit();
+    await cluster?.stop();
+  });
+
+  test('wrong and right codes answer as on one server, the counters in their own slots', async () => {
+    const identifier = { type: 'email', value: 'alice@example.com' };
+    const res = await request(app).post('/v/verification-code').set('Authorization', bearer('usr_alice')).send({ identifier }).expect(201);
+    const verificationId = res.body.verificationRecordId as string;
+    const verify = (code: string) => request(app).post('/v/verification-code/verify').set('Authorization', bearer('usr_alice')).send({ identifier, verificationId, code });
+    const wrong = await verify('000000');
+    expect(wrong.status).toBe(422);
+    expect(wrong.headers.ratelimit).toMatch(/^"per_ip"; r=998; t=\d+, "code_failures"; r=19;/);
+    const perIp = (await Promise.all(client.nodes('master').map((node) => node.keys(`${prefix}rl:per_ip:*`)))).flat();
+    const budget = `${prefix}rl:code_failures:u:usr_alice`;
+    expect(perIp).toHaveLength(1);
+    expect(await client.get(budget)).toBe('1');
+    expect(await client.cluster('KEYSLOT', perIp[0] as string)).not.toBe(await client.cluster('KEYSLOT', budget));
+    expect((await verify(sent[0]!.code)).status).toBe(200);
+    // the right code's slot goes back: the budget keeps only the wrong one
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await client.get(budget)).toBe('1');
   });
 });
