@@ -206,6 +206,15 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     }),
   );
 
+  // Which second factors the user has, for the page's Security area: counts and flags, never a
+  // secret (the sealed TOTP secret stays in the user table).
+  app.get(
+    '/api/my-account/security',
+    asyncHandler(async (req, res) => {
+      res.json(users.security(await signedIn(req)));
+    }),
+  );
+
   // Changing the password: any method, verified within 10 minutes. Every verification of the user
   // made before the change, this one included, is revoked with it.
   app.post(
