@@ -89,6 +89,42 @@ describe('RedisStore specifics', () => {
     expect(await store.get(record.userId, record.id)).toEqual(record);
   });
 
+  test('method names are tamper-checked too: a name only on an app-defined method, never a built-in one in disguise', async () => {
+    const store = new RedisStore({ client: redis, prefix: `own:${randomBytes(6).toString('hex')}:` });
+    const own = verifiedRecord({ method: 'sso' });
+    const builtIn = verifiedRecord({ method: 'passkey' });
+    await store.create(own);
+    await store.create(builtIn);
+    const [ownKey] = store.keysFor(own.userId, own.id);
+    const [builtInKey] = store.keysFor(builtIn.userId, builtIn.id);
+    expect(await redis.hget(ownKey, 'm')).toBe('sso');
+    expect((await redis.hget(builtInKey, 'd'))?.[0]).toBe('k');
+    const guard = (methods: string[]) => ({ userId: 'usr_alice', methods, maxAgeMs: 60_000, now: Date.now() });
+    const tampered: Array<[string, string, string]> = [
+      [ownKey, 'm', 'password'], // an app-defined record claiming a built-in name
+      [ownKey, 'm', 'SSO'], // not a method name
+      [builtInKey, 'm', 'sso'], // a name on a built-in record
+    ];
+    for (const [key, field, value] of tampered) {
+      const id = key === ownKey ? own.id : builtIn.id;
+      const original = await redis.hget(key, field);
+      await redis.hset(key, field, value);
+      expect(await store.get('usr_alice', id)).toBeNull();
+      expect((await store.checkForGuard(id, guard(['password', 'passkey', 'sso', 'SSO']), true)).consumed).toBe(false);
+      if (original === null) await redis.hdel(key, field);
+      else await redis.hset(key, field, original);
+    }
+    // An app-defined record without its name.
+    await redis.hdel(ownKey, 'm');
+    expect(await store.get('usr_alice', own.id)).toBeNull();
+    expect((await store.checkForGuard(own.id, guard(['sso']), true)).consumed).toBe(false);
+    await redis.hset(ownKey, 'm', 'sso');
+    expect(await store.get('usr_alice', own.id)).toEqual(own);
+    expect(await store.get('usr_alice', builtIn.id)).toEqual(builtIn);
+    // A method list holding a name with a comma cannot widen the script's match.
+    expect((await store.checkForGuard(own.id, guard(['x,sso']), true)).consumed).toBe(false);
+  });
+
   test('a record stays listpack-encoded (compact) for the longest email the API accepts, pending and verified', async () => {
     // Redis' default: a hash is a listpack while every field and value is at most 64 bytes.
     expect(await redis.config('GET', 'hash-max-listpack-value')).toEqual(['hash-max-listpack-value', '64']);

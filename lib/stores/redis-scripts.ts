@@ -60,6 +60,7 @@ end
 -- The structure redis-record-fields.ts parses: known fields only, a code HMAC exactly when pending,
 -- attempts only on a pending record, identifier pieces without gaps.
 local KNOWN = { d = true, h = true, a = true, m = true, s = true, x = true, i = true }
+local BUILT_IN = { password = true, email = true, phone = true, passkey = true, totp = true }
 for piece = 2, 16 do KNOWN['i' .. piece] = true end
 local function well_formed(f, r)
   for field in pairs(f) do
@@ -69,6 +70,7 @@ local function well_formed(f, r)
   -- A code HMAC only on an email or phone code; a method name exactly on an app's own method.
   if f.h ~= nil and r.kind ~= 'e' and r.kind ~= 's' then return false end
   if (f.m ~= nil) ~= (r.kind == 'c') then return false end
+  if f.m ~= nil and (#f.m > 32 or not string.match(f.m, '^[a-z][a-z0-9_-]*$') or BUILT_IN[f.m]) then return false end
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
   local gap = f.i == nil
   for piece = 2, 16 do

@@ -4,7 +4,7 @@ import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
 import { methodLetter, pairs, parseFields, timesField, toFields } from './redis-record-fields';
-import { isBuiltInMethod } from '../records';
+import { isBuiltInMethod, isMethodName } from '../records';
 import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, PUT_CHALLENGE, READ, READ_CHALLENGE, REDEEM, REVOKE, USE_TOTP_STEP } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
 
@@ -137,7 +137,8 @@ export class RedisStore implements VerificationStore {
         criteria.methods.filter(isBuiltInMethod).map(methodLetter).join(''),
         criteria.sessionRef ?? '',
         criteria.actionRef ?? '',
-        `,${criteria.methods.filter((method) => !isBuiltInMethod(method)).join(',')},`,
+        // Only well-formed names (no comma), so the list cannot be made to match another name.
+        `,${criteria.methods.filter((method) => isMethodName(method) && !isBuiltInMethod(method)).join(',')},`,
       ),
     );
     if (reply === null) return { record: null, consumed: false };
