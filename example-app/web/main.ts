@@ -15,6 +15,7 @@ import {
   isAccount,
   isRecordAnswer,
   readBody,
+  retryAfterText,
   setAccessToken,
   whenSessionEnds,
   isSecuritySummary,
@@ -676,8 +677,9 @@ page.passkeyAdd.addEventListener('click', () => {
   const trigger = page.passkeyAdd;
   void run(trigger, page.passkeyResult, async () => {
     say(page.passkeyResult, 'Preparing a new passkey…');
-    // Registering needs a recent identity check: the endpoint refuses as a guard does, and the dialog runs one.
-    const guarded = guardedFetch({ purpose: 'add a passkey', trigger, reuse: true });
+    // Registering needs a fresh identity check, used up by it: the endpoint refuses as a guard does
+    // and the dialog runs one. Never a remembered check: adding a factor always asks.
+    const guarded = guardedFetch({ purpose: 'add a passkey', trigger, reuse: false });
     const started = await guarded.fetch(`${VERIFICATIONS}/web-authn/registration`, { method: 'POST' });
     const options = await readBody(started);
     if (started.status !== 200 || typeof options.registrationOptions !== 'object') {
@@ -726,7 +728,7 @@ page.totpSetup.addEventListener('click', () => {
   const trigger = page.totpSetup;
   void run(trigger, page.totpResult, async () => {
     say(page.totpResult, 'Preparing a new authenticator key…');
-    const guarded = guardedFetch({ purpose: 'set up an authenticator app', trigger, reuse: true });
+    const guarded = guardedFetch({ purpose: 'set up an authenticator app', trigger, reuse: false });
     const response = await guarded.fetch(`${VERIFICATIONS}/totp/enrollment`, { method: 'POST' });
     const body = await readBody(response);
     if (response.status !== 200 || typeof body.secret !== 'string' || typeof body.otpauthUri !== 'string') {
@@ -762,7 +764,12 @@ page.totpForm.addEventListener('submit', (event) => {
       page.totpCode.value = '';
       return refuse(page.totpResult, page.totpCode, 'That code is not correct. Check that your device\'s clock is right, then enter the code the app shows now.');
     }
-    if (response.status === 404) {
+    if (body.code === 'verification.too_many_attempts') {
+      // Codes share the password's failure budget: the lockout covers both.
+      say(page.totpResult, `Too many wrong codes or passwords.${retryAfterText(response)}`, 'error');
+      return;
+    }
+    if (body.code === 'verification_record.not_found') {
       // The pending setup expired (10 minutes) or was replaced: only a new one can work.
       closeTotpSetup();
       say(page.totpResult, 'This setup has expired. Start again.', 'error');
