@@ -10,7 +10,9 @@ const path = require('node:path');
  */
 const HTTP_TESTS = [
   'authentication',
+  'available-methods',
   'bindings',
+  'create-verification',
   'delegated-step-up',
   'endpoints.property',
   'example-app',
@@ -24,6 +26,7 @@ const HTTP_TESTS = [
   'options',
   'password-checker',
   'password-verification',
+  'presets',
   'providers-flow',
   'rate-limits',
   'readme',

@@ -1,5 +1,6 @@
 /**
- * Configuration errors: thrown at startup (never while serving a request), each with a stable
+ * Configuration errors: thrown at startup (and by `createVerification` for a bad method name, a
+ * bug in the app's code rather than in a request), each with a stable
  * code like express-rate-limit's `ERR_ERL_*`, so a deployment check can tell them apart. The
  * README's "Configuration errors" table lists every code.
  */

@@ -5,7 +5,10 @@ import type { Identifier, VerificationMethod } from './records';
 
 /** Every security-relevant step the library reports. */
 export type AuditEventType =
-  /** A password verification succeeded (record created), or a code was sent (pending record created). */
+  /**
+   * A password verification succeeded (record created), a code was sent (pending record created),
+   * or the app recorded a check of its own (`createVerification`).
+   */
   | 'verification.created'
   /** A code was verified. */
   | 'verification.succeeded'

@@ -5,6 +5,7 @@ import { rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { VerificationError } from './errors';
 import type { Audit } from './events';
 import { amrFor, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
+import { presetOptions, withOverrides, type GuardPreset } from './guard-presets';
 import { edgeMiddleware } from './http/edge';
 import { isMethodName, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
@@ -43,7 +44,8 @@ declare global {
 export interface RequireVerificationOptions {
   /**
    * Methods that satisfy this route: built-in ones (`password`, `email`, `phone`, `passkey`, `totp`)
-   * and the app's own (see `createVerification`). Default: every built-in method.
+   * and the app's own (see `createVerification`). Default: every built-in method (never an app's
+   * own). A refusal's `requirement.methods` lists only those of them the user can use now.
    */
   methods?: readonly VerificationMethod[];
   /** Seconds since verification after which a record no longer satisfies this route. Default 600. */
@@ -78,8 +80,27 @@ export interface RequireVerificationOptions {
   challenge?: '403' | 'rfc9470';
 }
 
+/**
+ * `stepUp.requireVerification`: the guard factory, with its presets as properties. Each preset
+ * takes the same options as overrides, merged over its own (`strict({ action })`).
+ */
+export interface RequireVerification {
+  (options?: RequireVerificationOptions): RequestHandler;
+  /**
+   * A passkey, a TOTP code or the password (no email or SMS code), verified within the last 5
+   * minutes, and single use: for moving money, changing a password, email, phone or passkey.
+   */
+  strict(overrides?: RequireVerificationOptions): RequestHandler;
+  /** Any built-in method, verified within the last 10 minutes, reusable: the plain guard's defaults, named. */
+  moderate(overrides?: RequireVerificationOptions): RequestHandler;
+  /** Any built-in method, reusable for as long as the record lives (`recordTtlSeconds`). */
+  lax(overrides?: RequireVerificationOptions): RequestHandler;
+}
+
 export interface GuardConfig {
   readonly now: () => number;
+  /** Lifetime of a verified record: the presets never ask for a `maxAge` beyond it. */
+  readonly recordTtlMs: number;
   readonly service: VerificationService;
   readonly authenticate: Authenticator;
   readonly defaultHeader: string;
@@ -155,10 +176,20 @@ function actionOf(req: Request, action: (req: Request) => Action): Action {
 }
 
 /**
- * Builds `requireVerification(options)`: authenticate, one store call, then `req.verification`
- * and next(), or a JSON 401/403/503 (see edgeMiddleware).
+ * Builds `requireVerification(options)` and its presets: authenticate, one store call, then
+ * `req.verification` and next(), or a JSON 401/403/503 (see edgeMiddleware).
  */
-export function createGuardFactory(config: GuardConfig) {
+export function createGuardFactory(config: GuardConfig): RequireVerification {
+  const guard = guardFactory(config);
+  const preset = (name: GuardPreset) => (overrides?: RequireVerificationOptions): RequestHandler => {
+    // Checked under the preset's own name first, so a typo's message says where it is.
+    rejectUnknownOptions(`requireVerification.${name}()`, overrides, OPTION_KEYS);
+    return guard(withOverrides(presetOptions(name, config.recordTtlMs / 1000), overrides));
+  };
+  return Object.assign(guard, { strict: preset('strict'), moderate: preset('moderate'), lax: preset('lax') });
+}
+
+function guardFactory(config: GuardConfig) {
   return function requireVerification(options: RequireVerificationOptions = {}): RequestHandler {
     const rule = resolveRule(options, config.defaultHeader);
     const baseRequirement = { methods: rule.methods, maxAge: rule.maxAge, ...(rule.acrValues ? { acrValues: rule.acrValues } : {}) };

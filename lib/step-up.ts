@@ -1,6 +1,7 @@
-import type { RequestHandler, Router } from 'express';
+import type { Request, RequestHandler, Router } from 'express';
+import { createVerificationFactory, type CreatedVerification, type CreateVerificationOptions } from './create-verification';
 import type { Features } from './endpoints';
-import { createGuardFactory, type RequireVerificationOptions } from './guard';
+import { createGuardFactory, type RequireVerification } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
 import { openApiDocument, type OpenApiDocument } from './openapi';
 import { resolveOptions, type StepUpOptions } from './options';
@@ -13,8 +14,21 @@ import { VerificationService } from './verification-service';
 export interface StepUp {
   /** The verification endpoints; mount it under a path of its own, e.g. `app.use('/api/verifications', stepUp.router)`. */
   readonly router: Router;
-  /** Guards a sensitive route: passes only with a fresh, matching verification record id in the header. */
-  requireVerification(options?: RequireVerificationOptions): RequestHandler;
+  /**
+   * Guards a sensitive route: passes only with a fresh, matching verification record id in the
+   * header. Its presets `.strict()`, `.moderate()` and `.lax()` name common policies.
+   */
+  readonly requireVerification: RequireVerification;
+  /**
+   * Makes a verified identity record of the app's own method (`{ method: 'sso' }`) for the caller of
+   * `req` (and its session), after a check the app did itself: an SSO re-login, a hardware token.
+   * Resolves to `{ verificationRecordId, expiresAt }`, as the endpoints answer. Built-in method names
+   * are refused (their records come only from the library's own checks); a guard accepts the record
+   * only where its `methods` name this method. Rejects with 401 `auth.unauthorized` when `req` is not
+   * authenticated, 400 `request.invalid_input` for an invalid `action`, StoreUnavailableError when
+   * the store is down.
+   */
+  createVerification(req: Request, options: CreateVerificationOptions): Promise<CreatedVerification>;
   /** Redeems once a record proving that the user owns a new email or phone; sets `req.newIdentifier`. */
   requireNewIdentifier(options: RequireNewIdentifierOptions): RequestHandler;
   /**
@@ -65,7 +79,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
       warnings: resolved.warnings,
       features,
     }),
-    requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now }),
+    requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now, recordTtlMs: resolved.recordTtlMs }),
+    createVerification: createVerificationFactory(shared),
     requireNewIdentifier: createNewIdentifierFactory(shared),
     revokeAll: (userId) => {
       if (typeof userId !== 'string' || userId.length === 0) return Promise.reject(new TypeError('revokeAll: userId is a non-empty string'));

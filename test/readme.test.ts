@@ -19,6 +19,8 @@ describe('README', () => {
     const refused = await request(app).post('/api/payouts').set('Authorization', auth).send({});
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('verification.required');
+    // as the README shows it: no sender, so no email or phone codes offered
+    expect(refused.body.requirement).toEqual({ methods: ['password'], maxAge: 300 });
     const verified = await request(app).post('/api/verifications/password/verify').set('Authorization', auth).send({ password: 'a long passphrase' });
     expect(verified.status).toBe(201);
     const id = verified.body.verificationRecordId as string;

@@ -84,6 +84,10 @@ describe('withVerification', () => {
   test.each([
     ['a 403 with another code', () => json(403, { code: 'auth.forbidden', message: 'No.', requirement: REQUIREMENT })],
     ['a verification 403 without a requirement', () => json(403, { code: 'verification.invalid', message: 'No.' })],
+    [
+      'a 403 verification.no_available_method (nothing to verify with: the app sends the user to sign in again)',
+      () => json(403, { code: 'verification.no_available_method', message: 'No.', requirement: { methods: [], maxAge: 600 } }),
+    ],
     ['a non-JSON 403', () => new Response('<h1>Forbidden</h1>', { status: 403, headers: { 'Content-Type': 'text/html' } })],
     ['a 403 labelled JSON that is not', () => new Response('{nope', { status: 403, headers: { 'Content-Type': 'application/json' } })],
     ['a 401', () => json(401, { code: 'auth.unauthorized', message: 'Sign in.' }, { 'WWW-Authenticate': 'Bearer' })],
