@@ -26,6 +26,7 @@ const HTTP_TESTS = [
   'options',
   'password-checker',
   'password-verification',
+  'passkeys',
   'presets',
   'providers-flow',
   'rate-limits',

@@ -1,6 +1,17 @@
 import type { z } from 'zod';
 import type { ErrorCode } from './errors';
-import { passwordBody, recordAnswer, sendCodeBody, verifyCodeBody } from './http/schemas';
+import {
+  authenticationOptionsAnswer,
+  passkeyAuthenticationBody,
+  passkeyAuthenticationVerifyBody,
+  passkeyCredentialAnswer,
+  passkeyRegistrationVerifyBody,
+  passwordBody,
+  recordAnswer,
+  registrationOptionsAnswer,
+  sendCodeBody,
+  verifyCodeBody,
+} from './http/schemas';
 
 /**
  * The router's endpoints as data, beside lib/router.ts: what each accepts, answers and may refuse
@@ -98,5 +109,67 @@ export const ROUTER_ENDPOINTS: readonly RouterEndpoint[] = [
       'verification_code.exceed_max_try',
       'verification.too_many_attempts',
     ],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/registration',
+    aliases: [],
+    operationId: 'startPasskeyRegistration',
+    summary: 'Start registering a passkey',
+    description:
+      'Answers the options for the browser\'s `navigator.credentials.create()` and keeps their challenge as the pending ' +
+      'registration of this user and session (a new call replaces it). Takes no body; the header carries the id of a ' +
+      'verified identity record of this user, any method, at most 10 minutes old, which this call consumes. Without ' +
+      'one, the answer is the guard\'s 403.',
+    takesVerificationId: true,
+    feature: 'passkeys',
+    success: { status: 200, description: 'The registration options.', schema: registrationOptionsAnswer, name: 'PasskeyRegistrationOptionsAnswer' },
+    errors: ['verification.required', 'verification.invalid', 'verification.insufficient', 'verification.no_available_method'],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/registration/verify',
+    aliases: [],
+    operationId: 'verifyPasskeyRegistration',
+    summary: 'Finish registering a passkey',
+    description:
+      'Checks the browser\'s answer against the pending registration (used up by this call, whatever the outcome): ' +
+      'challenge, origin, RP id, user presence and verification, attestation. The app\'s user port then saves the passkey.',
+    body: { schema: passkeyRegistrationVerifyBody, name: 'PasskeyRegistrationVerifyBody' },
+    feature: 'passkeys',
+    success: { status: 201, description: 'The passkey was saved.', schema: passkeyCredentialAnswer, name: 'PasskeyCredentialAnswer' },
+    errors: ['verification.invalid_credentials'],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/authentication',
+    aliases: [],
+    operationId: 'startPasskeyAuthentication',
+    summary: 'Start a verification by passkey',
+    description:
+      'Answers the options for the browser\'s `navigator.credentials.get()` over the user\'s passkeys, with a fresh ' +
+      'challenge kept under `verificationRecordId` until `expiresAt`. With an `action`, the challenge commits to it ' +
+      '(its last 32 bytes are the SHA-256 of the action\'s canonical JSON), so the passkey signs over the action, and ' +
+      'the record satisfies only a guard asking for exactly that action. A user without a passkey gets 403 ' +
+      '`verification.no_available_method`.',
+    body: { schema: passkeyAuthenticationBody, name: 'PasskeyAuthenticationBody' },
+    feature: 'passkeys',
+    success: { status: 201, description: 'The authentication options and the pending record.', schema: authenticationOptionsAnswer, name: 'PasskeyAuthenticationOptionsAnswer' },
+    errors: ['verification.no_available_method'],
+  },
+  {
+    method: 'post',
+    path: '/web-authn/authentication/verify',
+    aliases: [],
+    operationId: 'verifyPasskeyAuthentication',
+    summary: 'Verify a passkey',
+    description:
+      'Checks the browser\'s answer against the pending challenge (used up by this call, whatever the outcome) and one ' +
+      'of the user\'s passkeys: signature, origin, RP id, user verification, signature counter. Answers the verified ' +
+      'record, method `passkey`, under the same id.',
+    body: { schema: passkeyAuthenticationVerifyBody, name: 'PasskeyAuthenticationVerifyBody' },
+    feature: 'passkeys',
+    success: { status: 200, description: 'The verified record.', ...record },
+    errors: ['verification_record.not_found', 'verification.invalid_credentials'],
   },
 ];

@@ -27,7 +27,9 @@ export type AuditEventType =
   /** A new-identifier record was redeemed (the app may now bind the identifier). */
   | 'new_identifier.redeemed'
   /** A new-identifier redemption was refused. */
-  | 'new_identifier.refused';
+  | 'new_identifier.refused'
+  /** A factor was added to the user's account (`method`: `passkey`), after a fresh identity verification. */
+  | 'factor.enrolled';
 
 /**
  * One audit event. It never carries a code, a password, a token or a full

@@ -5,6 +5,7 @@ import { rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { VerificationError } from './errors';
 import type { Audit } from './events';
 import { amrFor, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
+import { guardRefusal, type RefusalCode } from './guard-refusal';
 import { presetOptions, withOverrides, type GuardPreset } from './guard-presets';
 import { edgeMiddleware } from './http/edge';
 import { isMethodName, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
@@ -201,19 +202,16 @@ function guardFactory(config: GuardConfig) {
     return edgeMiddleware<Checked>(config, {
       async check(req, principal) {
         const action = rule.action ? actionOf(req, rule.action) : undefined;
-        /**
-         * A refusal tells what to ask the user for: the route's methods this user can use now (a
-         * user lookup, on this path only: a passing request never pays for it). A user who can use
-         * none of them gets 403 `verification.no_available_method` rather than a dead end.
-         */
-        const refuse = async (code: 'verification.required' | 'verification.invalid' | 'verification.insufficient') => {
-          const methods = await config.service.availableMethods(principal.userId, rule.methods);
-          const requirement = { ...baseRequirement, methods, ...(action !== undefined ? { action } : {}) };
-          if (methods.length === 0) return new VerificationError('verification.no_available_method', { details: { requirement } });
-          if (rule.challenge === '403') return new VerificationError(code, { details: { requirement } });
+        /** A refusal (see guardRefusal); as an RFC 9470 challenge when the route asks for one. */
+        const refuse = async (code: RefusalCode) => {
+          const refusal = await guardRefusal(config.service, principal.userId, code, {
+            ...baseRequirement,
+            ...(action !== undefined ? { action } : {}),
+          });
+          if (rule.challenge === '403' || refusal.code === 'verification.no_available_method') return refusal;
           const plain = new VerificationError(code);
           return new VerificationError(code, {
-            details: { requirement },
+            details: refusal.details,
             status: 401,
             headers: { 'WWW-Authenticate': rfc9470Challenge(plain.message, rule.maxAge, rule.acrValues) },
           });

@@ -19,7 +19,8 @@ export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtAlgorithm } fro
 export { oidcAuthenticator, type OidcAuthenticatorOptions, type OidcAlgorithm } from './auth/oidc';
 export type { Authenticator, AuthenticatorResult, Principal } from './auth/authenticator';
 export { asyncHandler } from './http/async-handler';
-export type { StepUpUser, UserLookup } from './users';
+export type { StepUpUser, StoredPasskey, UserLookup } from './users';
+export type { PasskeyOptions } from './passkeys/passkey-options';
 export { memoryCounters, redisCounters, type Counters, type RedisCountersOptions } from './rate-limit/counters';
 export { StepUpConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './config-error';
 export { WARNING_CODES, type StepUpWarning, type WarningCode } from './warnings';

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Authenticator } from './auth/authenticator';
 import { optionalFunction, positiveNumber, rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { Audit, type AuditEvent } from './events';
+import { resolvePasskeys, type PasskeyOptions, type ResolvedPasskeys } from './passkeys/passkey-options';
 import { defaultPasswordConcurrency, type VerifyPassword } from './password';
 import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
 import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
@@ -76,6 +77,11 @@ export interface StepUpOptions {
   onUnexpectedError?: ((error: unknown) => void) | undefined;
   /** Clock, epoch ms. Default Date.now. */
   now?: (() => number) | undefined;
+  /**
+   * Turns on passkeys (WebAuthn) as a step-up method: `{ rpId, rpName, origin }`. Needs the
+   * `@simplewebauthn/server` package, and `users.listPasskeys`, `savePasskey` and `updatePasskeyCounter`.
+   */
+  passkeys?: PasskeyOptions | undefined;
 }
 
 export interface ResolvedOptions {
@@ -99,6 +105,7 @@ export interface ResolvedOptions {
   readonly warnings: Warnings;
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   readonly now: () => number;
+  readonly passkeys: ResolvedPasskeys | undefined;
 }
 
 const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
@@ -123,6 +130,7 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'requestId',
   'onUnexpectedError',
   'now',
+  'passkeys',
 ];
 
 const MIN_SECRET_BYTES = 32;
@@ -235,5 +243,6 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     warnings,
     onUnexpectedError,
     now,
+    passkeys: resolvePasskeys(options.passkeys, options.users),
   };
 }

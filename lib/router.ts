@@ -1,3 +1,4 @@
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import type { Action } from './action';
@@ -6,11 +7,20 @@ import { endpointsFor, ROUTER_ENDPOINTS, type Features } from './endpoints';
 import { jsonErrorHandler, toVerificationError, VerificationError, type ErrorCode } from './errors';
 import type { Audit, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
+import { consumeFreshIdentity } from './http/fresh-identity';
 import { jsonBody } from './http/json-body';
-import { passwordBody, sendCodeBody, verifyCodeBody } from './http/schemas';
+import {
+  passkeyAuthenticationBody,
+  passkeyAuthenticationVerifyBody,
+  passkeyRegistrationVerifyBody,
+  passwordBody,
+  sendCodeBody,
+  verifyCodeBody,
+} from './http/schemas';
 import { unknownRoute } from './http/unknown-route';
-import { parseBody } from './http/validate';
+import { parseBody, parseNoBody } from './http/validate';
 import { normalizeIdentifier } from './identifiers';
+import type { PasskeyService } from './passkeys/passkey-service';
 import type { Counters } from './rate-limit/counters';
 import type { FailureBudget } from './rate-limit/failure-budget';
 import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
@@ -31,6 +41,10 @@ export interface RouterConfig {
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   /** The optional factors turned on (their endpoints are served only then). */
   readonly features: Features;
+  /** The guard's header (enrolling a factor takes a fresh identity record in it). */
+  readonly verificationHeader: string;
+  /** Passkeys, with the `passkeys` option. */
+  readonly passkeys: PasskeyService | undefined;
 }
 
 /** The paths of one endpoint of the table in lib/endpoints.ts (the OpenAPI document is made from it too). */
@@ -79,6 +93,12 @@ function purposeOf(req: Request): RecordPurpose {
 function inputOf<S extends z.ZodType>(req: Request, _schema: S): z.infer<S> {
   return state(req).input as z.infer<S>;
 }
+
+/** For endpoints without a body: refuses one that is not empty (see parseNoBody). */
+const withoutBody: RequestHandler = (req, _res, next) => {
+  parseNoBody(req.body);
+  next();
+};
 
 /** Parses the body before any limiter runs, so malformed requests are never counted. */
 function validated(schema: z.ZodType, withIdentifier = false): RequestHandler {
@@ -236,11 +256,96 @@ export function createVerificationRouter(config: RouterConfig): Router {
     ),
   );
 
+  if (config.passkeys !== undefined) addPasskeyRoutes(router, config, config.passkeys, verificationStep);
+
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
   router.use(unknownRoute(endpointsFor(config.features)));
   if (limiters.perIpOnError) router.use(limiters.perIpOnError);
   router.use(jsonErrorHandler(config.onUnexpectedError));
   return router;
+}
+
+type VerificationStep = (
+  methodOf: (req: Request) => VerificationMethod,
+  run: (req: Request) => Promise<VerificationRecord>,
+  status: 200 | 201,
+  success: AuditEventType,
+) => RequestHandler;
+
+/**
+ * The passkey endpoints (served with the `passkeys` option). Registering takes the id of a fresh
+ * identity record in the guard's header, consumed; see PasskeyService for the checks.
+ */
+function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: PasskeyService, verificationStep: VerificationStep): void {
+  const { service, audit } = config;
+  const method = () => 'passkey';
+
+  router.post(
+    pathsOf('startPasskeyRegistration'),
+    withoutBody,
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      let identity: VerificationRecord;
+      try {
+        identity = await consumeFreshIdentity(service, requester, req.get(config.verificationHeader));
+      } catch (error) {
+        if (error instanceof VerificationError) audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
+        throw error;
+      }
+      audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+      res.status(200).json({ registrationOptions: await passkeys.registrationOptions(requester) });
+    }),
+  );
+
+  router.post(
+    pathsOf('verifyPasskeyRegistration'),
+    validated(passkeyRegistrationVerifyBody),
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      // The schema checked the shape (bounded base64url strings); the library checks what they say.
+      const response = inputOf(req, passkeyRegistrationVerifyBody).response as RegistrationResponseJSON;
+      let credentialId: string;
+      try {
+        credentialId = await passkeys.verifyRegistration(requester, response);
+      } catch (error) {
+        const code = toVerificationError(error).code;
+        if (failureEvent(code)) audit.emit(req, { type: 'verification.failed', userId: requester.userId, method: 'passkey', reason: code });
+        throw error;
+      }
+      res.status(201).json({ credentialId });
+      audit.emit(req, { type: 'factor.enrolled', userId: requester.userId, method: 'passkey' });
+    }),
+  );
+
+  router.post(
+    pathsOf('startPasskeyAuthentication'),
+    validated(passkeyAuthenticationBody),
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      const { action } = inputOf(req, passkeyAuthenticationBody);
+      const pending = await passkeys.authenticationOptions(requester, action as Action | undefined);
+      res.status(201).json({
+        verificationRecordId: pending.id,
+        authenticationOptions: pending.options,
+        expiresAt: new Date(pending.expiresAt).toISOString(),
+      });
+      audit.emit(req, { type: 'verification.created', userId: requester.userId, method: 'passkey', recordId: pending.id });
+    }),
+  );
+
+  router.post(
+    pathsOf('verifyPasskeyAuthentication'),
+    validated(passkeyAuthenticationVerifyBody),
+    verificationStep(
+      method,
+      (req) => {
+        const { verificationRecordId, response } = inputOf(req, passkeyAuthenticationVerifyBody);
+        return passkeys.verifyAuthentication(requesterOf(req), verificationRecordId, response as AuthenticationResponseJSON);
+      },
+      200,
+      'verification.succeeded',
+    ),
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { createGuardFactory, type RequireVerification } from './guard';
 import { createNewIdentifierFactory, type RequireNewIdentifierOptions } from './new-identifier';
 import { openApiDocument, type OpenApiDocument } from './openapi';
 import { resolveOptions, type StepUpOptions } from './options';
+import { PasskeyService } from './passkeys/passkey-service';
 import { PasswordChecker } from './password';
 import type { Counters } from './rate-limit/counters';
 import { createVerificationRouter } from './router';
@@ -52,8 +53,8 @@ export interface StepUp {
 /** Creates the router, the guard and the new-identifier middleware over one store and one set of options. */
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
-  // Turned on by the `passkeys` and `totp` options (added with those factors).
-  const features: Features = { passkeys: false, totp: false };
+  // Turned on by the `passkeys` and `totp` options.
+  const features: Features = { passkeys: resolved.passkeys !== undefined, totp: false };
   const checker = new PasswordChecker(resolved.bcryptCost, resolved.passwordConcurrency);
   const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
   if (resolved.verifyPassword === undefined) void checker.warmUp();
@@ -63,6 +64,10 @@ export function createStepUp(options: StepUpOptions): StepUp {
     factors: { passkey: features.passkeys, totp: features.totp },
     ownPasswordCheck: resolved.verifyPassword !== undefined,
   });
+  const passkeys =
+    resolved.passkeys === undefined
+      ? undefined
+      : new PasskeyService({ ...resolved, passkeys: resolved.passkeys, service });
   const shared = {
     service,
     authenticate: resolved.authenticate,
@@ -78,6 +83,8 @@ export function createStepUp(options: StepUpOptions): StepUp {
       secret: resolved.secret,
       warnings: resolved.warnings,
       features,
+      verificationHeader: resolved.header,
+      passkeys,
     }),
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now, recordTtlMs: resolved.recordTtlMs }),
     createVerification: createVerificationFactory(shared),

@@ -3,6 +3,7 @@ import type { Principal } from './auth/authenticator';
 import { codeHash, newNumericCode } from './codes';
 import { VerificationError } from './errors';
 import { normalizeIdentifier, normalizeKnown } from './identifiers';
+import { PASSKEY_CHALLENGE_TTL_MS } from './passkeys/passkey-service';
 import type { VerifyPassword } from './password';
 import { isRecordId, newRecordId } from './record-id';
 import {
@@ -80,16 +81,32 @@ export class VerificationService {
 
   /**
    * Saves a new verified identity record of `method` for this requester (and action): for a check
-   * that has just succeeded (a password, a passkey, a TOTP code, or the app's own check).
+   * that has just succeeded (a password, a TOTP code, or the app's own check).
    */
-  async createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
-    const { store, now, recordTtlMs, secret } = this.config;
+  createVerified(requester: Requester, method: VerificationMethod, action: Action | undefined): Promise<VerifiedRecord> {
+    return this.saveVerified(requester, method, {
+      id: newRecordId(),
+      actionRef: action === undefined ? undefined : actionRef(this.config.secret, action),
+    });
+  }
+
+  /**
+   * Saves a verified identity record under an id chosen beforehand and an action already reduced
+   * to its ref: a passkey's record keeps the id and the action of the challenge it answers (the
+   * challenge is consumed first, so the id is used once).
+   */
+  async saveVerified(
+    requester: Requester,
+    method: VerificationMethod,
+    binding: { readonly id: string; readonly actionRef: string | undefined },
+  ): Promise<VerifiedRecord> {
+    const { store, now, recordTtlMs } = this.config;
     const at = now();
     const record: VerifiedRecord = {
-      id: newRecordId(),
+      id: binding.id,
       userId: requester.userId,
       ...(requester.sessionRef !== undefined ? { sessionRef: requester.sessionRef } : {}),
-      ...(action !== undefined ? { actionRef: actionRef(secret, action) } : {}),
+      ...(binding.actionRef !== undefined ? { actionRef: binding.actionRef } : {}),
       status: 'verified',
       method,
       purpose: 'identity',
@@ -258,8 +275,9 @@ export class VerificationService {
 
   /** Makes every record of the user made until now unusable (pending, verified and new-identifier records). */
   revokeAll(userId: string): Promise<void> {
-    // The longest any record can live: a code verified at the end of its life, then a whole record TTL.
-    return this.config.store.revokeAll(userId, this.config.codeTtlMs + this.config.recordTtlMs);
+    // The longest any record can live: a code verified at the end of its life, then a whole record
+    // TTL; and at least a passkey challenge's life, so one made before this call never passes after it.
+    return this.config.store.revokeAll(userId, Math.max(this.config.codeTtlMs + this.config.recordTtlMs, PASSKEY_CHALLENGE_TTL_MS));
   }
 
   /** Bounds the provider call; any failure becomes 502 without the provider's message. */

@@ -1,18 +1,33 @@
 import request from 'supertest';
-import { ROUTER_ENDPOINTS } from '../lib/endpoints';
+import { endpointsFor, type Features } from '../lib/endpoints';
 import { createStepUp, ERROR_STATUS, jwtAuthenticator, openApiDocument, StoreUnavailableError, type OpenApiObject, type RateLimits } from '../lib/index';
 import { brokenStore } from './helpers/broken-store';
 import { startExample } from './helpers/example';
 import { bearer, harness, JWT_SECRET, PASSWORDS, UNLIMITED, type Harness } from './helpers/harness';
 import { AnswerChecker, validateOpenApi } from './helpers/openapi-check';
+import { SoftAuthenticator } from './helpers/soft-authenticator';
 
 const BASE = '/v'; // where the harness mounts the router
-const document = openApiDocument({ basePath: BASE });
+/** Every optional factor on: the document and the harnesses below serve all endpoints. */
+const FEATURES: Features = { passkeys: true, totp: false };
+const PASSKEYS = { rpId: 'bank.example', rpName: 'Example Bank', origin: 'https://bank.example' };
+const WITH_FACTORS = { passkeys: PASSKEYS };
+const ENDPOINTS = endpointsFor(FEATURES);
+const document = openApiDocument({ basePath: BASE, features: FEATURES });
 const check = new AnswerChecker(document);
 
 type Operation = { method: 'post'; path: string };
 /** Every documented operation: each endpoint at its path and at its aliases. */
-const OPERATIONS: Operation[] = ROUTER_ENDPOINTS.flatMap((e) => [e.path, ...e.aliases].map((path) => ({ method: e.method, path })));
+const OPERATIONS: Operation[] = ENDPOINTS.flatMap((e) => [e.path, ...e.aliases].map((path) => ({ method: e.method, path })));
+/** Operations that take the guard's header (a fresh identity record): the shared tests send one. */
+const TAKES_VERIFICATION_ID = new Set(ENDPOINTS.filter((e) => e.takesVerificationId).flatMap((e) => [e.path, ...e.aliases]));
+
+/** Answers of the right shape (base64url fields) for the passkey bodies; what they say is wrong. */
+const SHAPED = { id: 'AAAA', rawId: 'AAAA', type: 'public-key', clientExtensionResults: {} };
+const SHAPED_REGISTRATION = { ...SHAPED, response: { clientDataJSON: 'AAAA', attestationObject: 'AAAA' } };
+const SHAPED_ASSERTION = { ...SHAPED, response: { clientDataJSON: 'AAAA', authenticatorData: 'AAAA', signature: 'AAAA' } };
+/** A passkey for the user port, so the authentication endpoints go on to the store. */
+const SOME_PASSKEY = { id: 'AAAA', publicKey: 'AAAA', counter: 0 };
 
 /** A valid body for each endpoint path (the code ones need a real record for success). */
 const VALID_BODY: Record<string, object> = {
@@ -24,27 +39,38 @@ const VALID_BODY: Record<string, object> = {
     verificationId: 'A'.repeat(32),
     code: '000000',
   },
+  '/web-authn/registration/verify': { response: SHAPED_REGISTRATION },
+  '/web-authn/authentication': {},
+  '/web-authn/authentication/verify': { verificationRecordId: 'A'.repeat(32), response: SHAPED_ASSERTION },
+};
+
+/** A body each endpoint refuses with 400 `request.invalid_input` (default `{}`). */
+const INVALID_BODY: Record<string, object> = {
+  '/web-authn/registration': { unexpected: true },
+  '/web-authn/authentication': { action: 42 },
 };
 
 /** Sends one request and checks its answer against the document. */
 async function call(h: Harness, op: Operation, body: object | string | undefined, options: { user?: string | null; type?: string } = {}) {
   let req = request(h.app)[op.method](`${BASE}${op.path}`);
   if (options.user !== null) req = req.set('Authorization', bearer(options.user ?? 'usr_alice'));
+  if (TAKES_VERIFICATION_ID.has(op.path)) req = req.set('Verification-Id', 'A'.repeat(32));
   if (options.type) req = req.set('Content-Type', options.type);
   const res = body === undefined ? await req : await req.send(body);
   check.operationAnswer(res, op.method, `${BASE}${op.path}`);
   return res;
 }
 
-const limitedHarness = (limits: Partial<RateLimits>) => harness('memory', { limits: { ...UNLIMITED, ...limits } });
+const limitedHarness = (limits: Partial<RateLimits>) => harness('memory', { ...WITH_FACTORS, limits: { ...UNLIMITED, ...limits } });
 
 describe('the OpenAPI document', () => {
-  test('validates as OpenAPI 3.1, at the root and under a base path', async () => {
+  test('validates as OpenAPI 3.1, at the root and under a base path, with and without the optional factors', async () => {
     for (const basePath of [undefined, '/api/verifications']) {
       const doc = openApiDocument(basePath === undefined ? {} : { basePath });
       expect(doc.openapi).toBe('3.1.0');
       expect(await validateOpenApi(doc)).toEqual({ valid: true });
     }
+    expect(await validateOpenApi(document)).toEqual({ valid: true });
   });
 
   test('the validator does refuse a broken document', async () => {
@@ -73,15 +99,21 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(doc.paths)[0]).toBe('/api/verifications/password/verify');
   });
 
-  test('the router has exactly the routes of the endpoint table, which are exactly the documented ones', () => {
-    const stepUp = createStepUp({ authenticate: () => null, users: { findById: () => null } });
-    const routes = (stepUp.router as unknown as { stack: Array<{ route?: { path: string | string[]; methods: Record<string, boolean> } }> }).stack
-      .flatMap((layer) => (layer.route ? [layer.route] : []))
-      .flatMap((route) => [route.path].flat().flatMap((path) => Object.keys(route.methods).map((method) => `${method} ${path}`)));
-    const table = OPERATIONS.map((op) => `${op.method} ${op.path}`);
-    expect(routes.sort()).toEqual([...table].sort());
-    const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path.slice(BASE.length)}`));
-    expect(documented.sort()).toEqual([...table].sort());
+  test('the router has exactly the routes of the endpoint table, which are exactly the documented ones, with and without the optional factors', () => {
+    const users = { findById: () => null, listPasskeys: () => [], savePasskey: () => undefined, updatePasskeyCounter: () => undefined };
+    for (const [features, factorOptions] of [
+      [{ passkeys: false, totp: false }, {}],
+      [FEATURES, WITH_FACTORS],
+    ] as const) {
+      const stepUp = createStepUp({ authenticate: () => null, users, ...factorOptions });
+      const routes = (stepUp.router as unknown as { stack: Array<{ route?: { path: string | string[]; methods: Record<string, boolean> } }> }).stack
+        .flatMap((layer) => (layer.route ? [layer.route] : []))
+        .flatMap((route) => [route.path].flat().flatMap((path) => Object.keys(route.methods).map((method) => `${method} ${path}`)));
+      const table = endpointsFor(features).flatMap((e) => [e.path, ...e.aliases].map((path) => `${e.method} ${path}`));
+      expect(routes.sort()).toEqual([...table].sort());
+      const documented = Object.entries(stepUp.openapi().paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
+      expect(documented.sort()).toEqual([...table].sort());
+    }
   });
 
   test('every documented error answer lists only codes of its status in ERROR_STATUS', () => {
@@ -122,10 +154,22 @@ describe('the OpenAPI document', () => {
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: '', code: '123456' },
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: 'x'.repeat(129), code: '1' },
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: 'id', code: 'x'.repeat(33) },
+      { response: SHAPED_REGISTRATION },
+      { response: { ...SHAPED_REGISTRATION, type: 'other' } },
+      { response: { ...SHAPED_REGISTRATION, response: { clientDataJSON: 'AAAA' } } },
+      { response: { ...SHAPED_REGISTRATION, id: 'not base64url!' } },
+      { response: { ...SHAPED_REGISTRATION, id: 'A'.repeat(1365) } },
+      { response: { ...SHAPED_REGISTRATION, response: { ...SHAPED_REGISTRATION.response, transports: ['internal', 'USB'] } } },
+      { verificationRecordId: 'A'.repeat(32), response: SHAPED_ASSERTION },
+      { verificationRecordId: 'A'.repeat(32), response: { ...SHAPED_ASSERTION, clientExtensionResults: undefined } },
+      { verificationRecordId: 'A'.repeat(32), response: { ...SHAPED_ASSERTION, response: { ...SHAPED_ASSERTION.response, signature: '' } } },
+      { verificationRecordId: '', response: SHAPED_ASSERTION },
+      { action: { type: 'transfer', amount: '1.00' } },
+      { action: 42 },
     ];
     const ajv = new (require('ajv/dist/2020').default)({ strict: false });
     ajv.addSchema(document, 'doc');
-    for (const endpoint of ROUTER_ENDPOINTS) {
+    for (const endpoint of ENDPOINTS) {
       const body = endpoint.body;
       if (body === undefined) continue;
       const validate = ajv.getSchema(`doc#/components/schemas/${body.name}`);
@@ -148,7 +192,7 @@ describe('the OpenAPI document', () => {
 describe('every real answer of the router is documented', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await harness('memory');
+    h = await harness('memory', WITH_FACTORS);
   });
   afterAll(() => h.close());
 
@@ -158,7 +202,7 @@ describe('every real answer of the router is documented', () => {
     });
     test('400 request.invalid_json and request.invalid_input', async () => {
       expect((await call(h, op, '{"oops": ', { type: 'application/json' })).body.code).toBe('request.invalid_json');
-      expect((await call(h, op, {})).body.code).toBe('request.invalid_input');
+      expect((await call(h, op, INVALID_BODY[op.path] ?? {})).body.code).toBe('request.invalid_input');
     });
     test('413 over the body limit, 415 for a non-JSON body', async () => {
       expect((await call(h, op, { padding: 'x'.repeat(17 * 1024) })).status).toBe(413);
@@ -171,9 +215,11 @@ describe('every real answer of the router is documented', () => {
       await limited.close();
     });
     test('503 when the store is unreachable, 500 on a bug', async () => {
-      const down = await harness('memory', brokenStore(() => new StoreUnavailableError()));
+      const down = await harness('memory', { ...WITH_FACTORS, ...brokenStore(() => new StoreUnavailableError()) });
+      down.passkeys.set('usr_alice', [SOME_PASSKEY]);
       expect((await call(down, op, VALID_BODY[op.path])).body.code).toBe('verification.unavailable');
-      const buggy = await harness('memory', { ...brokenStore(() => new Error('a bug')), onUnexpectedError: () => undefined });
+      const buggy = await harness('memory', { ...WITH_FACTORS, ...brokenStore(() => new Error('a bug')), onUnexpectedError: () => undefined });
+      buggy.passkeys.set('usr_alice', [SOME_PASSKEY]);
       expect((await call(buggy, op, VALID_BODY[op.path])).body.code).toBe('server.internal_error');
     });
   });
@@ -247,6 +293,64 @@ describe('every real answer of the router is documented', () => {
       await call(limited, op, { identifier, verificationId: id, code: wrong(code) });
       expect((await call(limited, op, { identifier, verificationId: id, code })).body.code).toBe('verification.too_many_attempts');
       await limited.close();
+    });
+  });
+
+  describe('the passkey endpoints', () => {
+    const post = (path: string) => ({ method: 'post', path }) as const;
+    const auth = (user = 'usr_alice') => bearer(user);
+    const identity = async () =>
+      (await request(h.app).post(`${BASE}/password/verify`).set('Authorization', auth()).send({ password: PASSWORDS.usr_alice }).expect(201)).body
+        .verificationRecordId as string;
+    const answer = (op: ReturnType<typeof post>, res: request.Response) => {
+      check.operationAnswer(res, op.method, `${BASE}${op.path}`);
+      return res;
+    };
+    const start = post('/web-authn/registration');
+    const finish = post('/web-authn/registration/verify');
+    const begin = post('/web-authn/authentication');
+    const verify = post('/web-authn/authentication/verify');
+
+    test('registration: 200 with a fresh identity record, the guard\'s 403s without one; 201 or 422 for the answer', async () => {
+      const refused = async (id: string | undefined, user = 'usr_alice') => {
+        const req = request(h.app).post(`${BASE}${start.path}`).set('Authorization', auth(user));
+        return answer(start, await (id === undefined ? req : req.set('Verification-Id', id)));
+      };
+      expect((await refused(undefined)).body.code).toBe('verification.required');
+      expect((await refused('B'.repeat(32))).body.code).toBe('verification.invalid');
+      const bound = await request(h.app)
+        .post(`${BASE}/password/verify`)
+        .set('Authorization', auth())
+        .send({ password: PASSWORDS.usr_alice, action: { type: 'transfer', amount: '1.00' } })
+        .expect(201);
+      expect((await refused(bound.body.verificationRecordId)).body.code).toBe('verification.insufficient');
+      expect((await refused(undefined, 'usr_unknown')).body.code).toBe('verification.no_available_method');
+
+      const authenticator = new SoftAuthenticator({ origin: PASSKEYS.origin });
+      const options = (await answer(start, await request(h.app).post(`${BASE}${start.path}`).set('Authorization', auth()).set('Verification-Id', await identity()))).body;
+      const wrong = await request(h.app).post(`${BASE}${finish.path}`).set('Authorization', auth()).send({ response: authenticator.createCredential(options.registrationOptions, { userVerified: false }) });
+      expect(answer(finish, wrong).body.code).toBe('verification.invalid_credentials');
+      const again = (await request(h.app).post(`${BASE}${start.path}`).set('Authorization', auth()).set('Verification-Id', await identity())).body;
+      const saved = await request(h.app).post(`${BASE}${finish.path}`).set('Authorization', auth()).send({ response: authenticator.createCredential(again.registrationOptions) });
+      expect(answer(finish, saved).status).toBe(201);
+
+      // Authentication: 201, then 200; 404 for an unknown record; 422 for a bad answer; 403 for a user without a passkey.
+      const options2 = answer(begin, await request(h.app).post(`${BASE}${begin.path}`).set('Authorization', auth()).send({})).body;
+      const ok = await request(h.app)
+        .post(`${BASE}${verify.path}`)
+        .set('Authorization', auth())
+        .send({ verificationRecordId: options2.verificationRecordId, response: authenticator.getAssertion(options2.authenticationOptions) });
+      expect(answer(verify, ok).status).toBe(200);
+      const unknown = await request(h.app).post(`${BASE}${verify.path}`).set('Authorization', auth()).send(VALID_BODY[verify.path]);
+      expect(answer(verify, unknown).body.code).toBe('verification_record.not_found');
+      const options3 = (await request(h.app).post(`${BASE}${begin.path}`).set('Authorization', auth()).send({})).body;
+      const bad = await request(h.app)
+        .post(`${BASE}${verify.path}`)
+        .set('Authorization', auth())
+        .send({ verificationRecordId: options3.verificationRecordId, response: authenticator.getAssertion(options3.authenticationOptions, { userVerified: false }) });
+      expect(answer(verify, bad).body.code).toBe('verification.invalid_credentials');
+      const none = await request(h.app).post(`${BASE}${begin.path}`).set('Authorization', auth('usr_bob')).send({});
+      expect(answer(begin, none).body.code).toBe('verification.no_available_method');
     });
   });
 

@@ -49,14 +49,14 @@ describe('loadOptionalPeer', () => {
 });
 
 describe('the senders without their SDKs installed', () => {
-  const SDKS = ['twilio', '@sendgrid/mail', '@sendgrid/client'];
+  const SDKS = ['twilio', '@sendgrid/mail', '@sendgrid/client', '@simplewebauthn/server'];
   /** Each case stands for an app missing only the packages it mocks away. */
   beforeEach(() => {
     for (const name of SDKS) jest.dontMock(name);
     jest.resetModules();
   });
 
-  it('the library loads, and a step-up without senders works, with neither twilio nor SendGrid installed', () => {
+  it('the library loads, and a step-up without senders or passkeys works, with neither twilio, SendGrid nor @simplewebauthn/server installed', () => {
     jest.isolateModules(() => {
       for (const name of SDKS) {
         jest.doMock(name, () => { throw moduleNotFound(name); });
@@ -98,6 +98,23 @@ describe('the senders without their SDKs installed', () => {
       const error = thrownBy(() => sendgridSender(SENDGRID_OPTIONS));
       expect(error).toBeInstanceOf(TypeError);
       expect(error.message).toMatch(/^express-step-up: sendgridSender: the package "@sendgrid\/client" is not installed.*npm install @sendgrid\/client/);
+    });
+  });
+
+  it('createStepUp({ passkeys }) throws a TypeError telling to install @simplewebauthn/server', () => {
+    jest.isolateModules(() => {
+      jest.doMock('@simplewebauthn/server', () => { throw moduleNotFound('@simplewebauthn/server'); });
+      const { createStepUp } = require('../lib/index') as typeof import('../lib/index');
+      const users = { findById: () => null, listPasskeys: () => [], savePasskey: () => undefined, updatePasskeyCounter: () => undefined };
+      const passkeys = { rpId: 'bank.example', rpName: 'Example Bank', origin: 'https://bank.example' };
+      const error = thrownBy(() => createStepUp({ authenticate: () => null, users, secret: 'x'.repeat(32), passkeys }));
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toBe(
+        'express-step-up: createStepUp: the package "@simplewebauthn/server" is not installed. It is an optional peer dependency of ' +
+          'express-step-up, needed only by the `passkeys` option: run `npm install @simplewebauthn/server`. [ERR_STEP_UP_PACKAGE_MISSING]',
+      );
+      // An invalid passkeys option is still reported as such before the package is looked for.
+      expect(() => createStepUp({ authenticate: () => null, users, secret: 'x'.repeat(32), passkeys: { ...passkeys, rpId: 'Bank' } })).toThrow(/rpId/);
     });
   });
 

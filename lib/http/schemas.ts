@@ -39,6 +39,100 @@ export const recordAnswer = z.object({
 });
 
 
+/**
+ * Passkeys (WebAuthn). The browser's answers are checked for their shape here (objects of
+ * base64url strings, each bounded); what they say is checked by @simplewebauthn/server.
+ */
+const base64url = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, 'base64url');
+/** A credential id is at most 1023 bytes (WebAuthn §5.8.3): 1364 base64url characters. */
+const credentialId = base64url(1364);
+const credentialFields = {
+  id: credentialId,
+  rawId: credentialId,
+  type: z.literal('public-key'),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string().max(64), z.unknown()).default({}),
+};
+
+export const registrationResponseSchema = z
+  .object({
+    ...credentialFields,
+    response: z.object({
+      clientDataJSON: base64url(4096),
+      attestationObject: base64url(12288),
+      authenticatorData: base64url(8192).optional(),
+      transports: z.array(z.string().regex(/^[a-z-]{1,32}$/)).max(8).optional(),
+      publicKeyAlgorithm: z.int().optional(),
+      publicKey: base64url(4096).optional(),
+    }),
+  })
+  .meta({ description: 'The browser\'s RegistrationResponseJSON (`startRegistration()` of @simplewebauthn/browser, or `credential.toJSON()`).' });
+
+export const authenticationResponseSchema = z
+  .object({
+    ...credentialFields,
+    response: z.object({
+      clientDataJSON: base64url(4096),
+      authenticatorData: base64url(8192),
+      signature: base64url(2048),
+      userHandle: base64url(128).optional(),
+    }),
+  })
+  .meta({ description: 'The browser\'s AuthenticationResponseJSON (`startAuthentication()` of @simplewebauthn/browser, or `credential.toJSON()`).' });
+
+export const passkeyRegistrationVerifyBody = z.object({ response: registrationResponseSchema });
+export const passkeyAuthenticationBody = z.object({ action: actionSchema.optional() });
+export const passkeyAuthenticationVerifyBody = z.object({
+  verificationRecordId: z.string().min(1).max(128).meta({ description: 'The `verificationRecordId` answered by POST /web-authn/authentication.' }),
+  response: authenticationResponseSchema,
+});
+
+const credentialDescriptor = z.looseObject({ id: z.string().min(1), type: z.literal('public-key'), transports: z.array(z.string()).optional() });
+
+export const registrationOptionsAnswer = z.object({
+  registrationOptions: z
+    .looseObject({
+      challenge: z.string().min(1),
+      rp: z.looseObject({ name: z.string(), id: z.string().optional() }),
+      user: z.looseObject({ id: z.string().min(1), name: z.string(), displayName: z.string() }),
+      pubKeyCredParams: z.array(z.looseObject({ type: z.literal('public-key'), alg: z.int() })),
+      timeout: z.int().positive().optional(),
+      excludeCredentials: z.array(credentialDescriptor).optional(),
+      authenticatorSelection: z.looseObject({ userVerification: z.literal('required') }),
+      attestation: z.string().optional(),
+    })
+    .meta({
+      description:
+        'PublicKeyCredentialCreationOptionsJSON for `startRegistration({ optionsJSON })` of @simplewebauthn/browser: user ' +
+        'verification required, the user\'s passkeys excluded. The challenge can be answered once, within 5 minutes.',
+    }),
+});
+
+export const passkeyCredentialAnswer = z.object({
+  credentialId: z.string().min(1).meta({ description: 'The id (base64url) of the passkey now saved for the user.' }),
+});
+
+export const authenticationOptionsAnswer = recordAnswer.extend({
+  authenticationOptions: z
+    .looseObject({
+      challenge: z.string().min(1),
+      rpId: z.string().optional(),
+      timeout: z.int().positive().optional(),
+      allowCredentials: z.array(credentialDescriptor),
+      userVerification: z.literal('required'),
+    })
+    .meta({
+      description:
+        'PublicKeyCredentialRequestOptionsJSON for `startAuthentication({ optionsJSON })` of @simplewebauthn/browser, over ' +
+        'the user\'s passkeys, user verification required. Its challenge can be answered once, until `expiresAt`.',
+    }),
+});
+
 /** What a guard refusal tells a client to ask the user for. */
 export const requirementSchema = z
   .object({

@@ -18,6 +18,15 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   });
 }
 
+/**
+ * For endpoints that take no body: nothing, or an empty JSON object (what some clients always
+ * send), passes; anything else is 400 `request.invalid_input` rather than silently ignored.
+ */
+export function parseNoBody(body: unknown): void {
+  const empty = body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0);
+  if (!empty) throw new VerificationError('request.invalid_input', { message: 'This endpoint takes no body.', details: { field: 'body' } });
+}
+
 /** The submitted value at a path (zod 4 issues do not carry it), only to tell "missing" from "wrong type". */
 function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
   let value = body;

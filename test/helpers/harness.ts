@@ -10,8 +10,10 @@ import {
   RedisStore,
   type CodeMessage,
   type RateLimits,
+  type StepUp,
   type StepUpOptions,
   type StepUpUser,
+  type StoredPasskey,
   type VerificationStore,
 } from '../../lib/index';
 
@@ -69,6 +71,9 @@ export async function testRedisClient(): Promise<Redis> {
 
 export interface Harness {
   app: express.Express;
+  stepUp: StepUp;
+  /** The users' passkeys, as the app's user port keeps them (used with the `passkeys` option). */
+  passkeys: Map<string, StoredPasskey[]>;
   store: VerificationStore;
   sent: CodeMessage[];
   redis: Redis | undefined;
@@ -91,9 +96,16 @@ export async function harness(
   const prefix = shared.prefix ?? `h:${randomBytes(6).toString('hex')}:`;
   const redis = kind === 'redis' ? await testRedisClient() : undefined;
   const store = redis ? new RedisStore({ client: redis, prefix }) : new MemoryStore(options.now ? { now: options.now } : {});
+  const passkeys = new Map<string, StoredPasskey[]>();
   const stepUp = createStepUp({
     authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
-    users: { findById: (id) => users.get(id) ?? null },
+    users: {
+      findById: (id) => users.get(id) ?? null,
+      listPasskeys: (id) => passkeys.get(id) ?? [],
+      savePasskey: (id, passkey) => void passkeys.set(id, [...(passkeys.get(id) ?? []), passkey]),
+      updatePasskeyCounter: (id, credentialId, counter) =>
+        void passkeys.set(id, (passkeys.get(id) ?? []).map((p) => (p.id === credentialId ? { ...p, counter } : p))),
+    },
     store,
     secret: SHARED_SECRET,
     sender: { send: async (message) => void sent.push(message) },
@@ -112,7 +124,7 @@ export async function harness(
   app.post('/bind-email', express.json(), stepUp.requireVerification(), stepUp.requireNewIdentifier({ type: 'email' }), (req, res) =>
     res.json({ bound: req.newIdentifier }),
   );
-  return { app, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
+  return { app, stepUp, passkeys, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
 }
 
 /**
