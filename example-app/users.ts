@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
-import type { StepUpUser, UserLookup } from '../lib/index';
-
-/** A passkey as the library hands it to `savePasskey`. */
-type StoredPasskey = Parameters<NonNullable<UserLookup['savePasskey']>>[1];
+import type { StepUpUser, StoredPasskey, UserLookup } from '../lib/index';
 
 interface DemoUser {
   id: string;

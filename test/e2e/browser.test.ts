@@ -9,10 +9,10 @@
  */
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Locator, type Page } from 'playwright-core';
 import { describeAction, type RateLimits } from '../../lib/index';
 import { ALICE, BOB, startExample } from '../helpers/example';
 
@@ -75,6 +75,40 @@ async function serve(limits: RateLimits): Promise<Served> {
   };
 }
 
+/**
+ * An example app that passkeys work with: the page is opened at http://localhost:<port>, the
+ * origin the app expects by default (WebAuthn refuses an IP address as relying party id, so the
+ * 127.0.0.1 address the other tests use cannot have passkeys). The port is known before the app is
+ * built, so the app's default WEBAUTHN_ORIGIN (from PORT) is the page's origin.
+ */
+async function serveOnLocalhost(limits: RateLimits): Promise<Served> {
+  const server: Server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const ex = await startExample('memory', { PORT: String(port) }, { limits });
+  server.on('request', ex.app);
+  return {
+    ex,
+    baseUrl: `http://localhost:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ex.close();
+    },
+  };
+}
+
+/** A CDP virtual authenticator in the page's browser: a platform authenticator that verifies the user at once. */
+async function addVirtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  return { cdp, authenticatorId };
+}
+
 /** A verification request the page sent, with its JSON body. */
 interface SentRequest {
   path: string;
@@ -114,8 +148,8 @@ describe('demo page in a browser', () => {
     await main?.close();
   });
 
-  async function serveForThisTest(limits: RateLimits): Promise<Served> {
-    const served = await serve(limits);
+  async function serveForThisTest(limits: RateLimits, where: 'ip' | 'localhost' = 'ip'): Promise<Served> {
+    const served = where === 'localhost' ? await serveOnLocalhost(limits) : await serve(limits);
     extra.push(served);
     return served;
   }
@@ -388,6 +422,69 @@ describe('demo page in a browser', () => {
     expect(await form.getByLabel('Email', { exact: true }).inputValue()).toBe(BOB.email);
     expect(await form.getByLabel('Password', { exact: true }).inputValue()).toBe(BOB.password);
     expectCleanRun(tab, []);
+  });
+
+  /** The names of the methods the dialog offers (its visible options), in order. */
+  async function offeredMethods(dialog: Locator): Promise<string[]> {
+    const names = await dialog.locator('label.method:not([hidden]) .method-name').allTextContents();
+    // One method only: the choice is hidden, and the dialog shows that method's panel directly.
+    return (await dialog.locator('#verify-methods').isHidden()) ? names.slice(0, 1) : names;
+  }
+
+  describe('passkeys and an authenticator app', () => {
+    test('a passkey: added from the Security area after an identity check, then used for a payout and a bound transfer', async () => {
+      const served = await serveForThisTest({}, 'localhost');
+      const tab = await openTab(DESKTOP, served.baseUrl);
+      const { page, dialog } = tab;
+      const { cdp, authenticatorId } = await addVirtualAuthenticator(page);
+      await signIn(tab, ALICE);
+      const requests = recordVerificationRequests(page);
+      const security = page.getByRole('region', { name: 'Security' });
+      await security.getByText('No passkey yet.').waitFor();
+
+      // Adding a passkey needs a recent identity check: the dialog, with the methods Alice has.
+      await security.getByRole('button', { name: 'Add a passkey' }).click();
+      await dialog.waitFor();
+      expect(await dialog.locator('#verify-reason').textContent()).toBe("To add a passkey, confirm it's you.");
+      expect(await offeredMethods(dialog)).toEqual(['Password', 'Code by email', 'Code by text message']);
+      await dialog.getByLabel('Password', { exact: true }).fill(ALICE.password);
+      await dialog.getByRole('button', { name: 'Verify' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#passkey-result', /Passkey added/)).toBe("Passkey added. Next time, confirm it's you with it.");
+      await security.getByText('1 passkey registered.').waitFor();
+
+      // The authenticator holds one credential for this relying party; the app saved its public key.
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials).toHaveLength(1);
+      expect(credentials[0]!.rpId).toBe('localhost');
+      const saved = await served.ex.users.listPasskeys(ALICE.id);
+      expect(saved.map((passkey) => passkey.id)).toEqual([Buffer.from(credentials[0]!.credentialId, 'base64').toString('base64url')]);
+
+      // A payout: the dialog now offers the passkey first, and it is enough.
+      await page.getByRole('button', { name: 'Send payout' }).click();
+      await dialog.waitFor();
+      expect(await offeredMethods(dialog)).toEqual(['Passkey', 'Password', 'Code by email', 'Code by text message']);
+      expect(await dialog.getByRole('radio', { name: /Passkey/ }).isChecked()).toBe(true);
+      await waitForFocus(page, 'verify-submit');
+      await dialog.getByRole('button', { name: 'Use passkey' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#payout-result', /accepted/)).toContain(`Payout of $125.50 to ${DESTINATION} accepted.`);
+      const signedOnce = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount;
+      expect(signedOnce).toBeGreaterThan(0);
+
+      // A transfer: the passkey's challenge is bound to exactly this transfer.
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      expect(await dialog.locator('#verify-approval-text').textContent()).toBe(APPROVAL);
+      await dialog.getByRole('button', { name: 'Use passkey' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#transfer-result', /done/)).toMatch(/^Transfer of 250\.00 EUR to NL91ABNA0417164300 done\./);
+      const challenges = requests.filter((request) => request.path === '/web-authn/authentication');
+      expect(challenges.map((request) => request.body)).toEqual([{}, { action: TRANSFER }]);
+      expect(requests.filter((request) => request.path === '/web-authn/authentication/verify')).toHaveLength(2);
+      expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount).toBeGreaterThan(signedOnce);
+      expectCleanRun(tab, [ALICE.password]);
+    });
   });
 
   describe('on a phone', () => {
