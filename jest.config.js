@@ -30,6 +30,7 @@ const HTTP_TESTS = [
   'presets',
   'providers-flow',
   'rate-limits',
+  'totp',
   'readme',
   'redis-outage',
   'verification-codes',

@@ -10,6 +10,9 @@ import {
   recordAnswer,
   registrationOptionsAnswer,
   sendCodeBody,
+  totpCodeBody,
+  totpEnrollmentAnswer,
+  totpVerifyBody,
   verifyCodeBody,
 } from './http/schemas';
 
@@ -34,10 +37,15 @@ export interface RouterEndpoint {
   readonly takesVerificationId?: boolean;
   /** The option that turns the endpoint on (`passkeys`, `totp`); absent: always served. */
   readonly feature?: Feature;
-  readonly success: { readonly status: 200 | 201; readonly description: string; readonly schema: z.ZodType; readonly name: string };
+  readonly success: SuccessAnswer;
   /** The refusals of this endpoint, beside the `ROUTER_ERRORS` that every endpoint may answer. */
   readonly errors: readonly ErrorCode[];
 }
+
+/** The success answer of an endpoint: a JSON body of `schema` (its component is `name`), or 204 without a body. */
+export type SuccessAnswer =
+  | { readonly status: 200 | 201; readonly description: string; readonly schema: z.ZodType; readonly name: string }
+  | { readonly status: 204; readonly description: string };
 
 /** Factors an app turns on with an option of createStepUp; their endpoints are served only then. */
 export type Feature = 'passkeys' | 'totp';
@@ -171,5 +179,51 @@ export const ROUTER_ENDPOINTS: readonly RouterEndpoint[] = [
     feature: 'passkeys',
     success: { status: 200, description: 'The verified record.', ...record },
     errors: ['verification_record.not_found', 'verification.invalid_credentials'],
+  },
+  {
+    method: 'post',
+    path: '/totp/enrollment',
+    aliases: [],
+    operationId: 'startTotpEnrollment',
+    summary: 'Start enrolling an authenticator app (TOTP)',
+    description:
+      'Takes no body; the header carries the id of a verified identity record of this user, any method, at most 10 ' +
+      'minutes old, which this call consumes. Draws a new TOTP secret (RFC 6238: SHA1, 6 digits, 30 s) and keeps it, encrypted, ' +
+      'as the user\'s pending enrollment for 10 minutes, in this session. Show the secret or the key URI (as a QR ' +
+      'code) and confirm with POST /totp/enrollment/verify. Refusals are the guard\'s.',
+    takesVerificationId: true,
+    feature: 'totp',
+    success: { status: 200, description: 'The new secret, to add to an authenticator app.', schema: totpEnrollmentAnswer, name: 'TotpEnrollmentAnswer' },
+    errors: ['verification.required', 'verification.invalid', 'verification.insufficient', 'verification.no_available_method'],
+  },
+  {
+    method: 'post',
+    path: '/totp/enrollment/verify',
+    aliases: [],
+    operationId: 'confirmTotpEnrollment',
+    summary: 'Confirm TOTP enrollment with a first code',
+    description:
+      'Checks a code of the pending enrollment\'s secret (±1 step); on success the app saves the encrypted secret ' +
+      'and the enrollment ends. A wrong code keeps the enrollment (try again); wrong codes count against the ' +
+      'user\'s failure budget shared with passwords.',
+    body: { schema: totpCodeBody, name: 'TotpCodeBody' },
+    feature: 'totp',
+    success: { status: 204, description: 'TOTP is enrolled.' },
+    errors: ['verification_record.not_found', 'verification.invalid_credentials', 'verification.too_many_attempts'],
+  },
+  {
+    method: 'post',
+    path: '/totp/verify',
+    aliases: [],
+    operationId: 'verifyTotp',
+    summary: 'Verify a TOTP code',
+    description:
+      'Checks a code of the user\'s enrolled secret (±1 step) and answers a verified record of method `totp`. Each ' +
+      'time step is accepted once per user: a code already used is refused. A wrong code, a used one, and a user ' +
+      'without TOTP get the same answer. Wrong codes count against the user\'s failure budget shared with passwords.',
+    body: { schema: totpVerifyBody, name: 'TotpVerifyBody' },
+    feature: 'totp',
+    success: { status: 201, description: 'A verified TOTP record.', ...record },
+    errors: ['verification.invalid_credentials', 'verification.too_many_attempts'],
   },
 ];

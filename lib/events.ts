@@ -28,7 +28,7 @@ export type AuditEventType =
   | 'new_identifier.redeemed'
   /** A new-identifier redemption was refused. */
   | 'new_identifier.refused'
-  /** A factor was added to the user's account (`method`: `passkey`), after a fresh identity verification. */
+  /** A factor was added to the user's account (`method`: `passkey` or `totp`), after a fresh identity verification. */
   | 'factor.enrolled';
 
 /**

@@ -8,7 +8,7 @@
  * exported here for server-side callers (tests, server-to-server fetches).
  */
 export { createStepUp, type StepUp } from './step-up';
-export type { StepUpOptions } from './options';
+export type { StepUpOptions, TotpOptions } from './options';
 export type { AuditEvent, AuditEventType } from './events';
 export { DEFAULT_LIMITS, type RateLimits, type LimitWindow } from './rate-limit/limits';
 export type { RequireVerification, RequireVerificationOptions, VerificationContext } from './guard';

@@ -131,11 +131,12 @@ function byStatus(codes: readonly ErrorCode[]): Array<[number, ErrorCode[]]> {
 
 function operation(endpoint: RouterEndpoint, path: string, basePath: string): OpenApiObject {
   const alias = path !== endpoint.path;
+  const { success } = endpoint;
   const responses: OpenApiObject = {
-    [endpoint.success.status]: {
-      description: endpoint.success.description,
-      headers: headersOf(endpoint.success.status, 'router'),
-      content: { 'application/json': { schema: schemaRef(endpoint.success.name) } },
+    [success.status]: {
+      description: success.description,
+      headers: headersOf(success.status, 'router'),
+      ...('schema' in success ? { content: { 'application/json': { schema: schemaRef(success.name) } } } : {}),
     },
   };
   for (const [status, codes] of byStatus([...ROUTER_ERRORS, ...endpoint.errors])) responses[status] = errorResponse(codes, 'router');
@@ -167,7 +168,7 @@ function componentSchemas(endpoints: readonly RouterEndpoint[]): Record<string, 
   answers.add(requirementSchema, { id: 'VerificationRequirement' });
   answers.add(actionSchema, { id: 'RequiredAction' });
   answers.add(recordAnswer, { id: 'VerificationRecordAnswer' });
-  for (const { success } of endpoints) if (!answers.has(success.schema)) answers.add(success.schema, { id: success.name });
+  for (const { success } of endpoints) if ('schema' in success && !answers.has(success.schema)) answers.add(success.schema, { id: success.name });
   for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) answers.add(errorBodyOf(code), { id: errorSchemaName(code) });
 
   const convert = (registry: typeof requests, io: 'input' | 'output') =>

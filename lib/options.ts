@@ -82,6 +82,16 @@ export interface StepUpOptions {
    * `@simplewebauthn/server` package, and `users.listPasskeys`, `savePasskey` and `updatePasskeyCounter`.
    */
   passkeys?: PasskeyOptions | undefined;
+  /**
+   * Turns on TOTP (authenticator apps, RFC 6238) as a step-up factor: the `/totp/*` endpoints.
+   * Needs `users.saveTotpSecret`, and `users.findById` reporting the saved value as `totpSecret`.
+   */
+  totp?: TotpOptions | undefined;
+}
+
+export interface TotpOptions {
+  /** The name authenticator apps show beside the account, e.g. `'Example Bank'`: 1 to 64 characters, no `:`. */
+  issuer: string;
 }
 
 export interface ResolvedOptions {
@@ -106,6 +116,8 @@ export interface ResolvedOptions {
   readonly onUnexpectedError: ((error: unknown) => void) | undefined;
   readonly now: () => number;
   readonly passkeys: ResolvedPasskeys | undefined;
+  /** Absent when TOTP is off. */
+  readonly totp: { readonly issuer: string } | undefined;
 }
 
 const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
@@ -131,7 +143,10 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'onUnexpectedError',
   'now',
   'passkeys',
+  'totp',
 ];
+
+const TOTP_OPTION_KEYS: readonly (keyof TotpOptions)[] = ['issuer'];
 
 const MIN_SECRET_BYTES = 32;
 
@@ -179,6 +194,31 @@ function checkedClock(clock: (() => number) | undefined): () => number {
     throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`now` must be a function returning epoch milliseconds');
   }
   return () => Math.floor(clock());
+}
+
+/**
+ * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
+ * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
+ */
+function totpOptions(totp: TotpOptions | undefined, users: UserLookup): ResolvedOptions['totp'] {
+  if (totp === undefined) return undefined;
+  if (typeof totp !== 'object' || totp === null) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "`totp` is an object, e.g. { issuer: 'Example Bank' }");
+  rejectUnknownOptions('totp', totp, TOTP_OPTION_KEYS);
+  const { issuer } = totp;
+  // No control characters (C0, DEL, C1); \p{Cc} covers all three.
+  if (typeof issuer !== 'string' || issuer.trim().length === 0 || issuer.length > 64 || issuer.includes(':') || /\p{Cc}/u.test(issuer)) {
+    throw new StepUpConfigError(
+      'ERR_STEP_UP_INVALID_OPTION',
+      "`totp.issuer` is the name authenticator apps show, 1 to 64 printable characters without ':', e.g. 'Example Bank'",
+    );
+  }
+  if (typeof users.saveTotpSecret !== 'function') {
+    throw new StepUpConfigError(
+      'ERR_STEP_UP_MISSING_OPTION',
+      '`totp` needs `users.saveTotpSecret(userId, sealedSecret)` to keep a confirmed secret (and `users.findById` reporting it as `totpSecret`)',
+    );
+  }
+  return { issuer };
 }
 
 /** The counters beside the records, when the store is one of the library's own. */
@@ -244,5 +284,6 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     onUnexpectedError,
     now,
     passkeys: resolvePasskeys(options.passkeys, options.users),
+    totp: totpOptions(options.totp, options.users),
   };
 }

@@ -15,6 +15,8 @@ import {
   passkeyRegistrationVerifyBody,
   passwordBody,
   sendCodeBody,
+  totpCodeBody,
+  totpVerifyBody,
   verifyCodeBody,
 } from './http/schemas';
 import { unknownRoute } from './http/unknown-route';
@@ -26,6 +28,7 @@ import type { FailureBudget } from './rate-limit/failure-budget';
 import { createLimiters, PASSWORD_FAILURES_PROPERTY } from './rate-limit/limiters';
 import type { ResolvedLimits } from './rate-limit/limits';
 import type { Identifier, RecordPurpose, Requester, VerificationMethod, VerificationRecord } from './records';
+import type { TotpService } from './totp/totp-service';
 import type { VerificationService } from './verification-service';
 import type { Warnings } from './warnings';
 
@@ -45,6 +48,8 @@ export interface RouterConfig {
   readonly verificationHeader: string;
   /** Passkeys, with the `passkeys` option. */
   readonly passkeys: PasskeyService | undefined;
+  /** TOTP, with the `totp` option. */
+  readonly totp: TotpService | undefined;
 }
 
 /** The paths of one endpoint of the table in lib/endpoints.ts (the OpenAPI document is made from it too). */
@@ -257,6 +262,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
   );
 
   if (config.passkeys !== undefined) addPasskeyRoutes(router, config, config.passkeys, verificationStep);
+  if (config.totp !== undefined) addTotpRoutes(router, config, config.totp, verificationStep, limiters.passwordFailures);
 
   // A known path with another method: 405 with Allow. Any other path under the router: 404.
   router.use(unknownRoute(endpointsFor(config.features)));
@@ -349,28 +355,99 @@ function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: Passke
 }
 
 /**
+ * The TOTP endpoints (served with the `totp` option). Enrolling takes the id of a fresh identity
+ * record in the guard's header, consumed; confirming and verifying share the password failure
+ * budget. See TotpService for the checks.
+ */
+function addTotpRoutes(router: Router, config: RouterConfig, totp: TotpService, verificationStep: VerificationStep, failures: FailureBudget): void {
+  const { service, audit } = config;
+
+  router.post(
+    pathsOf('startTotpEnrollment'),
+    withoutBody,
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      let identity: VerificationRecord;
+      try {
+        identity = await consumeFreshIdentity(service, requester, req.get(config.verificationHeader));
+      } catch (error) {
+        if (error instanceof VerificationError) audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
+        throw error;
+      }
+      audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+      res.status(200).json(await totp.startEnrollment(requester));
+    }),
+  );
+
+  router.post(
+    pathsOf('confirmTotpEnrollment'),
+    validated(totpCodeBody),
+    failures.reserve,
+    asyncHandler(async (req, res) => {
+      const requester = requesterOf(req);
+      try {
+        await settledBy(failures, async () => {
+          try {
+            await totp.confirmEnrollment(requester, inputOf(req, totpCodeBody).code);
+          } catch (error) {
+            throw withRemainingAttempts(req, error);
+          }
+        })(req);
+      } catch (error) {
+        const code = toVerificationError(error).code;
+        const type = failureEvent(code);
+        if (type) audit.emit(req, { type, userId: requester.userId, method: 'totp', reason: code });
+        throw error;
+      }
+      res.status(204).end();
+      audit.emit(req, { type: 'factor.enrolled', userId: requester.userId, method: 'totp' });
+    }),
+  );
+
+  router.post(
+    pathsOf('verifyTotp'),
+    validated(totpVerifyBody),
+    failures.reserve,
+    verificationStep(
+      () => 'totp',
+      settledBy(failures, async (req) => {
+        const { code, action } = inputOf(req, totpVerifyBody);
+        try {
+          return await totp.verify(requesterOf(req), code, action as Action | undefined);
+        } catch (error) {
+          throw withRemainingAttempts(req, error);
+        }
+      }),
+      201,
+      'verification.created',
+    ),
+  );
+}
+
+/**
  * Runs a check that took a slot of a failure budget, and settles the slot before answering: a
  * success gives it back; so does a check that could not be carried out (503
  * `verification.unavailable`: the store, the user lookup or the password hashing queue was not
  * available, so nothing was compared, or the password was right and its record could not be
- * saved). Every other failure keeps it (fails closed).
+ * saved). Every other failure keeps it (fails closed): a wrong password or TOTP code, a TOTP code
+ * already used, and a TOTP enrollment that is not there (404) all count.
  */
-function settledBy(budget: FailureBudget, run: (req: Request) => Promise<VerificationRecord>): (req: Request) => Promise<VerificationRecord> {
+function settledBy<T>(budget: FailureBudget, run: (req: Request) => Promise<T>): (req: Request) => Promise<T> {
   return async (req) => {
-    let record: VerificationRecord;
+    let result: T;
     try {
-      record = await run(req);
+      result = await run(req);
     } catch (error) {
       await budget.settle(req, toVerificationError(error).code !== 'verification.unavailable');
       throw error;
     }
     await budget.settle(req, false);
-    return record;
+    return result;
   };
 }
 
 /**
- * A wrong password tells how many tries are left before the lockout (like wrong codes do), from the
+ * A wrong password or TOTP code tells how many tries are left before the lockout (like wrong codes do), from the
  * failure limiter's count for this request, so the client can warn before the last one.
  */
 function withRemainingAttempts(req: Request, error: unknown): unknown {
@@ -378,5 +455,5 @@ function withRemainingAttempts(req: Request, error: unknown): unknown {
   const info = (req as Request & { [PASSWORD_FAILURES_PROPERTY]?: { remaining?: unknown } })[PASSWORD_FAILURES_PROPERTY];
   const remaining = info?.remaining;
   if (typeof remaining !== 'number') return error;
-  return new VerificationError(error.code, { details: { ...error.details, remainingAttempts: remaining } });
+  return new VerificationError(error.code, { message: error.message, details: { ...error.details, remainingAttempts: remaining } });
 }

@@ -10,6 +10,7 @@ import { PasswordChecker } from './password';
 import type { Counters } from './rate-limit/counters';
 import { createVerificationRouter } from './router';
 import type { VerificationStore } from './stores/store';
+import { TotpService } from './totp/totp-service';
 import { VerificationService } from './verification-service';
 
 export interface StepUp {
@@ -54,7 +55,7 @@ export interface StepUp {
 export function createStepUp(options: StepUpOptions): StepUp {
   const resolved = resolveOptions(options);
   // Turned on by the `passkeys` and `totp` options.
-  const features: Features = { passkeys: resolved.passkeys !== undefined, totp: false };
+  const features: Features = { passkeys: resolved.passkeys !== undefined, totp: resolved.totp !== undefined };
   const checker = new PasswordChecker(resolved.bcryptCost, resolved.passwordConcurrency);
   const passwords = resolved.verifyPassword ?? ((user, password) => checker.matches(password, user));
   if (resolved.verifyPassword === undefined) void checker.warmUp();
@@ -68,6 +69,10 @@ export function createStepUp(options: StepUpOptions): StepUp {
     resolved.passkeys === undefined
       ? undefined
       : new PasskeyService({ ...resolved, passkeys: resolved.passkeys, service });
+  const totp =
+    resolved.totp === undefined
+      ? undefined
+      : new TotpService({ service, store: resolved.store, users: resolved.users, secret: resolved.secret, issuer: resolved.totp.issuer, now: resolved.now });
   const shared = {
     service,
     authenticate: resolved.authenticate,
@@ -85,6 +90,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       features,
       verificationHeader: resolved.header,
       passkeys,
+      totp,
     }),
     requireVerification: createGuardFactory({ ...shared, defaultHeader: resolved.header, now: resolved.now, recordTtlMs: resolved.recordTtlMs }),
     createVerification: createVerificationFactory(shared),

@@ -4,6 +4,7 @@ import { codeHash, newNumericCode } from './codes';
 import { VerificationError } from './errors';
 import { normalizeIdentifier, normalizeKnown } from './identifiers';
 import { PASSKEY_CHALLENGE_TTL_MS } from './passkeys/passkey-service';
+import { TOTP_ENROLLMENT_TTL_MS } from './totp/totp-service';
 import type { VerifyPassword } from './password';
 import { isRecordId, newRecordId } from './record-id';
 import {
@@ -276,8 +277,10 @@ export class VerificationService {
   /** Makes every record of the user made until now unusable (pending, verified and new-identifier records). */
   revokeAll(userId: string): Promise<void> {
     // The longest any record can live: a code verified at the end of its life, then a whole record
-    // TTL; and at least a passkey challenge's life, so one made before this call never passes after it.
-    return this.config.store.revokeAll(userId, Math.max(this.config.codeTtlMs + this.config.recordTtlMs, PASSKEY_CHALLENGE_TTL_MS));
+    // TTL; and at least a passkey challenge's or a pending TOTP enrollment's life, so one made
+    // before this call never passes after it.
+    const { codeTtlMs, recordTtlMs } = this.config;
+    return this.config.store.revokeAll(userId, Math.max(codeTtlMs + recordTtlMs, PASSKEY_CHALLENGE_TTL_MS, TOTP_ENROLLMENT_TTL_MS));
   }
 
   /** Bounds the provider call; any failure becomes 502 without the provider's message. */

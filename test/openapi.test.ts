@@ -5,13 +5,14 @@ import { brokenStore } from './helpers/broken-store';
 import { startExample } from './helpers/example';
 import { bearer, harness, JWT_SECRET, PASSWORDS, UNLIMITED, type Harness } from './helpers/harness';
 import { AnswerChecker, validateOpenApi } from './helpers/openapi-check';
+import { TOTP_STEP_MS, totpCodeAt } from './helpers/totp';
 import { SoftAuthenticator } from './helpers/soft-authenticator';
 
 const BASE = '/v'; // where the harness mounts the router
 /** Every optional factor on: the document and the harnesses below serve all endpoints. */
-const FEATURES: Features = { passkeys: true, totp: false };
+const FEATURES: Features = { passkeys: true, totp: true };
 const PASSKEYS = { rpId: 'bank.example', rpName: 'Example Bank', origin: 'https://bank.example' };
-const WITH_FACTORS = { passkeys: PASSKEYS };
+const WITH_FACTORS = { passkeys: PASSKEYS, totp: { issuer: 'Example Bank' } };
 const ENDPOINTS = endpointsFor(FEATURES);
 const document = openApiDocument({ basePath: BASE, features: FEATURES });
 const check = new AnswerChecker(document);
@@ -39,6 +40,8 @@ const VALID_BODY: Record<string, object> = {
     verificationId: 'A'.repeat(32),
     code: '000000',
   },
+  '/totp/enrollment/verify': { code: '000000' },
+  '/totp/verify': { code: '000000' },
   '/web-authn/registration/verify': { response: SHAPED_REGISTRATION },
   '/web-authn/authentication': {},
   '/web-authn/authentication/verify': { verificationRecordId: 'A'.repeat(32), response: SHAPED_ASSERTION },
@@ -47,15 +50,22 @@ const VALID_BODY: Record<string, object> = {
 /** A body each endpoint refuses with 400 `request.invalid_input` (default `{}`). */
 const INVALID_BODY: Record<string, object> = {
   '/web-authn/registration': { unexpected: true },
+  '/totp/enrollment': { unexpected: true },
   '/web-authn/authentication': { action: 42 },
 };
 
 /** Sends one request and checks its answer against the document. */
-async function call(h: Harness, op: Operation, body: object | string | undefined, options: { user?: string | null; type?: string } = {}) {
+async function call(
+  h: Harness,
+  op: Operation,
+  body: object | string | undefined,
+  options: { user?: string | null; type?: string; headers?: Record<string, string> } = {},
+) {
   let req = request(h.app)[op.method](`${BASE}${op.path}`);
   if (options.user !== null) req = req.set('Authorization', bearer(options.user ?? 'usr_alice'));
-  if (TAKES_VERIFICATION_ID.has(op.path)) req = req.set('Verification-Id', 'A'.repeat(32));
+  if (TAKES_VERIFICATION_ID.has(op.path) && options.headers === undefined) req = req.set('Verification-Id', 'A'.repeat(32));
   if (options.type) req = req.set('Content-Type', options.type);
+  for (const [name, value] of Object.entries(options.headers ?? {})) req = req.set(name, value);
   const res = body === undefined ? await req : await req.send(body);
   check.operationAnswer(res, op.method, `${BASE}${op.path}`);
   return res;
@@ -100,7 +110,7 @@ describe('the OpenAPI document', () => {
   });
 
   test('the router has exactly the routes of the endpoint table, which are exactly the documented ones, with and without the optional factors', () => {
-    const users = { findById: () => null, listPasskeys: () => [], savePasskey: () => undefined, updatePasskeyCounter: () => undefined };
+    const users = { findById: () => null, listPasskeys: () => [], savePasskey: () => undefined, updatePasskeyCounter: () => undefined, saveTotpSecret: () => undefined };
     for (const [features, factorOptions] of [
       [{ passkeys: false, totp: false }, {}],
       [FEATURES, WITH_FACTORS],
@@ -120,7 +130,9 @@ describe('the OpenAPI document', () => {
     let checked = 0;
     for (const item of Object.values(document.paths)) {
       for (const operation of Object.values(item as Record<string, OpenApiObject>)) {
-        for (const [status, response] of Object.entries(operation.responses as Record<string, { content: { 'application/json': { schema: OpenApiObject } } }>)) {
+        for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: { 'application/json': { schema: OpenApiObject } } }>)) {
+          // A 204 has no body.
+          if (response.content === undefined) continue;
           const schema = response.content['application/json'].schema;
           for (const ref of (schema.oneOf as Array<{ $ref: string }> | undefined) ?? [schema as { $ref: string }]) {
             const code = ref.$ref.match(/^#\/components\/schemas\/Error\.(.+)$/)?.[1];
@@ -154,6 +166,13 @@ describe('the OpenAPI document', () => {
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: '', code: '123456' },
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: 'x'.repeat(129), code: '1' },
       { identifier: { type: 'email', value: 'a@b.co' }, verificationId: 'id', code: 'x'.repeat(33) },
+      { code: '123456' },
+      { code: '12345' },
+      { code: '1234567' },
+      { code: '12345a' },
+      { code: 123456 },
+      { code: '123456', action: { type: 'transfer', amount: '1.00' } },
+      { code: '123456', action: { type: 'Bad Type' } },
       { response: SHAPED_REGISTRATION },
       { response: { ...SHAPED_REGISTRATION, type: 'other' } },
       { response: { ...SHAPED_REGISTRATION, response: { clientDataJSON: 'AAAA' } } },
@@ -292,6 +311,54 @@ describe('every real answer of the router is documented', () => {
       const { id, code } = await send(limited);
       await call(limited, op, { identifier, verificationId: id, code: wrong(code) });
       expect((await call(limited, op, { identifier, verificationId: id, code })).body.code).toBe('verification.too_many_attempts');
+      await limited.close();
+    });
+  });
+
+  describe('the TOTP endpoints', () => {
+    const enrollment: Operation = { method: 'post', path: '/totp/enrollment' };
+    const confirm: Operation = { method: 'post', path: '/totp/enrollment/verify' };
+    const verify: Operation = { method: 'post', path: '/totp/verify' };
+    const passwordRecord = async (on: Harness, user: 'usr_alice' | 'usr_bob', body: object = {}) =>
+      (await request(on.app).post(`${BASE}/password/verify`).set('Authorization', bearer(user)).send({ password: PASSWORDS[user], ...body }).expect(201)).body
+        .verificationRecordId as string;
+    const start = async (on: Harness, user: 'usr_alice' | 'usr_bob') =>
+      (await call(on, enrollment, undefined, { user, headers: { 'Verification-Id': await passwordRecord(on, user) } })).body as { secret: string };
+
+    test('POST /totp/enrollment: 200 with the secret; 403 as the guard', async () => {
+      const started = await call(h, enrollment, undefined, { headers: { 'Verification-Id': await passwordRecord(h, 'usr_alice') } });
+      expect(started.status).toBe(200);
+      expect((await call(h, enrollment, undefined, { headers: {} })).body.code).toBe('verification.required');
+      expect((await call(h, enrollment, undefined)).body.code).toBe('verification.invalid');
+      const bound = await passwordRecord(h, 'usr_alice', { action: { type: 'transfer', amount: '1.00' } });
+      expect((await call(h, enrollment, undefined, { headers: { 'Verification-Id': bound } })).body.code).toBe('verification.insufficient');
+      expect((await call(h, enrollment, undefined, { user: 'usr_ghost', headers: {} })).body.code).toBe('verification.no_available_method');
+    });
+
+    test('POST /totp/enrollment/verify: 204 with the right code; 422 with a wrong one; 404 without an enrollment', async () => {
+      const { secret } = await start(h, 'usr_bob');
+      const code = totpCodeAt(secret, Date.now());
+      expect((await call(h, confirm, { code: code === '000000' ? '111111' : '000000' }, { user: 'usr_bob' })).body.code).toBe('verification.invalid_credentials');
+      expect((await call(h, confirm, { code }, { user: 'usr_bob' })).status).toBe(204);
+      expect((await call(h, confirm, { code }, { user: 'usr_bob' })).body.code).toBe('verification_record.not_found');
+    });
+
+    test('POST /totp/verify: 201 with a right code; 422 with a used one', async () => {
+      const { secret } = await start(h, 'usr_alice');
+      await call(h, confirm, { code: totpCodeAt(secret, Date.now()) }).then((res) => expect(res.status).toBe(204));
+      // The confirming code's step is used: the next step's code (accepted one step early) verifies.
+      const next = totpCodeAt(secret, Date.now() + TOTP_STEP_MS);
+      expect((await call(h, verify, { code: next })).status).toBe(201);
+      expect((await call(h, verify, { code: next })).body.code).toBe('verification.invalid_credentials');
+    });
+
+    test.each([
+      ['/totp/enrollment/verify', confirm],
+      ['/totp/verify', verify],
+    ] as const)('%s: 429 verification.too_many_attempts once the shared failure budget is spent', async (_path, op) => {
+      const limited = await limitedHarness({ passwordFailures: { limit: 1, windowSeconds: 60 } });
+      await call(limited, { method: 'post', path: '/password/verify' }, { password: 'wrong' });
+      expect((await call(limited, op, { code: '123456' })).body.code).toBe('verification.too_many_attempts');
       await limited.close();
     });
   });

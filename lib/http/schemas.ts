@@ -29,6 +29,26 @@ export const verifyCodeBody = z.object({
   code: z.string().min(1).max(32).meta({ description: 'The one-time code the user received.' }),
 });
 
+/** A TOTP code as authenticator apps show it, without the space some put in the middle. */
+const totpCode = z
+  .string()
+  .regex(/^[0-9]{6}$/)
+  .meta({ description: 'The 6-digit code the authenticator app shows now (digits only, no space).' });
+export const totpCodeBody = z.object({ code: totpCode });
+export const totpVerifyBody = z.object({ code: totpCode, action: actionSchema.optional() });
+
+/** The answer of POST /totp/enrollment. */
+export const totpEnrollmentAnswer = z.object({
+  secret: z
+    .string()
+    .regex(/^[A-Z2-7]+$/)
+    .meta({ description: 'The new secret, base32 (RFC 4648, no padding), for typing it into an authenticator app.' }),
+  otpauthUri: z
+    .string()
+    .startsWith('otpauth://totp/')
+    .meta({ description: 'The key URI (`otpauth://totp/Issuer:account?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30`), e.g. for a QR code.' }),
+});
+
 /** The answer of every verification step. */
 export const recordAnswer = z.object({
   verificationRecordId: z
@@ -148,7 +168,7 @@ export const requirementSchema = z
 export const ERROR_DETAILS: Partial<Record<ErrorCode, z.ZodRawShape>> = {
   'request.invalid_input': { field: z.string().meta({ description: 'The offending field, as a dotted path (`body` for the body itself).' }) },
   'verification.invalid_credentials': {
-    remainingAttempts: z.int().min(0).optional().meta({ description: 'Wrong passwords still allowed before the lockout.' }),
+    remainingAttempts: z.int().min(0).optional().meta({ description: 'Wrong passwords and TOTP codes still allowed before the lockout.' }),
   },
   'verification_code.code_mismatch': {
     remainingAttempts: z.int().min(0).meta({ description: 'Wrong codes still allowed for this record.' }),

@@ -74,6 +74,8 @@ export interface Harness {
   stepUp: StepUp;
   /** The users' passkeys, as the app's user port keeps them (used with the `passkeys` option). */
   passkeys: Map<string, StoredPasskey[]>;
+  /** The users' sealed TOTP secrets, as the app's user port keeps them (used with the `totp` option). */
+  totpSecrets: Map<string, string>;
   store: VerificationStore;
   sent: CodeMessage[];
   redis: Redis | undefined;
@@ -97,14 +99,19 @@ export async function harness(
   const redis = kind === 'redis' ? await testRedisClient() : undefined;
   const store = redis ? new RedisStore({ client: redis, prefix }) : new MemoryStore(options.now ? { now: options.now } : {});
   const passkeys = new Map<string, StoredPasskey[]>();
+  const totpSecrets = new Map<string, string>();
   const stepUp = createStepUp({
     authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
     users: {
-      findById: (id) => users.get(id) ?? null,
+      findById: (id) => {
+        const user = users.get(id);
+        return user === undefined ? null : { ...user, totpSecret: totpSecrets.get(id) ?? null };
+      },
       listPasskeys: (id) => passkeys.get(id) ?? [],
       savePasskey: (id, passkey) => void passkeys.set(id, [...(passkeys.get(id) ?? []), passkey]),
       updatePasskeyCounter: (id, credentialId, counter) =>
         void passkeys.set(id, (passkeys.get(id) ?? []).map((p) => (p.id === credentialId ? { ...p, counter } : p))),
+      saveTotpSecret: (id, sealedSecret) => void totpSecrets.set(id, sealedSecret),
     },
     store,
     secret: SHARED_SECRET,
@@ -124,7 +131,7 @@ export async function harness(
   app.post('/bind-email', express.json(), stepUp.requireVerification(), stepUp.requireNewIdentifier({ type: 'email' }), (req, res) =>
     res.json({ bound: req.newIdentifier }),
   );
-  return { app, stepUp, passkeys, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
+  return { app, stepUp, passkeys, totpSecrets, store, sent, redis, prefix, close: async () => void (await redis?.quit()) };
 }
 
 /**
