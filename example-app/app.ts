@@ -141,6 +141,8 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     ...(deps.limits ? { limits: deps.limits } : {}),
     // Passkeys, for the page at WEBAUTHN_ORIGIN (default http://localhost:<PORT>); the users table keeps them.
     passkeys: { rpId: config.webauthn.rpId, rpName: APP_NAME, origin: config.webauthn.origin },
+    // Authenticator apps (TOTP): the users table keeps each secret sealed, as the library hands it over.
+    totp: { issuer: APP_NAME },
     // Audit events as JSON lines: they never hold a code, password or token.
     onEvent: (event) => log(JSON.stringify({ level: 'info', msg: 'audit', ...event })),
     onUnexpectedError: (error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name })),
