@@ -129,7 +129,9 @@ async function nextStep(used: number[]): Promise<number> {
   const last = used.at(-1) ?? -Infinity;
   for (;;) {
     const now = Math.floor(Date.now() / TOTP_PERIOD_MS);
-    const step = [now - 1, now, now + 1].find((candidate) => candidate > last);
+    // The step before leaves the window when this one ends: not in the last 2 s, it may be gone by the time the code arrives.
+    const late = Date.now() % TOTP_PERIOD_MS > TOTP_PERIOD_MS - 2_000;
+    const step = (late ? [now, now + 1] : [now - 1, now, now + 1]).find((candidate) => candidate > last);
     if (step !== undefined) {
       used.push(step);
       return step;
