@@ -533,6 +533,19 @@ describe('demo page in a browser', () => {
       expect(challenges.map((request) => request.body)).toEqual([{}, { action: TRANSFER }]);
       expect(requests.filter((request) => request.path === '/web-authn/authentication/verify')).toHaveLength(2);
       expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount).toBeGreaterThan(signedOnce);
+
+      // The passkey fails (the browser cannot verify the user this time): the dialog says so and stays, the password still works.
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
+      await page.getByRole('button', { name: 'Send payout' }).click();
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Use passkey' }).click();
+      expect(await regionText(page, '#verify-message', /passkey/)).toMatch(/^The passkey check was cancelled or timed out\. Try again, or choose another way\.$/);
+      expect(await dialog.isVisible()).toBe(true);
+      await dialog.getByRole('radio', { name: /Password/ }).check();
+      await dialog.getByLabel('Password', { exact: true }).fill(ALICE.password);
+      await dialog.getByRole('button', { name: 'Verify' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await regionText(page, '#payout-result', /accepted/);
       expectCleanRun(tab, [ALICE.password]);
     });
 
