@@ -32,6 +32,8 @@ import { DemoUsers } from './users';
 import { bundleWebApp } from './web-bundle';
 
 const ACCESS_TOKEN_SECONDS = 15 * 60;
+/** The name passkey prompts and authenticator apps show. */
+const APP_NAME = 'Harbor Payroll';
 
 /** The demo page loads only its own script and stylesheet: no inline code, no third party, no framing. */
 const PAGE_CSP =
@@ -137,6 +139,10 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     recordTtlSeconds: config.recordTtlSeconds,
     codeTtlSeconds: config.codeTtlSeconds,
     ...(deps.limits ? { limits: deps.limits } : {}),
+    // Passkeys, for the page at WEBAUTHN_ORIGIN (default http://localhost:<PORT>); the users table keeps them.
+    passkeys: { rpId: config.webauthn.rpId, rpName: APP_NAME, origin: config.webauthn.origin },
+    // Authenticator apps (TOTP): the users table keeps each secret sealed, as the library hands it over.
+    totp: { issuer: APP_NAME },
     // Audit events as JSON lines: they never hold a code, password or token.
     onEvent: (event) => log(JSON.stringify({ level: 'info', msg: 'audit', ...event })),
     onUnexpectedError: (error) => log(JSON.stringify({ level: 'error', msg: 'unexpected error', name: (error as Error)?.name })),
@@ -203,6 +209,15 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     '/api/my-account',
     asyncHandler(async (req, res) => {
       res.json(users.account(await signedIn(req)));
+    }),
+  );
+
+  // Which second factors the user has, for the page's Security area: counts and flags, never a
+  // secret (the sealed TOTP secret stays in the user table).
+  app.get(
+    '/api/my-account/security',
+    asyncHandler(async (req, res) => {
+      res.json(users.security(await signedIn(req)));
     }),
   );
 

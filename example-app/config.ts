@@ -12,6 +12,11 @@ export interface ExampleConfig {
   twilio: { accountSid: string; authToken: string; from: string; apiUrl: string | undefined } | undefined;
   /** An identity provider whose access tokens the app accepts besides its own (`sub` is the user id). */
   oidc: { issuer: string; audience: string; jwksUri: string | undefined } | undefined;
+  /**
+   * The relying party of passkeys: its id (the page's host name or a parent domain of it; never an
+   * IP address) and the exact origin the page is served from.
+   */
+  webauthn: { rpId: string; origin: string };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -32,8 +37,9 @@ function secretOrRandom(env: NodeJS.ProcessEnv, name: string, warn: (line: strin
 export function readConfig(env: NodeJS.ProcessEnv, warn: (line: string) => void = console.warn): ExampleConfig {
   const mailFrom = env.MAIL_FROM;
   const twilioFrom = env.TWILIO_FROM;
+  const port = positiveInt(env, 'PORT', 3000);
   return {
-    port: positiveInt(env, 'PORT', 3000),
+    port,
     redisUrl: env.REDIS_URL || undefined,
     jwtSecret: secretOrRandom(env, 'JWT_SECRET', warn),
     verificationSecret: secretOrRandom(env, 'VERIFICATION_SECRET', warn),
@@ -55,5 +61,9 @@ export function readConfig(env: NodeJS.ProcessEnv, warn: (line: string) => void 
             apiUrl: env.TWILIO_API_URL || undefined,
           }
         : undefined,
+    webauthn: {
+      rpId: env.WEBAUTHN_RP_ID || 'localhost',
+      origin: env.WEBAUTHN_ORIGIN || `http://localhost:${port}`,
+    },
   };
 }

@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
-import type { StepUpUser, UserLookup } from '../lib/index';
+import type { StepUpUser, StoredPasskey, UserLookup } from '../lib/index';
 
 interface DemoUser {
   id: string;
   email: string;
   phone: string;
   passwordHash: string;
+  /** The user's passkeys: public keys and counters only (nothing in them is secret). */
+  passkeys: StoredPasskey[];
+  /** The TOTP secret exactly as the library handed it over: sealed (encrypted), never in clear. */
+  totpSecret: string | null;
+}
+
+/** What the account page shows about the user's second factors: whether they exist, never their secrets. */
+export interface SecuritySummary {
+  readonly passkeys: number;
+  readonly totp: boolean;
 }
 
 /** bcrypt cost of the demo's hashes: the library times "no password" answers to match it. */
@@ -28,13 +38,16 @@ export class DemoUsers implements UserLookup {
     const users = new DemoUsers();
     users.#dummyHash = await bcrypt.hash(randomBytes(32).toString('base64'), BCRYPT_COST);
     for (const { password, ...user } of SEED) {
-      users.#byId.set(user.id, { ...user, passwordHash: await bcrypt.hash(password, BCRYPT_COST) });
+      users.#byId.set(user.id, { ...user, passwordHash: await bcrypt.hash(password, BCRYPT_COST), passkeys: [], totpSecret: null });
     }
     return users;
   }
 
   findById(userId: string): StepUpUser | null {
-    return this.#byId.get(userId) ?? null;
+    const user = this.#byId.get(userId);
+    if (!user) return null;
+    const { id, email, phone, passwordHash, totpSecret } = user;
+    return { id, email, phone, passwordHash, totpSecret };
   }
 
   findByEmail(email: string): DemoUser | null {
@@ -63,8 +76,36 @@ export class DemoUsers implements UserLookup {
     if (user) user.email = email;
   }
 
+  listPasskeys(userId: string): readonly StoredPasskey[] {
+    return this.#byId.get(userId)?.passkeys.map((passkey) => ({ ...passkey })) ?? [];
+  }
+
+  /** A credential id the user already has is replaced, not added twice. */
+  savePasskey(userId: string, passkey: StoredPasskey): void {
+    const user = this.#byId.get(userId);
+    if (!user) return;
+    const copy: StoredPasskey = { ...passkey, ...(passkey.transports ? { transports: [...passkey.transports] } : {}) };
+    user.passkeys = [...user.passkeys.filter((known) => known.id !== passkey.id), copy];
+  }
+
+  updatePasskeyCounter(userId: string, credentialId: string, counter: number): void {
+    const user = this.#byId.get(userId);
+    if (!user) return;
+    user.passkeys = user.passkeys.map((known) => (known.id === credentialId ? { ...known, counter } : known));
+  }
+
+  saveTotpSecret(userId: string, sealedSecret: string): void {
+    const user = this.#byId.get(userId);
+    if (user) user.totpSecret = sealedSecret;
+  }
+
   account(userId: string): { id: string; email: string; phone: string } | null {
     const user = this.#byId.get(userId);
     return user ? { id: user.id, email: user.email, phone: user.phone } : null;
+  }
+
+  security(userId: string): SecuritySummary | null {
+    const user = this.#byId.get(userId);
+    return user ? { passkeys: user.passkeys.length, totp: user.totpSecret !== null } : null;
   }
 }

@@ -41,6 +41,35 @@ describe('example app sign-in', () => {
     await ex.close();
   });
 
+  test('my-account/security says which second factors the user has, never a credential or secret', async () => {
+    const ex = await startExample('memory');
+    await request(ex.app).get('/api/my-account/security').expect(401);
+    const auth = await ex.signIn(BOB);
+    const before = await request(ex.app).get('/api/my-account/security').set('Authorization', auth);
+    expect(before.status).toBe(200);
+    expect(before.headers['cache-control']).toBe('no-store');
+    expect(before.body).toEqual({ passkeys: 0, totp: false });
+    // What the library hands the user port when a passkey is registered and TOTP enrolled.
+    ex.users.savePasskey(BOB.id, { id: 'Y3JlZC0x', publicKey: 'cHVibGljLWtleQ', counter: 0, transports: ['internal'] });
+    ex.users.savePasskey(BOB.id, { id: 'Y3JlZC0x', publicKey: 'cHVibGljLWtleQ', counter: 0 });
+    ex.users.saveTotpSecret(BOB.id, 'sealed-secret');
+    const after = await request(ex.app).get('/api/my-account/security').set('Authorization', auth);
+    expect(after.body).toEqual({ passkeys: 1, totp: true });
+    expect(JSON.stringify(after.body)).not.toContain('sealed-secret');
+    ex.users.updatePasskeyCounter(BOB.id, 'Y3JlZC0x', 7);
+    expect(ex.users.listPasskeys(BOB.id)).toEqual([{ id: 'Y3JlZC0x', publicKey: 'cHVibGljLWtleQ', counter: 7 }]);
+    expect(ex.users.findById(BOB.id)?.totpSecret).toBe('sealed-secret');
+    await ex.close();
+  });
+
+  test('passkeys expect the page at localhost by default, or where WEBAUTHN_RP_ID / WEBAUTHN_ORIGIN say', async () => {
+    const { readConfig } = await import('../example-app/config');
+    expect(readConfig({ PORT: '8080' }, () => undefined).webauthn).toEqual({ rpId: 'localhost', origin: 'http://localhost:8080' });
+    expect(readConfig({}, () => undefined).webauthn).toEqual({ rpId: 'localhost', origin: 'http://localhost:3000' });
+    const set = readConfig({ WEBAUTHN_RP_ID: 'bank.example', WEBAUTHN_ORIGIN: 'https://app.bank.example' }, () => undefined);
+    expect(set.webauthn).toEqual({ rpId: 'bank.example', origin: 'https://app.bank.example' });
+  });
+
   /** The example app on a Redis that is not there (port 1, no retries): every store call fails. */
   const withDeadRedis = async () => {
     const Redis = (await import('ioredis')).default;

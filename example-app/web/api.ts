@@ -13,6 +13,12 @@ export interface Account {
 
 export type Channel = 'email' | 'phone';
 
+/** `GET /api/my-account/security`: which second factors the user has (never their secrets). */
+export interface SecuritySummary {
+  readonly passkeys: number;
+  readonly totp: boolean;
+}
+
 /** `GET /api/demo-info`: which channels print codes to the server console instead of delivering them. */
 export interface DemoInfo {
   readonly delivery: { readonly email: string; readonly phone: string };
@@ -68,6 +74,10 @@ export async function readBody(response: Response): Promise<Body> {
 
 export function isRecordAnswer(body: Body): body is Body & VerificationRecordAnswer {
   return typeof body.verificationRecordId === 'string' && typeof body.expiresAt === 'string';
+}
+
+export function isSecuritySummary(body: Body): body is Body & SecuritySummary {
+  return typeof body.passkeys === 'number' && Number.isInteger(body.passkeys) && body.passkeys >= 0 && typeof body.totp === 'boolean';
 }
 
 export function isAccount(body: Body): body is Body & Account {
@@ -153,7 +163,8 @@ export function describeError(response: Response, body: Body): string {
     case 'verification.unavailable':
       return 'Security checks are unavailable right now. Try again in a moment.';
     case 'verification.no_available_method':
-      return 'None of the ways to confirm it is you that this action accepts is set up for your account.';
+      // The refusal lists no methods (the user has none of the route's): say what would help.
+      return "None of the ways to confirm it's you that this action accepts is set up for your account. Add a passkey or an authenticator app under Security, or sign out and sign in again.";
     case 'verification.new_identifier_unverified':
       return 'The new email has not been confirmed with a code yet, or that code was already used. Send a new code to it.';
     case 'verification.required':

@@ -15,18 +15,23 @@ import {
   isAccount,
   isRecordAnswer,
   readBody,
+  retryAfterText,
   setAccessToken,
   whenSessionEnds,
+  isSecuritySummary,
   type Account,
   type Body,
   type DemoInfo,
+  type SecuritySummary,
 } from './api';
 import { actionOf, sameAction, type Action } from './approval';
 import { CODE_PATTERN, typedCode } from './code-input';
 import { ButtonCountdown } from './countdown';
 import { byId, clearInvalid, flagInvalid, money, node, say } from './dom';
+import { createPasskey } from './passkey-ceremony';
+import { qrCodeSvg } from './qr-code';
 import { transferInput } from './transfer-input';
-import { DIALOG_METHODS, VerificationDialog, type DialogMethod, type VerifiedRecord } from './verification-dialog';
+import { offerableMethods, VerificationDialog, type VerifiedRecord } from './verification-dialog';
 import { retryAfterSeconds, waitAfter, Waits } from './waits';
 
 const VERIFICATION_HEADER = 'Verification-Id';
@@ -73,6 +78,17 @@ const page = {
   emailSubmit: byId('email-submit', HTMLButtonElement),
   emailRestart: byId('email-restart', HTMLButtonElement),
   emailResult: byId('email-result', HTMLParagraphElement),
+  passkeyStatus: byId('passkey-status', HTMLParagraphElement),
+  passkeyAdd: byId('passkey-add', HTMLButtonElement),
+  passkeyResult: byId('passkey-result', HTMLParagraphElement),
+  totpStatus: byId('totp-status', HTMLParagraphElement),
+  totpSetup: byId('totp-setup', HTMLButtonElement),
+  totpForm: byId('totp-form', HTMLFormElement),
+  totpQr: byId('totp-qr', HTMLDivElement),
+  totpSecret: byId('totp-secret', HTMLElement),
+  totpCode: byId('totp-code', HTMLInputElement),
+  totpCancel: byId('totp-cancel', HTMLButtonElement),
+  totpResult: byId('totp-result', HTMLParagraphElement),
 };
 
 const dialog = new VerificationDialog();
@@ -95,6 +111,8 @@ interface GuardedOutcome {
   cancelled: boolean;
   /** The server asked to approve another action than the one the user entered: nothing was verified. */
   mismatch: boolean;
+  /** None of the methods the server offered works in this browser (e.g. passkeys without WebAuthn). */
+  noMethod: boolean;
 }
 
 interface GuardedAction {
@@ -121,7 +139,7 @@ interface GuardedAction {
  * (withVerification).
  */
 function guardedFetch({ purpose, action: expected, trigger, reuse }: GuardedAction): { fetch: FetchLike; outcome: GuardedOutcome } {
-  const outcome: GuardedOutcome = { cancelled: false, mismatch: false };
+  const outcome: GuardedOutcome = { cancelled: false, mismatch: false, noMethod: false };
   const withRemembered: FetchLike = (input, init) => {
     const headers = new Headers(init?.headers);
     const remembered = reuse ? rememberedVerification() : null;
@@ -135,10 +153,12 @@ function guardedFetch({ purpose, action: expected, trigger, reuse }: GuardedActi
       if (!Array.isArray(requirement.methods) || account === null) return null;
       if (code === 'verification.invalid') verification = null; // used up or expired: stop sending it
       const current = account;
-      // Only what the route accepts (requirement.methods), that this dialog can run and this account has.
-      const methods = requirement.methods.filter(
-        (method): method is DialogMethod => (DIALOG_METHODS as readonly string[]).includes(method) && (method === 'password' || Boolean(current[method as 'email' | 'phone'])),
-      );
+      // Only what the route accepts and this user can use (requirement.methods), that this dialog can run here.
+      const methods = offerableMethods(requirement.methods, current);
+      if (methods.length === 0) {
+        outcome.noMethod = true;
+        return null;
+      }
       const action = actionOf(requirement.action);
       if (requirement.action !== undefined && (action === null || expected === undefined || !sameAction(action, expected))) {
         outcome.mismatch = true;
@@ -150,7 +170,7 @@ function guardedFetch({ purpose, action: expected, trigger, reuse }: GuardedActi
           : `To ${purpose}, confirm it's you.`;
       const record = await dialog.verify({ methods, account: current, reason, action, trigger, delivery });
       if (record === null) {
-        outcome.cancelled = methods.length > 0;
+        outcome.cancelled = true;
         return null;
       }
       if (reuse) verification = record;
@@ -234,6 +254,10 @@ function reportFailure(
     say(region, `${action} cancelled: the security check was not completed.`, 'info');
     return;
   }
+  if (outcome?.noMethod) {
+    say(region, `${action} needs a way to confirm it's you that this browser cannot use. Try another browser or device.`, 'error');
+    return;
+  }
   say(region, describeError(response, body), 'error');
   noteWait(trigger, region, response);
 }
@@ -271,8 +295,11 @@ async function loadDemoInfo(): Promise<void> {
 function resetDashboard(): void {
   for (const form of [page.transferForm, page.payoutForm, page.passwordForm]) form.reset();
   resetEmailChange();
+  closeTotpSetup();
+  showSecurity(null);
   page.newEmail.value = '';
-  for (const region of [page.transferResult, page.payoutResult, page.payslipsResult, page.passwordResult, page.emailResult]) say(region, '');
+  const regions = [page.transferResult, page.payoutResult, page.payslipsResult, page.passwordResult, page.emailResult, page.passkeyResult, page.totpResult];
+  for (const region of regions) say(region, '');
   page.payslipsTable.replaceChildren();
   page.payslipsTable.hidden = true;
 }
@@ -324,6 +351,7 @@ page.signInForm.addEventListener('submit', (event) => {
 async function enterApp(): Promise<boolean> {
   await loadDemoInfo();
   if (!(await loadAccount())) return false;
+  await loadSecurity();
   say(page.signInMessage, '');
   page.signInView.hidden = true;
   page.appView.hidden = false;
@@ -619,6 +647,143 @@ page.emailRestart.addEventListener('click', () => {
   resetEmailChange();
   say(page.emailResult, '');
   page.newEmail.focus();
+});
+
+// ---- security: passkeys and an authenticator app ------------------------------------
+
+const VERIFICATIONS = '/api/verifications';
+
+/** Shows which second factors the account has; null (unknown) says nothing rather than something wrong. */
+function showSecurity(summary: SecuritySummary | null): void {
+  if (summary === null) {
+    page.passkeyStatus.textContent = '';
+    page.totpStatus.textContent = '';
+    page.totpSetup.textContent = 'Set up authenticator app';
+    return;
+  }
+  const { passkeys, totp } = summary;
+  page.passkeyStatus.textContent = passkeys === 0 ? 'No passkey yet.' : `${passkeys} passkey${passkeys === 1 ? '' : 's'} registered.`;
+  page.totpStatus.textContent = totp ? 'On: you can confirm it\'s you with a code from your app.' : 'Not set up.';
+  page.totpSetup.textContent = totp ? 'Set up authenticator app again' : 'Set up authenticator app';
+}
+
+async function loadSecurity(): Promise<void> {
+  const response = await apiFetch('/api/my-account/security');
+  const body = await readBody(response);
+  showSecurity(response.ok && isSecuritySummary(body) ? { passkeys: body.passkeys, totp: body.totp } : null);
+}
+
+page.passkeyAdd.addEventListener('click', () => {
+  const trigger = page.passkeyAdd;
+  void run(trigger, page.passkeyResult, async () => {
+    say(page.passkeyResult, 'Preparing a new passkey…');
+    // Registering needs a fresh identity check, used up by it: the endpoint refuses as a guard does
+    // and the dialog runs one. Never a remembered check: adding a factor always asks.
+    const guarded = guardedFetch({ purpose: 'add a passkey', trigger, reuse: false });
+    const started = await guarded.fetch(`${VERIFICATIONS}/web-authn/registration`, { method: 'POST' });
+    const options = await readBody(started);
+    if (started.status !== 200 || typeof options.registrationOptions !== 'object') {
+      return reportFailure(page.passkeyResult, 'Adding a passkey', started, options, guarded.outcome, trigger);
+    }
+    say(page.passkeyResult, 'Follow your browser\'s prompt to create the passkey…');
+    const created = await createPasskey(options.registrationOptions);
+    if (!created.ok) {
+      say(page.passkeyResult, created.message, 'error');
+      return;
+    }
+    say(page.passkeyResult, 'Saving your passkey…');
+    const saved = await apiFetch(`${VERIFICATIONS}/web-authn/registration/verify`, {
+      method: 'POST',
+      body: JSON.stringify({ response: created.response }),
+    });
+    const body = await readBody(saved);
+    if (saved.status !== 201) {
+      if (body.code === 'verification.invalid_credentials') {
+        say(page.passkeyResult, 'The passkey could not be registered (the request was not accepted or took too long). Try again.', 'error');
+        return;
+      }
+      return reportFailure(page.passkeyResult, 'Adding a passkey', saved, body, undefined, trigger);
+    }
+    await loadSecurity();
+    say(page.passkeyResult, 'Passkey added. Next time, confirm it\'s you with it.', 'success');
+  });
+});
+
+/** "JBSW Y3DP EHPK 3PXP": a secret people can copy into their app by hand without losing their place. */
+function groupedSecret(secret: string): string {
+  return secret.replace(/(.{4})(?=.)/g, '$1 ');
+}
+
+/** Hides the setup step and forgets the secret it showed (it is on screen only while the user copies it). */
+function closeTotpSetup(): void {
+  page.totpForm.hidden = true;
+  page.totpQr.replaceChildren();
+  page.totpSecret.textContent = '';
+  page.totpCode.value = '';
+  clearInvalid(page.totpCode);
+  page.totpSetup.hidden = false;
+}
+
+page.totpSetup.addEventListener('click', () => {
+  const trigger = page.totpSetup;
+  void run(trigger, page.totpResult, async () => {
+    say(page.totpResult, 'Preparing a new authenticator key…');
+    const guarded = guardedFetch({ purpose: 'set up an authenticator app', trigger, reuse: false });
+    const response = await guarded.fetch(`${VERIFICATIONS}/totp/enrollment`, { method: 'POST' });
+    const body = await readBody(response);
+    if (response.status !== 200 || typeof body.secret !== 'string' || typeof body.otpauthUri !== 'string') {
+      return reportFailure(page.totpResult, 'Setting up an authenticator app', response, body, guarded.outcome, trigger);
+    }
+    page.totpQr.replaceChildren(qrCodeSvg(body.otpauthUri, 'QR code to scan with your authenticator app'));
+    page.totpSecret.textContent = groupedSecret(body.secret);
+    page.totpCode.value = '';
+    page.totpForm.hidden = false;
+    page.totpSetup.hidden = true;
+    say(page.totpResult, 'Scan the QR code (or type the key), then enter the code your app shows.', 'info');
+    page.totpCode.focus();
+  });
+});
+
+page.totpForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void run(page.totpForm, page.totpResult, async () => {
+    clearInvalid(page.totpCode);
+    const code = typedCode(page.totpCode.value);
+    if (!CODE_PATTERN.test(code)) return refuse(page.totpResult, page.totpCode, 'Enter the 6-digit code your authenticator app shows.');
+    say(page.totpResult, 'Checking the code…');
+    const response = await apiFetch(`${VERIFICATIONS}/totp/enrollment/verify`, { method: 'POST', body: JSON.stringify({ code }) });
+    const body = await readBody(response);
+    if (response.status === 204) {
+      closeTotpSetup();
+      await loadSecurity();
+      say(page.totpResult, 'Authenticator app set up. You can now confirm it\'s you with a code from it.', 'success');
+      page.totpSetup.focus();
+      return;
+    }
+    if (body.code === 'verification.invalid_credentials') {
+      page.totpCode.value = '';
+      return refuse(page.totpResult, page.totpCode, 'That code is not correct. Check that your device\'s clock is right, then enter the code the app shows now.');
+    }
+    if (body.code === 'verification.too_many_attempts') {
+      // Codes share the password's failure budget: the lockout covers both.
+      say(page.totpResult, `Too many wrong codes or passwords.${retryAfterText(response)}`, 'error');
+      return;
+    }
+    if (body.code === 'verification_record.not_found') {
+      // The pending setup expired (10 minutes) or was replaced: only a new one can work.
+      closeTotpSetup();
+      say(page.totpResult, 'This setup has expired. Start again.', 'error');
+      page.totpSetup.focus();
+      return;
+    }
+    reportFailure(page.totpResult, 'Setting up an authenticator app', response, body, undefined, null);
+  });
+});
+
+page.totpCancel.addEventListener('click', () => {
+  closeTotpSetup();
+  say(page.totpResult, 'Setup cancelled: nothing was changed.', 'info');
+  page.totpSetup.focus();
 });
 
 void resumeSession();

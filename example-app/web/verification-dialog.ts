@@ -12,18 +12,41 @@
  * being approved when the action is bound (PSD2 dynamic linking), and the
  * waits the server announces (resend cooldown, password lockout) as countdowns
  * on the buttons they block.
+ *
+ * It offers only the methods it is given (the guard's `requirement.methods`,
+ * which lists only what this user can use now): a user without a passkey is
+ * never shown the passkey option, one without an authenticator app never the
+ * app's code field.
  */
-import type { VerificationMethod } from '../../lib/records';
-import { apiFetch, describeError, isRecordAnswer, readBody, type Account, type Channel, type DemoInfo } from './api';
+import { apiFetch, describeError, isRecordAnswer, readBody, retryAfterText, type Account, type Body, type Channel, type DemoInfo } from './api';
 import { approvalText, type Action } from './approval';
 import { CODE_PATTERN, typedCode } from './code-input';
 import { ButtonCountdown } from './countdown';
 import { byId, clearInvalid, flagInvalid, say } from './dom';
+import { cancelPasskeyCeremony, passkeysSupported, usePasskey } from './passkey-ceremony';
 import { waitAfter, Waits } from './waits';
 
-/** The methods this dialog knows how to run. */
-export const DIALOG_METHODS = ['password', 'email', 'phone'] as const;
+/** The methods this dialog knows how to run, in the order it shows them (the strongest first). */
+export const DIALOG_METHODS = ['passkey', 'totp', 'password', 'email', 'phone'] as const;
 export type DialogMethod = (typeof DIALOG_METHODS)[number];
+
+function isDialogMethod(value: unknown): value is DialogMethod {
+  return (DIALOG_METHODS as readonly unknown[]).includes(value);
+}
+
+/**
+ * The methods of a refusal the dialog can offer to this account in this browser: the server
+ * already left out what the user has not set up; the page also leaves out a code to an address
+ * the account does not have, and passkeys where the browser has no WebAuthn.
+ */
+export function offerableMethods(methods: readonly unknown[], account: Account): DialogMethod[] {
+  return DIALOG_METHODS.filter((method) => {
+    if (!methods.includes(method)) return false;
+    if (method === 'email' || method === 'phone') return Boolean(account[method]);
+    if (method === 'passkey') return passkeysSupported();
+    return true;
+  });
+}
 
 export interface VerifyRequest {
   /** The methods to offer: the route's `requirement.methods` that this account can use, in that order. */
@@ -66,6 +89,8 @@ function timeOf(iso: string): string {
 const sendKey = (channel: Channel) => `send-${channel}`;
 const verifyKey = (channel: Channel) => `verify-${channel}`;
 const PASSWORD_KEY = 'password';
+/** Authenticator-app codes: they share the password's failure budget, so a lockout blocks both. */
+const TOTP_KEY = 'totp';
 
 export class VerificationDialog {
   readonly #dialog = byId('verify-dialog', HTMLDialogElement);
@@ -74,6 +99,8 @@ export class VerificationDialog {
   readonly #approval = byId('verify-approval', HTMLDivElement);
   readonly #approvalText = byId('verify-approval-text', HTMLParagraphElement);
   readonly #options: Readonly<Record<DialogMethod, HTMLLabelElement>> = {
+    passkey: byId('verify-option-passkey', HTMLLabelElement),
+    totp: byId('verify-option-totp', HTMLLabelElement),
     password: byId('verify-option-password', HTMLLabelElement),
     email: byId('verify-option-email', HTMLLabelElement),
     phone: byId('verify-option-phone', HTMLLabelElement),
@@ -83,6 +110,9 @@ export class VerificationDialog {
   readonly #phoneDetail = byId('verify-phone-detail', HTMLSpanElement);
   readonly #passwordPanel = byId('verify-password-panel', HTMLDivElement);
   readonly #password = byId('verify-password', HTMLInputElement);
+  readonly #passkeyPanel = byId('verify-passkey-panel', HTMLDivElement);
+  readonly #totpPanel = byId('verify-totp-panel', HTMLDivElement);
+  readonly #totp = byId('verify-totp', HTMLInputElement);
   readonly #codePanel = byId('verify-code-panel', HTMLDivElement);
   readonly #codeHint = byId('verify-code-hint', HTMLParagraphElement);
   readonly #codeEntry = byId('verify-code-entry', HTMLDivElement);
@@ -115,11 +145,19 @@ export class VerificationDialog {
       text: (key, left) =>
         key === PASSWORD_KEY
           ? `Password checks are locked. Try again in ${left}${this.#offersCodes() ? ', or verify with a code' : ''}.`
-          : key.startsWith('send-')
-            ? `You can request a code in ${left}.`
-            : `Code checks are paused. Try again in ${left}.`,
+          : key === TOTP_KEY
+            ? `Authenticator codes are locked. Try again in ${left}.`
+            : key.startsWith('send-')
+              ? `You can request a code in ${left}.`
+              : `Code checks are paused. Try again in ${left}.`,
       ended: (key) =>
-        key === PASSWORD_KEY ? 'You can try your password again.' : key.startsWith('send-') ? 'You can request a code now.' : 'You can enter a code again.',
+        key === PASSWORD_KEY
+          ? 'You can try your password again.'
+          : key === TOTP_KEY
+            ? 'You can enter a code from your app again.'
+            : key.startsWith('send-')
+              ? 'You can request a code now.'
+              : 'You can enter a code again.',
       announce,
       focusInstead: () => this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked:not(:disabled)'),
     });
@@ -186,15 +224,17 @@ export class VerificationDialog {
     this.#methods.hidden = request.methods.length === 1;
     this.#password.value = '';
     this.#code.value = '';
+    this.#totp.value = '';
     this.#pending = null;
     this.#busy = false;
     this.#showMethod();
   }
 
+  /** The chosen method; the first offered one when none is checked. */
   #method(): DialogMethod {
-    const checked = this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked');
-    const value = checked?.value;
-    return value === 'email' || value === 'phone' ? value : 'password';
+    const value = this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked:not(:disabled)')?.value;
+    if (isDialogMethod(value)) return value;
+    return this.#session?.request.methods[0] ?? 'password';
   }
 
   #offersCodes(): boolean {
@@ -206,13 +246,15 @@ export class VerificationDialog {
   #showMethod(): void {
     const method = this.#method();
     say(this.#message, '');
-    clearInvalid(this.#password, this.#code);
+    clearInvalid(this.#password, this.#code, this.#totp);
     this.#passwordPanel.hidden = method !== 'password';
-    this.#codePanel.hidden = method === 'password';
-    if (method === 'password') {
+    this.#passkeyPanel.hidden = method !== 'passkey';
+    this.#totpPanel.hidden = method !== 'totp';
+    this.#codePanel.hidden = method !== 'email' && method !== 'phone';
+    if (method === 'password' || method === 'passkey' || method === 'totp') {
       this.#devNote.hidden = true;
-      this.#submit.textContent = 'Verify';
-      this.#submitWait.key = PASSWORD_KEY;
+      this.#submit.textContent = method === 'passkey' ? 'Use passkey' : 'Verify';
+      this.#submitWait.key = method === 'password' ? PASSWORD_KEY : method === 'totp' ? TOTP_KEY : null;
       this.#resendWait.key = null;
       return;
     }
@@ -236,6 +278,7 @@ export class VerificationDialog {
   #focusFirstStep(): void {
     const method = this.#method();
     if (method === 'password' && !this.#submit.disabled) this.#password.focus();
+    else if (method === 'totp' && !this.#submit.disabled) this.#totp.focus();
     else if (!this.#submit.disabled) this.#submit.focus();
     else this.#form.querySelector<HTMLInputElement>('input[name="method"]:checked')?.focus();
   }
@@ -293,6 +336,8 @@ export class VerificationDialog {
     if (this.#submitWait.waiting) return;
     const method = this.#method();
     if (method === 'password') return this.#verifyPassword();
+    if (method === 'passkey') return this.#verifyPasskey();
+    if (method === 'totp') return this.#verifyTotp();
     if (this.#pending?.method === method) return this.#verifyCode(this.#pending);
     return this.#sendCode();
   }
@@ -336,14 +381,97 @@ export class VerificationDialog {
     let text = describeError(response, body);
     if (lastAttempt && this.#offersCodes()) text += ' You can verify with a code instead.';
     say(this.#message, text, lastAttempt ? 'warning' : 'error');
+    // One failure budget for passwords and app codes: a lockout blocks both.
     this.#noteWait(PASSWORD_KEY, response);
+    this.#noteWait(TOTP_KEY, response);
     if (!this.#submit.disabled) flagInvalid(this.#password);
+  }
+
+  /**
+   * A passkey: the server makes a challenge (bound to the action, when there is one), the browser
+   * asks the user for their passkey and signs it, the server checks the signature.
+   */
+  async #verifyPasskey(): Promise<void> {
+    say(this.#message, 'Follow your browser\'s prompt to use your passkey…');
+    const started = await this.#post('/web-authn/authentication', { ...this.#binding() });
+    const challenge = await readBody(started);
+    if (started.status !== 201 || typeof challenge.verificationRecordId !== 'string') {
+      say(this.#message, this.#passkeyRefusal(started, challenge), 'error');
+      return;
+    }
+    const signed = await usePasskey(challenge.authenticationOptions);
+    if (this.#session === null) return; // closed while the browser was asking
+    if (!signed.ok) {
+      say(this.#message, signed.message, 'error');
+      this.#submit.focus();
+      return;
+    }
+    say(this.#message, 'Checking your passkey…');
+    const response = await this.#post('/web-authn/authentication/verify', {
+      verificationRecordId: challenge.verificationRecordId,
+      response: signed.response,
+    });
+    const body = await readBody(response);
+    if (response.ok && isRecordAnswer(body)) {
+      this.#finish({ id: body.verificationRecordId, expiresAt: Date.parse(body.expiresAt) });
+      return;
+    }
+    say(this.#message, this.#passkeyRefusal(response, body), 'error');
+    this.#submit.focus();
+  }
+
+  #passkeyRefusal(response: Response, body: Body): string {
+    switch (body.code) {
+      case 'verification.no_available_method':
+        return 'Your account has no passkey any more. Choose another way to confirm it\'s you.';
+      case 'verification.invalid_credentials':
+        return 'That passkey was not accepted. Try again, or choose another way.';
+      case 'verification_record.not_found':
+        return 'The passkey check took too long. Try again.';
+      default:
+        return describeError(response, body);
+    }
+  }
+
+  /** A code from the authenticator app: checked at once, no code is sent. */
+  async #verifyTotp(): Promise<void> {
+    clearInvalid(this.#totp);
+    const code = typedCode(this.#totp.value);
+    if (!CODE_PATTERN.test(code)) {
+      say(this.#message, 'Enter the 6-digit code your authenticator app shows.', 'error');
+      flagInvalid(this.#totp);
+      return;
+    }
+    say(this.#message, 'Checking the code…');
+    const response = await this.#post('/totp/verify', { code, ...this.#binding() });
+    const body = await readBody(response);
+    if (response.ok && isRecordAnswer(body)) {
+      this.#finish({ id: body.verificationRecordId, expiresAt: Date.parse(body.expiresAt) });
+      return;
+    }
+    this.#totp.value = '';
+    let text: string;
+    if (body.code === 'verification.invalid_credentials') {
+      const left = typeof body.remainingAttempts === 'number' ? body.remainingAttempts : null;
+      text = 'That code is not correct, or it was already used. Enter the next code your app shows.';
+      if (left === 1) text += ' Last attempt before checks lock for a while.';
+      else if (left !== null && left > 1) text += ` ${left} attempts left.`;
+    } else if (body.code === 'verification.too_many_attempts') {
+      text = `Too many wrong codes or passwords.${retryAfterText(response)}`;
+    } else {
+      text = describeError(response, body);
+    }
+    say(this.#message, text, 'error');
+    // One failure budget for passwords and app codes: a lockout blocks both.
+    this.#noteWait(TOTP_KEY, response);
+    this.#noteWait(PASSWORD_KEY, response);
+    if (!this.#submit.disabled) flagInvalid(this.#totp);
   }
 
   async #sendCode(): Promise<void> {
     const method = this.#method();
     const session = this.#session;
-    if (method === 'password' || session === null || this.#waits.secondsLeft(sendKey(method)) > 0) return;
+    if ((method !== 'email' && method !== 'phone') || session === null || this.#waits.secondsLeft(sendKey(method)) > 0) return;
     const value = session.request.account[method];
     if (!value) return;
     const identifier = { type: method, value };
@@ -419,7 +547,9 @@ export class VerificationDialog {
     this.#pending = null;
     this.#password.value = '';
     this.#code.value = '';
+    this.#totp.value = '';
     session.abort.abort();
+    cancelPasskeyCeremony();
     session.settle(null); // no-op when #finish settled it already
     const trigger = session.request.trigger;
     if (trigger?.isConnected) trigger.focus();

@@ -26,6 +26,7 @@ import { once } from 'node:events';
 import jwt from 'jsonwebtoken';
 import { startRedisServer, type PrivateRedis } from '../helpers/redis-server';
 import { writeReadmeSnippets } from './readme-snippets';
+import { checkFactorsFlow } from './factors-flow';
 import { checkQuickStartFlow } from './http-flow';
 
 interface Consumer {
@@ -130,7 +131,9 @@ async function installBuildAndRun(consumer: Consumer, dir: string, tarball: stri
   try {
     const ports = await readyPorts(app);
     for (const [label, port] of Object.entries(ports)) {
-      await checkQuickStartFlow(`http://127.0.0.1:${port}`, token);
+      // The apps label the one that serves passkeys and TOTP "factors …"; the others serve the quick start.
+      if (label.startsWith('factors')) await checkFactorsFlow(`http://127.0.0.1:${port}`, token);
+      else await checkQuickStartFlow(`http://127.0.0.1:${port}`, token);
       console.log(`HTTP flow passed: ${label}`);
     }
     if (app.exitCode !== null || app.signalCode !== null) throw new Error(`the app exited (${app.exitCode ?? app.signalCode})`);

@@ -9,10 +9,12 @@
  */
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import * as OTPAuth from 'otpauth';
+import QRCode from 'qrcode';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Locator, type Page } from 'playwright-core';
 import { describeAction, type RateLimits } from '../../lib/index';
 import { ALICE, BOB, startExample } from '../helpers/example';
 
@@ -75,6 +77,69 @@ async function serve(limits: RateLimits): Promise<Served> {
   };
 }
 
+/**
+ * An example app that passkeys work with: the page is opened at http://localhost:<port>, the
+ * origin the app expects by default (WebAuthn refuses an IP address as relying party id, so the
+ * 127.0.0.1 address the other tests use cannot have passkeys). The port is known before the app is
+ * built, so the app's default WEBAUTHN_ORIGIN (from PORT) is the page's origin.
+ */
+async function serveOnLocalhost(limits: RateLimits): Promise<Served> {
+  const server: Server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const ex = await startExample('memory', { PORT: String(port) }, { limits });
+  server.on('request', ex.app);
+  return {
+    ex,
+    baseUrl: `http://localhost:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ex.close();
+    },
+  };
+}
+
+/** A CDP virtual authenticator in the page's browser: a platform authenticator that verifies the user at once. */
+async function addVirtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  return { cdp, authenticatorId };
+}
+
+const TOTP_PERIOD_MS = 30_000;
+
+/** The 6-digit code of a TOTP secret (base32, as the page shows it) for one time step. */
+function totpCode(secret: string, step: number): string {
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
+  return totp.generate({ timestamp: step * TOTP_PERIOD_MS });
+}
+
+/**
+ * The next time step to type a code of: the earliest the server accepts now (the current one or a
+ * neighbour, ±1) that is later than the last one used. The server takes each step once per user,
+ * and only steps later than the last it took (a code cannot be replayed, even out of order); when
+ * the window has none left, this waits for the next step.
+ */
+async function nextStep(used: number[]): Promise<number> {
+  const last = used.at(-1) ?? -Infinity;
+  for (;;) {
+    const now = Math.floor(Date.now() / TOTP_PERIOD_MS);
+    // The step before leaves the window when this one ends: not in the last 2 s, it may be gone by the time the code arrives.
+    const late = Date.now() % TOTP_PERIOD_MS > TOTP_PERIOD_MS - 2_000;
+    const step = (late ? [now, now + 1] : [now - 1, now, now + 1]).find((candidate) => candidate > last);
+    if (step !== undefined) {
+      used.push(step);
+      return step;
+    }
+    await new Promise((resolve) => setTimeout(resolve, (now + 1) * TOTP_PERIOD_MS - Date.now() + 50));
+  }
+}
+
 /** A verification request the page sent, with its JSON body. */
 interface SentRequest {
   path: string;
@@ -114,8 +179,8 @@ describe('demo page in a browser', () => {
     await main?.close();
   });
 
-  async function serveForThisTest(limits: RateLimits): Promise<Served> {
-    const served = await serve(limits);
+  async function serveForThisTest(limits: RateLimits, where: 'ip' | 'localhost' = 'ip'): Promise<Served> {
+    const served = where === 'localhost' ? await serveOnLocalhost(limits) : await serve(limits);
     extra.push(served);
     return served;
   }
@@ -388,6 +453,228 @@ describe('demo page in a browser', () => {
     expect(await form.getByLabel('Email', { exact: true }).inputValue()).toBe(BOB.email);
     expect(await form.getByLabel('Password', { exact: true }).inputValue()).toBe(BOB.password);
     expectCleanRun(tab, []);
+  });
+
+  /** The names of the methods the dialog offers (its visible options), in order. */
+  async function offeredMethods(dialog: Locator): Promise<string[]> {
+    const names = await dialog.locator('label.method:not([hidden]) .method-name').allTextContents();
+    // One method only: the choice is hidden, and the dialog shows that method's panel directly.
+    return (await dialog.locator('#verify-methods').isHidden()) ? names.slice(0, 1) : names;
+  }
+
+  /** Security → "Set up authenticator app", the identity check by password, then the key the page shows. */
+  async function startTotpSetup(tab: Tab, user: { password: string }): Promise<{ secret: string; otpauthUri: string }> {
+    const { page, dialog } = tab;
+    const enrollment = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/verifications/totp/enrollment' && response.status() === 200);
+    await page.getByRole('button', { name: 'Set up authenticator app' }).click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Password', { exact: true }).fill(user.password);
+    await dialog.getByRole('button', { name: 'Verify' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const answer = (await (await enrollment).json()) as { secret: string; otpauthUri: string };
+    await page.getByRole('img', { name: 'QR code to scan with your authenticator app' }).waitFor();
+    await waitForFocus(page, 'totp-code');
+    // The key as the page shows it, in groups of four for typing: the same key the server made.
+    const shown = (await page.locator('#totp-secret').textContent()) ?? '';
+    expect(shown).toMatch(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
+    expect(shown.replace(/ /g, '')).toBe(answer.secret);
+    return { secret: shown.replace(/ /g, ''), otpauthUri: answer.otpauthUri };
+  }
+
+  describe('passkeys and an authenticator app', () => {
+    test('a passkey: added from the Security area after an identity check, then used for a payout and a bound transfer', async () => {
+      const served = await serveForThisTest({}, 'localhost');
+      const tab = await openTab(DESKTOP, served.baseUrl);
+      const { page, dialog } = tab;
+      const { cdp, authenticatorId } = await addVirtualAuthenticator(page);
+      await signIn(tab, ALICE);
+      const requests = recordVerificationRequests(page);
+      const security = page.getByRole('region', { name: 'Security' });
+      await security.getByText('No passkey yet.').waitFor();
+
+      // Adding a passkey needs a recent identity check: the dialog, with the methods Alice has.
+      await security.getByRole('button', { name: 'Add a passkey' }).click();
+      await dialog.waitFor();
+      expect(await dialog.locator('#verify-reason').textContent()).toBe("To add a passkey, confirm it's you.");
+      expect(await offeredMethods(dialog)).toEqual(['Password', 'Code by email', 'Code by text message']);
+      await dialog.getByLabel('Password', { exact: true }).fill(ALICE.password);
+      await dialog.getByRole('button', { name: 'Verify' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#passkey-result', /Passkey added/)).toBe("Passkey added. Next time, confirm it's you with it.");
+      await security.getByText('1 passkey registered.').waitFor();
+
+      // The authenticator holds one credential for this relying party; the app saved its public key.
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials).toHaveLength(1);
+      expect(credentials[0]!.rpId).toBe('localhost');
+      const saved = await served.ex.users.listPasskeys(ALICE.id);
+      expect(saved.map((passkey) => passkey.id)).toEqual([Buffer.from(credentials[0]!.credentialId, 'base64').toString('base64url')]);
+
+      // A payout: the dialog now offers the passkey first, and it is enough.
+      await page.getByRole('button', { name: 'Send payout' }).click();
+      await dialog.waitFor();
+      expect(await offeredMethods(dialog)).toEqual(['Passkey', 'Password', 'Code by email', 'Code by text message']);
+      expect(await dialog.getByRole('radio', { name: /Passkey/ }).isChecked()).toBe(true);
+      await waitForFocus(page, 'verify-submit');
+      await dialog.getByRole('button', { name: 'Use passkey' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#payout-result', /accepted/)).toContain(`Payout of $125.50 to ${DESTINATION} accepted.`);
+      const signedOnce = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount;
+      expect(signedOnce).toBeGreaterThan(0);
+
+      // A transfer: the passkey's challenge is bound to exactly this transfer.
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      expect(await dialog.locator('#verify-approval-text').textContent()).toBe(APPROVAL);
+      await dialog.getByRole('button', { name: 'Use passkey' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#transfer-result', /done/)).toMatch(/^Transfer of 250\.00 EUR to NL91ABNA0417164300 done\./);
+      const challenges = requests.filter((request) => request.path === '/web-authn/authentication');
+      expect(challenges.map((request) => request.body)).toEqual([{}, { action: TRANSFER }]);
+      expect(requests.filter((request) => request.path === '/web-authn/authentication/verify')).toHaveLength(2);
+      expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount).toBeGreaterThan(signedOnce);
+
+      // The passkey fails (the browser cannot verify the user this time): the dialog says so and stays, the password still works.
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
+      await page.getByRole('button', { name: 'Send payout' }).click();
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Use passkey' }).click();
+      expect(await regionText(page, '#verify-message', /passkey/)).toMatch(/^The passkey check was cancelled or timed out\. Try again, or choose another way\.$/);
+      expect(await dialog.isVisible()).toBe(true);
+      await dialog.getByRole('radio', { name: /Password/ }).check();
+      await dialog.getByLabel('Password', { exact: true }).fill(ALICE.password);
+      await dialog.getByRole('button', { name: 'Verify' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await regionText(page, '#payout-result', /accepted/);
+      expectCleanRun(tab, [ALICE.password]);
+    });
+
+    test('an authenticator app: set up from the key the page shows, then its codes verify a payout and a bound transfer, each code once', async () => {
+      // On a phone: the QR code and the key fit the screen.
+      const served = await serveForThisTest({});
+      const tab = await openTab(PHONE, served.baseUrl);
+      const { page, dialog } = tab;
+      await signIn(tab, BOB);
+      const requests = recordVerificationRequests(page);
+      const security = page.getByRole('region', { name: 'Security' });
+      await security.getByText('Not set up.').waitFor();
+      const { secret, otpauthUri } = await startTotpSetup(tab, BOB);
+      expect(otpauthUri).toMatch(/^otpauth:\/\/totp\//);
+      expect(new URL(otpauthUri).searchParams.get('secret')).toBe(secret);
+      await expectNoHorizontalScroll(page);
+      const qr = page.getByRole('img', { name: 'QR code to scan with your authenticator app' });
+      await qr.scrollIntoViewIfNeeded();
+      await expectOnScreen(page, qr);
+      // The QR code holds exactly the otpauth URI the server sent: its dark modules are that URI's.
+      const drawn = ((await page.locator('.qr-dark').getAttribute('d')) ?? '').match(/M\d+ \d+/g) ?? [];
+      const { modules } = QRCode.create(otpauthUri, { errorCorrectionLevel: 'M' });
+      const expected: string[] = [];
+      for (let row = 0; row < modules.size; row += 1) {
+        for (let col = 0; col < modules.size; col += 1) if (modules.get(row, col)) expected.push(`M${col + 4} ${row + 4}`);
+      }
+      expect(drawn).toEqual(expected);
+      await page.locator('#totp-secret').scrollIntoViewIfNeeded();
+      await expectOnScreen(page, page.locator('#totp-secret'));
+      const used: number[] = [];
+
+      // A wrong code is refused and the setup stays open; the code the app shows turns it on.
+      const enrollStep = await nextStep(used);
+      const wrong = String((Number(totpCode(secret, enrollStep)) + 1) % 1_000_000).padStart(6, '0');
+      await page.getByLabel('6-digit code from the app').fill(wrong);
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      expect(await regionText(page, '#totp-result', /not correct/)).toMatch(/^That code is not correct\./);
+      await page.getByLabel('6-digit code from the app').fill(totpCode(secret, enrollStep));
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      expect(await regionText(page, '#totp-result', /set up\./)).toBe("Authenticator app set up. You can now confirm it's you with a code from it.");
+      await security.getByText("On: you can confirm it's you with a code from your app.").waitFor();
+      // The key is gone from the page, and the app's user table holds it sealed, not in clear.
+      expect(await page.locator('#totp-secret').textContent()).toBe('');
+      expect(await page.locator('#totp-form').isHidden()).toBe(true);
+      const sealed = (await served.ex.users.findById(BOB.id))?.totpSecret;
+      expect(typeof sealed).toBe('string');
+      expect(sealed).not.toContain(secret);
+
+      // A payout: the dialog offers the app first, with its code field focused.
+      await page.getByRole('button', { name: 'Send payout' }).click();
+      await dialog.waitFor();
+      expect(await offeredMethods(dialog)).toEqual(['Authenticator app', 'Password', 'Code by email', 'Code by text message']);
+      await waitForFocus(page, 'verify-totp');
+      const payoutStep = await nextStep(used);
+      await page.keyboard.type(totpCode(secret, payoutStep));
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#payout-result', /accepted/)).toContain('accepted');
+
+      // A transfer: the same code again is refused (each step works once), the next one passes, bound to the transfer.
+      await transferForm(page).getByRole('button', { name: 'Transfer' }).click();
+      await dialog.waitFor();
+      await waitForFocus(page, 'verify-totp');
+      await page.keyboard.type(totpCode(secret, payoutStep));
+      await page.keyboard.press('Enter');
+      expect(await regionText(page, '#verify-message', /not correct/)).toMatch(/^That code is not correct, or it was already used\./);
+      const transferStep = await nextStep(used);
+      await dialog.getByLabel('Code from your authenticator app').fill(totpCode(secret, transferStep));
+      await page.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'hidden' });
+      expect(await regionText(page, '#transfer-result', /done/)).toMatch(/^Transfer of 250\.00 EUR to NL91ABNA0417164300 done\./);
+      const verifies = requests.filter((request) => request.path === '/totp/verify');
+      expect(verifies.map((request) => request.body)).toEqual([
+        { code: totpCode(secret, payoutStep) },
+        { code: totpCode(secret, payoutStep), action: TRANSFER },
+        { code: totpCode(secret, transferStep), action: TRANSFER },
+      ]);
+      expectCleanRun(tab, [BOB.password, secret, ...[enrollStep, payoutStep, transferStep].map((step) => totpCode(secret, step))]);
+    });
+
+    test('the dialog offers only the methods the user has: no passkey or app before, each once it is set up', async () => {
+      const served = await serveForThisTest({}, 'localhost');
+      const tab = await openTab(DESKTOP, served.baseUrl);
+      const { page, dialog } = tab;
+      await addVirtualAuthenticator(page);
+      await signIn(tab, ALICE);
+      const payoutOffers = async (): Promise<string[]> => {
+        await page.getByRole('button', { name: 'Send payout' }).click();
+        await dialog.waitFor();
+        const offered = await offeredMethods(dialog);
+        // What is not offered cannot be chosen either (hidden and disabled, so not reachable by keyboard).
+        for (const [value, name] of [['passkey', 'Passkey'], ['totp', 'Authenticator app']] as const) {
+          const radio = dialog.locator(`input[name="method"][value="${value}"]`);
+          expect(await radio.isDisabled()).toBe(!offered.includes(name));
+          expect(await radio.isVisible()).toBe(offered.includes(name));
+        }
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'hidden' });
+        return offered;
+      };
+
+      // The route accepts every method, but Alice has neither a passkey nor an app yet.
+      expect(await payoutOffers()).toEqual(['Password', 'Code by email', 'Code by text message']);
+
+      const { secret } = await startTotpSetup(tab, ALICE);
+      await page.getByLabel('6-digit code from the app').fill(totpCode(secret, Math.floor(Date.now() / TOTP_PERIOD_MS)));
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await regionText(page, '#totp-result', /set up\./);
+      expect(await payoutOffers()).toEqual(['Authenticator app', 'Password', 'Code by email', 'Code by text message']);
+
+      // Adding a passkey asks again (the setup used up its identity check), and the app is offered for it.
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await dialog.waitFor();
+      expect(await offeredMethods(dialog)).toEqual(['Authenticator app', 'Password', 'Code by email', 'Code by text message']);
+      await dialog.getByRole('radio', { name: /Password/ }).check();
+      await dialog.getByLabel('Password', { exact: true }).fill(ALICE.password);
+      await dialog.getByRole('button', { name: 'Verify' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await regionText(page, '#passkey-result', /Passkey added/);
+      expect(await payoutOffers()).toEqual(['Passkey', 'Authenticator app', 'Password', 'Code by email', 'Code by text message']);
+
+      // Another user of the same app still has only his own methods.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await regionText(page, '#sign-in-message', /Signed out/);
+      await signIn(tab, BOB);
+      await page.getByRole('region', { name: 'Security' }).getByText('No passkey yet.').waitFor();
+      expect(await payoutOffers()).toEqual(['Password', 'Code by email', 'Code by text message']);
+      expectCleanRun(tab, [ALICE.password, secret]);
+    });
   });
 
   describe('on a phone', () => {

@@ -1,5 +1,5 @@
 // Consumer (b): a plain CommonJS app on Express 4 and ioredis 5, without the SendGrid and Twilio
-// SDKs. It serves the README's quick start, written in JavaScript, on the memory store and on a
+// SDKs, with @simplewebauthn/server (passkeys). It serves the README's quick start, written in JavaScript, on the memory store and on a
 // RedisStore over an ioredis 5 client, then prints the ports for ../run.ts, which drives the HTTP flow.
 'use strict';
 const bcrypt = require('bcrypt');
@@ -23,6 +23,37 @@ function createApp(storeOptions) {
   app.use('/api/verifications', stepUp.router);
   app.use(express.json());
   app.post('/api/payouts', stepUp.requireVerification({ maxAge: 300, singleUse: true }), (req, res) => {
+    res.status(201).json({ paidBy: req.verification?.userId, method: req.verification?.method });
+  });
+  return app;
+}
+
+/**
+ * Passkeys and TOTP on a RedisStore: the optional peer @simplewebauthn/server is installed here
+ * and loaded by the library's CommonJS build; a strict-preset route takes them.
+ */
+function createFactorsApp(redisStore) {
+  const factorUsers = new Map([['usr_1', { id: 'usr_1', passwordHash: bcrypt.hashSync('a long passphrase', 10) }]]);
+  const passkeys = new Map();
+  const stepUp = createStepUp({
+    authenticate: jwtAuthenticator({ secret: jwtSecret, algorithms: ['HS256'] }),
+    users: {
+      findById: (id) => factorUsers.get(id) ?? null,
+      saveTotpSecret: (id, sealedSecret) => void factorUsers.set(id, { ...factorUsers.get(id), totpSecret: sealedSecret }),
+      listPasskeys: (id) => passkeys.get(id) ?? [],
+      savePasskey: (id, passkey) => void passkeys.set(id, [...(passkeys.get(id) ?? []), passkey]),
+      updatePasskeyCounter: (id, credentialId, counter) =>
+        void passkeys.set(id, (passkeys.get(id) ?? []).map((p) => (p.id === credentialId ? { ...p, counter } : p))),
+    },
+    store: redisStore,
+    secret: required('VERIFICATION_SECRET'),
+    totp: { issuer: 'Consumer Bank' },
+    passkeys: { rpId: 'consumer.example', rpName: 'Consumer Bank', origin: 'https://consumer.example' },
+  });
+  const app = express();
+  app.use('/api/verifications', stepUp.router);
+  app.use(express.json());
+  app.post('/api/strict-payouts', stepUp.requireVerification.strict(), (req, res) => {
     res.status(201).json({ paidBy: req.verification?.userId, method: req.verification?.method });
   });
   return app;
@@ -62,6 +93,9 @@ async function main() {
   const ports = {
     'quick start (memory store, Express 4)': await listen(createApp({})),
     'Redis store (ioredis 5, Express 4)': await listen(createApp({ store: redisStore, secret: required('VERIFICATION_SECRET') })),
+    'factors (passkeys with @simplewebauthn/server, TOTP; Redis, Express 4, CommonJS build)': await listen(
+      createFactorsApp(new RedisStore({ client: redis, prefix: `consumer-cjs-js-factors:${process.pid}:` })),
+    ),
   };
   console.log(`CONSUMER_READY ${JSON.stringify(ports)}`);
 }
