@@ -7,17 +7,19 @@ import { isBuiltInMethod, type BuiltInMethod, type VerificationMethod } from './
  */
 
 /**
- * RFC 8176 `amr` values that correspond to each built-in method. Email has none (`otp` says only
- * "a one-time password", by any channel), so a route that lists only `email` never accepts a sign-in;
- * TOTP takes `otp` (an authenticator app is a one-time password generator), passkeys `hwk`/`swk`
- * (proof of possession of a hardware- or software-secured key). An app's own methods have none.
+ * RFC 8176 `amr` values that correspond to each built-in method. Email and TOTP have none (`otp`
+ * says only "a one-time password", by any channel: an emailed code too), and passkeys have none
+ * (`hwk`/`swk` say only "proof of possession of a key": a security key touched without user
+ * verification, a device key, a client certificate), so a route that lists only these methods
+ * never accepts a sign-in by its `amr` (its `acrValues` can still say what a provider's sign-in
+ * must have been). An app's own methods have none.
  */
 export const AMR_FOR_METHOD: Readonly<Record<BuiltInMethod, readonly string[]>> = {
   password: ['pwd'],
   phone: ['sms', 'tel'],
   email: [],
-  totp: ['otp'],
-  passkey: ['hwk', 'swk'],
+  totp: [],
+  passkey: [],
 };
 
 /** The `amr` values of a method: a built-in method's, none for an app's own. */

@@ -28,6 +28,8 @@ async function app() {
   a.get('/acr', stepUp.requireVerification({ maxAge: 300, acceptAuthTime: true, acrValues: ['urn:bank:aal2'] }), ok);
   a.get('/pwd', stepUp.requireVerification({ maxAge: 300, acceptAuthTime: true, methods: ['password'] }), ok);
   a.get('/either', stepUp.requireVerification({ maxAge: 300, acceptAuthTime: true, methods: ['phone'], acrValues: ['urn:bank:aal2'] }), ok);
+  a.get('/totp', stepUp.requireVerification({ maxAge: 300, acceptAuthTime: true, methods: ['totp'] }), ok);
+  a.get('/passkey', stepUp.requireVerification({ maxAge: 300, acceptAuthTime: true, methods: ['passkey'] }), ok);
   a.get('/records-only', stepUp.requireVerification({ maxAge: 300 }), ok);
   a.get('/rfc9470', stepUp.requireVerification({ maxAge: 300, challenge: 'rfc9470', acrValues: ['urn:bank:aal2', 'urn:bank:aal3'] }), ok);
   return { app: a, stepUp };
@@ -84,6 +86,16 @@ describe('acceptAuthTime: the provider fresh sign-in instead of a record', () =>
     expect(pwd.body.verification).toMatchObject({ source: 'sign_in', method: 'password' });
     expect((await request(h.app).get('/pwd').set('Authorization', token({ auth_time: fresh, amr: ['otp'] }))).status).toBe(403);
     expect((await request(h.app).get('/pwd').set('Authorization', token({ auth_time: fresh }))).status).toBe(403);
+  });
+
+  test('no amr stands for a TOTP app or a passkey: otp may be an emailed code, hwk/swk a key without user verification', async () => {
+    const fresh = nowS() - 10;
+    for (const amr of [['otp'], ['hwk'], ['swk'], ['hwk', 'swk', 'otp', 'mfa']]) {
+      for (const path of ['/totp', '/passkey']) {
+        const res = await request(h.app).get(path).set('Authorization', token({ auth_time: fresh, amr }));
+        expect([path, amr, res.status]).toEqual([path, amr, 403]);
+      }
+    }
   });
 
   test('acr or amr: either one satisfies a route that sets both', async () => {
