@@ -229,6 +229,20 @@ describe.each(STORE_KINDS)('TOTP (%s store)', (kind) => {
       }
     });
 
+    test('concurrent confirmations (codes of two steps of the window): exactly one enrolls, the other finds no enrollment', async () => {
+      for (let round = 0; round < 5; round += 1) {
+        const user = s.accounts.add();
+        const { secret } = await startEnrollment(s, user);
+        const confirm = (at: number) => request(s.app).post('/v/totp/enrollment/verify').set('Authorization', bearer(user)).send({ code: totpCodeAt(secret, at) });
+        s.events.length = 0;
+        const answers = await Promise.all([confirm(s.clock.now), confirm(s.clock.now + STEP)]);
+        expect(answers.map((res) => res.status).sort()).toEqual([204, 404]);
+        expect(s.accounts.saved.filter((entry) => entry.userId === user)).toHaveLength(1);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(s.events.filter((event) => event.type === 'factor.enrolled' && event.userId === user)).toHaveLength(1);
+      }
+    });
+
     test('stepUp.revokeAll ends a pending enrollment', async () => {
       const user = s.accounts.add();
       const { secret } = await startEnrollment(s, user);

@@ -46,6 +46,7 @@ interface PendingEnrollment {
   readonly sessionRef?: string;
 }
 
+const notFound = () => new VerificationError('verification_record.not_found');
 const wrongCode = () => new VerificationError('verification.invalid_credentials', { message: 'The code is not correct.' });
 
 /**
@@ -84,19 +85,24 @@ export class TotpService {
 
   /**
    * Confirms the pending enrollment with a first code: saves the sealed secret through
-   * `users.saveTotpSecret` and ends the enrollment. A wrong code is 422 and keeps the enrollment
-   * (the user may try again); no pending enrollment of this user and session is 404.
+   * `users.saveTotpSecret` and ends the enrollment (used up first, so it enrolls once however many
+   * confirmations race). A wrong code is 422 and keeps the enrollment (the user may try again); no
+   * pending enrollment of this user and session is 404.
    */
   async confirmEnrollment(requester: Requester, code: string): Promise<void> {
     const { store, users } = this.config;
-    const pending = parsePending(await store.readChallenge(requester.userId, ENROLLMENT_ID, false));
+    const kept = await store.readChallenge(requester.userId, ENROLLMENT_ID, false);
+    const pending = parsePending(kept);
     const secret = pending !== null && pending.sessionRef === requester.sessionRef ? this.#sealer.open(requester.userId, pending.sealed) : null;
-    if (pending === null || secret === null) throw new VerificationError('verification_record.not_found');
+    if (pending === null || secret === null) throw notFound();
     await this.#accept(requester.userId, secret, code);
+    // A right code uses the enrollment up, atomically: of concurrent confirmations (codes of two
+    // steps of the window) exactly one goes on, and only with the enrollment its code was checked
+    // against (not one that replaced it meanwhile, which this call then ends too: start again).
+    if ((await store.readChallenge(requester.userId, ENROLLMENT_ID, true)) !== kept) throw notFound();
     // Checked at startup (the `totp` option requires it).
     if (users.saveTotpSecret === undefined) throw new Error('users.saveTotpSecret is missing');
     await users.saveTotpSecret(requester.userId, pending.sealed);
-    await store.deleteChallenge(requester.userId, ENROLLMENT_ID);
   }
 
   /**
