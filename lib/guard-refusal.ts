@@ -20,14 +20,25 @@ export interface RouteRequirement {
  * never pays for it). A user who can use none of them gets 403 `verification.no_available_method`
  * rather than a dead end. Shared by `requireVerification()` and the endpoints that take a fresh
  * identity record (enrolling a factor).
+ *
+ * The request is refused whatever the lookup does: when the user port fails, the refusal names the
+ * route's methods as they are (not narrowed) and the error goes to `onLookupError`, so a refusal
+ * never depends on the user store being up (it would otherwise become a 500).
  */
 export async function guardRefusal(
   service: VerificationService,
   userId: string,
   code: RefusalCode,
   route: RouteRequirement,
+  onLookupError: ((error: unknown) => void) | undefined,
 ): Promise<VerificationError> {
-  const methods = await service.availableMethods(userId, route.methods);
+  let methods: readonly VerificationMethod[];
+  try {
+    methods = await service.availableMethods(userId, route.methods);
+  } catch (error) {
+    onLookupError?.(error);
+    return new VerificationError(code, { details: { requirement: { ...route } } });
+  }
   const requirement = { ...route, methods };
   if (methods.length === 0) return new VerificationError('verification.no_available_method', { details: { requirement } });
   return new VerificationError(code, { details: { requirement } });

@@ -204,10 +204,13 @@ function guardFactory(config: GuardConfig) {
         const action = rule.action ? actionOf(req, rule.action) : undefined;
         /** A refusal (see guardRefusal); as an RFC 9470 challenge when the route asks for one. */
         const refuse = async (code: RefusalCode) => {
-          const refusal = await guardRefusal(config.service, principal.userId, code, {
-            ...baseRequirement,
-            ...(action !== undefined ? { action } : {}),
-          });
+          const refusal = await guardRefusal(
+            config.service,
+            principal.userId,
+            code,
+            { ...baseRequirement, ...(action !== undefined ? { action } : {}) },
+            config.onUnexpectedError,
+          );
           if (rule.challenge === '403' || refusal.code === 'verification.no_available_method') return refusal;
           const plain = new VerificationError(code);
           return new VerificationError(code, {

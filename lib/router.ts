@@ -282,6 +282,23 @@ type VerificationStep = (
  * The passkey endpoints (served with the `passkeys` option). Registering takes the id of a fresh
  * identity record in the guard's header, consumed; see PasskeyService for the checks.
  */
+/**
+ * Enrolling a factor: uses up the fresh identity record in the request's verification header
+ * (consumeFreshIdentity) and reports it, or its refusal, as the guard does. Resolves the requester.
+ */
+async function freshIdentityOf(req: Request, config: RouterConfig): Promise<Requester> {
+  const requester = requesterOf(req);
+  let identity: VerificationRecord;
+  try {
+    identity = await consumeFreshIdentity(config.service, requester, req.get(config.verificationHeader), config.onUnexpectedError);
+  } catch (error) {
+    if (error instanceof VerificationError) config.audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
+    throw error;
+  }
+  config.audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+  return requester;
+}
+
 function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: PasskeyService, verificationStep: VerificationStep): void {
   const { service, audit } = config;
   const method = () => 'passkey';
@@ -290,15 +307,7 @@ function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: Passke
     pathsOf('startPasskeyRegistration'),
     withoutBody,
     asyncHandler(async (req, res) => {
-      const requester = requesterOf(req);
-      let identity: VerificationRecord;
-      try {
-        identity = await consumeFreshIdentity(service, requester, req.get(config.verificationHeader));
-      } catch (error) {
-        if (error instanceof VerificationError) audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
-        throw error;
-      }
-      audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+      const requester = await freshIdentityOf(req, config);
       res.status(200).json({ registrationOptions: await passkeys.registrationOptions(requester) });
     }),
   );
@@ -366,15 +375,7 @@ function addTotpRoutes(router: Router, config: RouterConfig, totp: TotpService, 
     pathsOf('startTotpEnrollment'),
     withoutBody,
     asyncHandler(async (req, res) => {
-      const requester = requesterOf(req);
-      let identity: VerificationRecord;
-      try {
-        identity = await consumeFreshIdentity(service, requester, req.get(config.verificationHeader));
-      } catch (error) {
-        if (error instanceof VerificationError) audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
-        throw error;
-      }
-      audit.emit(req, { type: 'record.consumed', userId: requester.userId, method: identity.method, recordId: identity.id });
+      const requester = await freshIdentityOf(req, config);
       res.status(200).json(await totp.startEnrollment(requester));
     }),
   );

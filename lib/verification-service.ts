@@ -145,7 +145,10 @@ export class VerificationService {
           usable = sender !== undefined && present(user.phone);
           break;
         case 'passkey':
-          usable = factors.passkey && users.listPasskeys !== undefined && (await users.listPasskeys(userId)).length > 0;
+          if (factors.passkey && users.listPasskeys !== undefined) {
+            const passkeys: unknown = await users.listPasskeys(userId);
+            usable = Array.isArray(passkeys) && passkeys.length > 0;
+          } else usable = false;
           break;
         case 'totp':
           usable = factors.totp && present(user.totpSecret);

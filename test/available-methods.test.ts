@@ -129,4 +129,40 @@ describe.each(STORE_KINDS)('requirement.methods: what this user can use now (%s 
     await request(s.app).get('/sso').set('Authorization', authFor('u')).expect(403);
     expect(s.lookups.count).toBe(before + 1);
   });
+
+  test('a user port that fails on the refusal path: still a 403, with the route\'s methods as they are, and the error told to onUnexpectedError', async () => {
+    const unexpected: unknown[] = [];
+    const s = await stepUpApp(kind, [], {
+      users: {
+        findById: () => {
+          throw new Error('user database down');
+        },
+      },
+      onUnexpectedError: (error) => void unexpected.push(error),
+    });
+    opened.push(s);
+    s.app.get('/default', s.stepUp.requireVerification({ methods: ['password', 'totp'], maxAge: 60 }), echoVerification);
+    const res = await request(s.app).get('/default').set('Authorization', authFor('u'));
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ code: 'verification.required', message: expect.any(String), requirement: { methods: ['password', 'totp'], maxAge: 60 } });
+    expect(unexpected).toEqual([expect.objectContaining({ message: 'user database down' })]);
+  });
+
+  test('a passkey listing that is not a list offers no passkey (never a 500)', async () => {
+    const s = await stepUpApp(kind, [], {
+      users: {
+        findById: (id) => ({ id, passwordHash: HASH }),
+        // A bug of the app's port: not a list.
+        listPasskeys: () => ({ length: 1 }) as never,
+        savePasskey: () => undefined,
+        updatePasskeyCounter: () => undefined,
+      },
+      passkeys: { rpId: 'bank.example', rpName: 'Bank', origin: 'https://bank.example' },
+    });
+    opened.push(s);
+    s.app.get('/passkey', s.stepUp.requireVerification({ methods: ['passkey', 'password'] }), echoVerification);
+    const res = await request(s.app).get('/passkey').set('Authorization', authFor('u'));
+    expect(res.status).toBe(403);
+    expect(res.body.requirement.methods).toEqual(['password']);
+  });
 });

@@ -12,9 +12,14 @@ export const FRESH_IDENTITY_MAX_AGE_SECONDS = 600;
  * other value is refused exactly as `requireVerification()` refuses (403 `verification.required`,
  * `verification.invalid`, `verification.insufficient` or `verification.no_available_method`).
  */
-export async function consumeFreshIdentity(service: VerificationService, requester: Requester, recordId: unknown): Promise<VerifiedRecord> {
+export async function consumeFreshIdentity(
+  service: VerificationService,
+  requester: Requester,
+  recordId: unknown,
+  onLookupError: ((error: unknown) => void) | undefined,
+): Promise<VerifiedRecord> {
   const route = { methods: VERIFICATION_METHODS, maxAge: FRESH_IDENTITY_MAX_AGE_SECONDS };
-  if (typeof recordId !== 'string' || recordId.length === 0) throw await guardRefusal(service, requester.userId, 'verification.required', route);
+  if (typeof recordId !== 'string' || recordId.length === 0) throw await guardRefusal(service, requester.userId, 'verification.required', route, onLookupError);
   const { verdict, record } = await service.checkForGuard(requester, recordId, {
     methods: route.methods,
     maxAgeMs: route.maxAge * 1000,
@@ -22,7 +27,7 @@ export async function consumeFreshIdentity(service: VerificationService, request
     action: undefined,
   });
   if (verdict !== 'ok' || record === null) {
-    throw await guardRefusal(service, requester.userId, verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid', route);
+    throw await guardRefusal(service, requester.userId, verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid', route, onLookupError);
   }
   return record;
 }
