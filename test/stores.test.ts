@@ -89,6 +89,21 @@ describe('RedisStore specifics', () => {
     expect(await store.get(record.userId, record.id)).toEqual(record);
   });
 
+  test('a revocation mark that is not a number revokes every record of the user (reads and consumes alike)', async () => {
+    const store = new RedisStore({ client: redis, prefix: `rvbad:${randomBytes(6).toString('hex')}:` });
+    const record = verifiedRecord();
+    await store.create(record);
+    const [key, mark] = store.keysFor(record.userId, record.id);
+    await redis.set(mark, '12ab', 'PX', 60_000);
+    expect(await store.get(record.userId, record.id)).toBeNull();
+    expect((await store.checkForGuard(record.id, { userId: 'usr_alice', methods: ['password'], maxAgeMs: 60_000, now: Date.now() }, true)).consumed).toBe(false);
+    // A well-formed mark older than the record leaves it alone.
+    await store.create(record);
+    await redis.set(mark, '1', 'PX', 60_000);
+    expect(await store.get(record.userId, record.id)).toEqual(record);
+    expect(await redis.exists(key)).toBe(1);
+  });
+
   test('method names are tamper-checked too: a name only on an app-defined method, never a built-in one in disguise', async () => {
     const store = new RedisStore({ client: redis, prefix: `own:${randomBytes(6).toString('hex')}:` });
     const own = verifiedRecord({ method: 'sso' });

@@ -106,6 +106,18 @@ function fromB36(text: string): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
+/**
+ * Whether a record whose `d` field holds `created` (epoch ms) and `stamp` (the server time at
+ * creation, µs after createdAt) was made after the revocation mark `revokedAt` (µs). Both are
+ * below 2⁵³ until the year 2255, so the arithmetic is exact. Written as the condition to pass.
+ */
+function madeAfter(created: string, stamp: string, revokedAt: string): boolean {
+  const createdAt = fromB36(created);
+  const after = fromB36(stamp);
+  const mark = /^\d{1,16}$/.test(revokedAt) ? Number(revokedAt) : Number.NaN;
+  return createdAt !== undefined && after !== undefined && createdAt * 1000 + after > mark;
+}
+
 /** Turns a flat [field, value, …] reply into a map. */
 export function pairs(flat: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
@@ -129,12 +141,17 @@ function parseIdentifier(f: Map<string, string>): Identifier | undefined | null 
   return { type, value };
 }
 
-/** The record of `userId` these fields describe, or null when they are not a well-formed record. */
-export function parseFields(id: string, userId: string, f: Map<string, string>): VerificationRecord | null {
+/**
+ * The record of `userId` these fields describe, or null when they are not a well-formed record, or
+ * when `revokedAt` (the user's revocation mark as Redis keeps it: server time in µs) is given and
+ * the record was not made after it (as the scripts' readLive decides; a malformed mark revokes all).
+ */
+export function parseFields(id: string, userId: string, f: Map<string, string>, revokedAt?: string | null): VerificationRecord | null {
   for (const field of f.keys()) if (!KNOWN_FIELDS.has(field)) return null;
   const times = TIMES.exec(f.get('d') ?? '');
   if (times === null) return null;
-  const [, kind, created, ttl, , verified] = times as unknown as [string, string, string, string, string, string | undefined];
+  const [, kind, created, ttl, stamp, verified] = times as unknown as [string, string, string, string, string, string | undefined];
+  if (revokedAt !== undefined && revokedAt !== null && !madeAfter(created, stamp, revokedAt)) return null;
   const own = f.get('m');
   // An app's own method carries its name; a built-in one carries none.
   const method: VerificationMethod | undefined = kind === OWN_METHOD_LETTER ? (isMethodName(own) && !isBuiltInMethod(own) ? own : undefined) : own === undefined ? LETTER_METHOD[kind.toLowerCase()] : undefined;

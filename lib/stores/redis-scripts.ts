@@ -118,9 +118,16 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 `;
 
-/** get / the guard on reusable routes. Returns the flat fields, or nil. */
-export const READ = `${readLive('return nil')}
-return flat
+/**
+ * get / the guard on reusable routes: the record's fields as they are and the user's revocation
+ * mark, read in one atomic step and returned, { flat fields, mark or nil }. Nothing is decided
+ * here: the store parses and checks every field and compares the revocation in TypeScript
+ * (parseFields), which it does anyway. A read that decides nothing keeps the script to its two
+ * calls, the least Redis CPU per guard check (the Lua parsing of the other scripts cost the
+ * guard about a tenth of its throughput on a 2-core machine, bench/ side by side).
+ */
+export const READ = `
+return { redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) }
 `;
 
 /**

@@ -28,7 +28,7 @@ export interface RedisStoreOptions {
 /** The Lua commands this store defines on the client, with a prefix to keep clear of the app's own. */
 interface StepUpCommands {
   stepUpCreate(record: string, revocation: string, ...args: string[]): Promise<number>;
-  stepUpRead(record: string, revocation: string): Promise<string[] | null>;
+  stepUpRead(record: string, revocation: string): Promise<[string[], string | null]>;
   stepUpCheckAndConsume(record: string, revocation: string, ...args: string[]): Promise<[number, string[]] | null>;
   stepUpCheckCode(record: string, revocation: string, ...args: string[]): Promise<[string, (string | string[])?]>;
   stepUpRedeem(record: string, revocation: string, ...args: string[]): Promise<string[] | null>;
@@ -123,8 +123,9 @@ export class RedisStore implements VerificationStore {
   }
 
   async get(userId: string, id: string): Promise<VerificationRecord | null> {
-    const flat = await this.#call(this.#commands.stepUpRead(...this.keysFor(userId, id)));
-    return this.#parse(id, flat, userId);
+    const [flat, revokedAt] = await this.#call(this.#commands.stepUpRead(...this.keysFor(userId, id)));
+    // The read script decides nothing: the revocation is compared here, with the rest (parseFields).
+    return this.#parse(id, flat, userId, revokedAt);
   }
 
   async checkForGuard(id: string, criteria: GuardCriteria, consume: boolean): Promise<{ record: VerificationRecord | null; consumed: boolean }> {
@@ -225,9 +226,9 @@ export class RedisStore implements VerificationStore {
   }
 
   /** A reply parsed into a record of this user, or null (a malformed hash is no record). */
-  #parse(id: string, flat: string[] | null, userId: string): VerificationRecord | null {
+  #parse(id: string, flat: string[] | null, userId: string, revokedAt?: string | null): VerificationRecord | null {
     if (flat === null || flat.length === 0) return null;
-    return parseFields(id, userId, pairs(flat));
+    return parseFields(id, userId, pairs(flat), revokedAt);
   }
 
   #call<T>(operation: Promise<T>): Promise<T> {
