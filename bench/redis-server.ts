@@ -15,6 +15,13 @@ export async function connectClient(url: string): Promise<Redis> {
 /** Commands the server has received so far, per command: `calls + rejected_calls` from INFO commandstats. */
 export type CommandCounts = ReadonlyMap<string, number>;
 
+/** The CPU redis-server has used so far (INFO cpu: used_cpu_user + used_cpu_sys), in µs. */
+export async function redisCpuMicros(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+}
+
 export async function commandCounts(admin: Redis): Promise<CommandCounts> {
   const info = await admin.info('commandstats');
   const counts = new Map<string, number>();

@@ -177,8 +177,9 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
       `${s.connections} connections, keep-alive, no pipelining; ${s.rounds} rounds × ${formatInt(s.requests)} requests per row after ${formatInt(s.warmup)} warm-up, ` +
       `rows taking turns; medians of the rounds. × floor / × peer: median of per-round ratios (floor of the same algorithm; peer only for HMAC rows). ` +
       `Redis sent/req: MONITOR over ${formatInt(s.monitorRequests)} more requests (Lua's inner calls not counted); commandstats/req counts them. ` +
-      `CPU in cores (server process; load generator: near 1 would make it the bottleneck).`,
-    ['server', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', '× floor', '× peer', 'Redis sent/req', 'commandstats/req', 'server CPU', 'load CPU', 'asserted ≤ 1', 'pass'],
+      `CPU in cores (server process; load generator: near 1 would make it the bottleneck). ` +
+      `µs/req: CPU time per request of the server process and of redis-server (steadier than req/s on a shared machine).`,
+    ['server', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', '× floor', '× peer', 'Redis sent/req', 'commandstats/req', 'server CPU', 'server µs/req', 'Redis µs/req', 'load CPU', 'asserted ≤ 1', 'pass'],
     sideBySide.rows.map((r) => [
       r.name,
       formatInt(r.requestsPerSecond),
@@ -190,6 +191,8 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
       `${r.redisSentPerRequest}${Object.keys(r.redisSent).length > 0 ? ` (${counts(r.redisSent)})` : ''}`,
       r.commandstatsPerRequest,
       r.serverCpu,
+      r.serverCpuUsPerRequest,
+      r.redisCpuUsPerRequest,
       r.loadCpu,
       r.atMostOneCommand,
       r.pass,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { OidcStandIn } from '../../test/helpers/oidc-provider';
-import { commandCounts, commandDelta } from '../redis-server';
+import { commandCounts, commandDelta, redisCpuMicros } from '../redis-server';
 import { measureWindow, watchServer, type RoundTripRow, type WatchedServer } from '../round-trip-window';
 import { median, round } from '../stats';
 import { AutocannonLoad, type SideLoadResult } from './load';
@@ -44,6 +44,13 @@ export interface SideBySideRow {
   readonly commandstatsPerRequest: number;
   /** CPU of the server's process during the rounds, in cores (median). */
   readonly serverCpu: number;
+  /**
+   * CPU time per request, µs (medians of the rounds), of the server's process and of redis-server
+   * (INFO cpu, user + sys; rows take turns, so a round's Redis CPU is its row's). On a shared
+   * machine these move far less between runs than req/s, and they say where a row's time goes.
+   */
+  readonly serverCpuUsPerRequest: number;
+  readonly redisCpuUsPerRequest: number;
   /** CPU of the load generator during the rounds, in cores (median): near 1 would make it the bottleneck. */
   readonly loadCpu: number;
   /** Whether this row must stay at ≤ 1 Redis command sent per request. */
@@ -75,6 +82,8 @@ interface Measured {
   readonly rounds: SideLoadResult[];
   readonly commands: number[];
   readonly serverCpu: number[];
+  readonly serverCpuPerRequest: number[];
+  readonly redisCpuPerRequest: number[];
 }
 
 function idsOf(target: Target): (count: number) => Target['ids'] {
@@ -126,7 +135,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
     );
     for (const [i, row] of rows.entries()) {
       const outcome = started[i];
-      if (outcome?.status === 'fulfilled') measured.push({ row, server: outcome.value, ids: idsOf(outcome.value.target), rounds: [], commands: [], serverCpu: [] });
+      if (outcome?.status === 'fulfilled') measured.push({ row, server: outcome.value, ids: idsOf(outcome.value.target), rounds: [], commands: [], serverCpu: [], serverCpuPerRequest: [], redisCpuPerRequest: [] });
     }
     const failed = started.findIndex((outcome) => outcome.status === 'rejected');
     if (failed >= 0) throw new Error(`${rows[failed]?.name}: ${String((started[failed] as PromiseRejectedResult).reason)}`);
@@ -141,13 +150,17 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       for (let k = 0; k < measured.length; k += 1) {
         const m = measured[(k + r) % measured.length] as Measured;
         const commandsBefore = await commandCounts(options.admin);
+        const redisCpuBefore = await redisCpuMicros(options.admin);
         const cpuBefore = await m.server.cpuMicros();
         const result = await load.run(job(m, options.requests));
         const cpuAfter = await m.server.cpuMicros();
+        const redisCpuAfter = await redisCpuMicros(options.admin);
         m.commands.push(commandDelta(commandsBefore, await commandCounts(options.admin)).total);
         expectAllOk(result, m.row, `round ${r + 1}`);
         m.rounds.push(result);
         m.serverCpu.push((cpuAfter - cpuBefore) / 1000 / result.elapsedMs);
+        m.serverCpuPerRequest.push((cpuAfter - cpuBefore) / result.count);
+        m.redisCpuPerRequest.push((redisCpuAfter - redisCpuBefore) / result.count);
       }
     }
     const providerFetchesDuringRounds = provider.requests.jwks + provider.requests.discovery - fetchesBefore;
@@ -192,6 +205,8 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
         redisSent: window.sent,
         commandstatsPerRequest: round(m.commands.reduce((a, b) => a + b, 0) / totalRequests, 3),
         serverCpu: round(median(m.serverCpu), 2),
+        serverCpuUsPerRequest: round(median(m.serverCpuPerRequest), 1),
+        redisCpuUsPerRequest: round(median(m.redisCpuPerRequest), 1),
         loadCpu: round(median(m.rounds.map((r) => r.loadCpu)), 2),
         atMostOneCommand: m.row.atMostOneCommand,
         pass: window.pass,
