@@ -6,8 +6,14 @@ export { startRedisServer, type PrivateRedis } from '../test/helpers/redis-serve
 export { startRedisCluster, type PrivateCluster } from '../test/helpers/redis-cluster';
 
 /** A client with the options the README recommends (fail fast instead of queueing). */
-export async function connectClient(url: string): Promise<Redis> {
-  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, lazyConnect: true });
+export async function connectClient(url: string, options: { readonly autoPipelining?: boolean } = {}): Promise<Redis> {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    lazyConnect: true,
+    ...(options.autoPipelining === true ? { enableAutoPipelining: true } : {}),
+  });
   await client.connect();
   return client;
 }

@@ -19,7 +19,7 @@ export type GuardAuthenticator =
 
 export type ServerSpec =
   /** Express 5, jsonwebtoken with a prepared KeyObject, one Redis GET of a JSON string, JSON.parse, 200. */
-  | { readonly kind: 'floor'; readonly key: VerificationKey; readonly token: string }
+  | { readonly kind: 'floor'; readonly key: VerificationKey; readonly token: string; readonly autoPipelining?: boolean }
   /** express-session + connect-redis: a sudo timestamp in the session (GET, then EXPIRE by touch()). */
   | { readonly kind: 'peer' }
   /** The library's guard from dist/index.cjs in a minimal app. */
@@ -28,6 +28,8 @@ export type ServerSpec =
       readonly authenticator: GuardAuthenticator;
       readonly store: 'redis' | 'memory';
       readonly singleUse: boolean;
+      /** The RedisStore's ioredis client with `enableAutoPipelining` (the commands of one tick in one write). */
+      readonly autoPipelining?: boolean;
       /** Verified records to create (single use: one per request to come). */
       readonly records: number;
       /** The bearer token the requests will carry (the child checks it passes before answering ready). */

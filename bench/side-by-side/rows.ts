@@ -17,6 +17,8 @@ export interface Row {
   readonly versusPeer: boolean;
   /** The library's guard on Redis: must send at most one Redis command per check (the run fails otherwise). */
   readonly atMostOneCommand: boolean;
+  /** Its ioredis client auto-pipelines: compared with the floor that does too. */
+  readonly autoPipelining: boolean;
 }
 
 export interface RowOptions {
@@ -31,26 +33,36 @@ export interface RowOptions {
  * The rows, in the order of the table: the three floors and the peer; the guard from the build
  * with jwtAuthenticator HS256 (reusable and single use, RedisStore and MemoryStore); the example
  * app's GET /api/payslips; the guard with provider tokens (RS256, ES256) through jwtAuthenticator
- * given the public key and through oidcAuthenticator reading the JWKS, each against its floor.
+ * given the public key and through oidcAuthenticator reading the JWKS, each against its floor; and
+ * the HS256 floor and Redis guards again with ioredis `enableAutoPipelining`, compared with each other.
  */
 export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions): Row[] {
-  const floor = (alg: TokenAlgorithm): Row => ({
-    name: `floor ${alg}: jsonwebtoken + KeyObject, Redis GET, JSON.parse`,
+  const floor = (alg: TokenAlgorithm, autoPipelining = false): Row => ({
+    name: `floor ${alg}: jsonwebtoken + KeyObject, Redis GET, JSON.parse${autoPipelining ? ', auto-pipelining' : ''}`,
     kind: 'floor',
     alg,
-    spec: { kind: 'floor', key: tokens[alg].key, token: tokens[alg].token },
+    spec: { kind: 'floor', key: tokens[alg].key, token: tokens[alg].token, autoPipelining },
     singleUse: false,
     versusPeer: alg === 'HS256',
     atMostOneCommand: false,
+    autoPipelining,
   });
-  const guard = (name: string, alg: TokenAlgorithm, authenticator: Extract<ServerSpec, { kind: 'guard' }>['authenticator'], store: 'redis' | 'memory', singleUse: boolean): Row => ({
+  const guard = (
+    name: string,
+    alg: TokenAlgorithm,
+    authenticator: Extract<ServerSpec, { kind: 'guard' }>['authenticator'],
+    store: 'redis' | 'memory',
+    singleUse: boolean,
+    autoPipelining = false,
+  ): Row => ({
     name,
     kind: 'guard',
     alg,
-    spec: { kind: 'guard', authenticator, store, singleUse, records: singleUse ? singleUseRecords : 1, token: tokens[alg].token },
+    spec: { kind: 'guard', authenticator, store, singleUse, autoPipelining, records: singleUse ? singleUseRecords : 1, token: tokens[alg].token },
     singleUse,
     versusPeer: alg === 'HS256',
     atMostOneCommand: store === 'redis',
+    autoPipelining,
   });
   const hs256 = { kind: 'jwt', key: tokens.HS256.key } as const;
   const provider = (alg: 'RS256' | 'ES256') => ({ kind: 'jwt', key: tokens[alg].key, issuer, audience: BENCH_AUDIENCE }) as const;
@@ -59,6 +71,7 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
     floor('HS256'),
     floor('RS256'),
     floor('ES256'),
+    floor('HS256', true),
     {
       name: 'peer: express-session + connect-redis, sudo time in session',
       kind: 'peer',
@@ -67,9 +80,12 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
       singleUse: false,
       versusPeer: false,
       atMostOneCommand: false,
+      autoPipelining: false,
     },
     guard('guard HS256 reusable, RedisStore', 'HS256', hs256, 'redis', false),
     guard('guard HS256 single-use, RedisStore', 'HS256', hs256, 'redis', true),
+    guard('guard HS256 reusable, RedisStore, auto-pipelining', 'HS256', hs256, 'redis', false, true),
+    guard('guard HS256 single-use, RedisStore, auto-pipelining', 'HS256', hs256, 'redis', true, true),
     guard('guard HS256 reusable, MemoryStore', 'HS256', hs256, 'memory', false),
     guard('guard HS256 single-use, MemoryStore', 'HS256', hs256, 'memory', true),
     {
@@ -80,6 +96,7 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
       singleUse: false,
       versusPeer: true,
       atMostOneCommand: true,
+      autoPipelining: false,
     },
     guard('guard RS256 reusable, RedisStore, jwtAuthenticator', 'RS256', provider('RS256'), 'redis', false),
     guard('guard RS256 reusable, RedisStore, oidcAuthenticator', 'RS256', oidc('RS256'), 'redis', false),

@@ -179,7 +179,8 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       );
     }
 
-    const floorOf = (alg: string | null) => measured.find((m) => m.row.kind === 'floor' && m.row.alg === alg);
+    const floorOf = (alg: string | null, autoPipelining: boolean) =>
+      measured.find((m) => m.row.kind === 'floor' && m.row.alg === alg && m.row.autoPipelining === autoPipelining);
     const peer = measured.find((m) => m.row.kind === 'peer');
     const perRoundRatio = (m: Measured, reference: Measured | undefined) =>
       reference === undefined ? null : round(median(m.rounds.map((r, i) => ratio(r.requestsPerSecond, reference.rounds[i]?.requestsPerSecond))), 2);
@@ -189,7 +190,9 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       if (window === undefined) throw new Error(`${m.row.name}: no MONITOR window`);
       const rates = m.rounds.map((r) => r.requestsPerSecond);
       const totalRequests = m.rounds.reduce((sum, r) => sum + r.count, 0);
-      const floor = m.row.kind === 'floor' ? undefined : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg);
+      // A pipelining row against the floor that pipelines too; the pipelining floor itself against the plain one.
+      const floor =
+        m.row.kind === 'floor' ? (m.row.autoPipelining ? floorOf(m.row.alg, false) : undefined) : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg, m.row.autoPipelining);
       return {
         name: m.row.name,
         kind: m.row.kind,

@@ -12,10 +12,11 @@ const PREFIX = 'bench:floor:';
  * The floor: the least any step-up check can do. Verify the bearer JWT with a prepared KeyObject
  * (jsonwebtoken, one algorithm), one Redis GET of a JSON string, JSON.parse, compare its user with
  * the token's, answer 200. No expiry, method, age, session or revocation check, no error format:
- * a reference to measure the guard against, not something to deploy.
+ * a reference to measure the guard against, not something to deploy. With `autoPipelining`, its
+ * ioredis client batches the commands of one tick into one write (the reference for guards that do too).
  */
 export async function startFloor(spec: Extract<ServerSpec, { kind: 'floor' }>, redisUrl: string): Promise<Target> {
-  const redis = await connectClient(redisUrl);
+  const redis = await connectClient(redisUrl, { autoPipelining: spec.autoPipelining === true });
   const key = keyObjectOf(spec.key);
   const verifyOptions: jwt.VerifyOptions = { algorithms: [spec.key.alg] };
   const record = benchRecord();

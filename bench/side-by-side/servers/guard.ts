@@ -35,8 +35,8 @@ function authenticatorOf(build: typeof Library, spec: GuardAuthenticator): Libra
 export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, redisUrl: string): Promise<Target> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const build = require(BUILD_ENTRY) as typeof Library;
-  const client = spec.store === 'redis' ? await connectClient(redisUrl) : undefined;
-  const prefix = `bench:guard:${spec.authenticator.kind}:${spec.authenticator.kind === 'oidc' ? spec.authenticator.alg : spec.authenticator.key.alg}:${spec.singleUse ? 'single-use' : 'reusable'}:`;
+  const client = spec.store === 'redis' ? await connectClient(redisUrl, { autoPipelining: spec.autoPipelining === true }) : undefined;
+  const prefix = `bench:guard:${spec.authenticator.kind}:${spec.authenticator.kind === 'oidc' ? spec.authenticator.alg : spec.authenticator.key.alg}:${spec.singleUse ? 'single-use' : 'reusable'}:${spec.autoPipelining === true ? 'pipelined:' : ''}`;
   const store = client !== undefined ? new build.RedisStore({ client, prefix }) : new build.MemoryStore({ maxRecords: 1_000_000 });
   const stepUp = build.createStepUp({
     authenticate: authenticatorOf(build, spec.authenticator),
