@@ -7,6 +7,7 @@ import { resolvePasskeys, type PasskeyOptions, type ResolvedPasskeys } from './p
 import { defaultPasswordConcurrency, type VerifyPassword } from './password';
 import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
 import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
+import { isMethodName, VERIFICATION_METHODS, type VerificationMethod } from './records';
 import { isConsoleSender } from './senders/console';
 import type { Sender } from './senders/sender';
 import { MemoryStore } from './stores/memory-store';
@@ -87,6 +88,14 @@ export interface StepUpOptions {
    * Needs `users.saveTotpSecret`, and `users.findById` reporting the saved value as `totpSecret`.
    */
   totp?: TotpOptions | undefined;
+  /**
+   * The methods whose fresh record (≤ 10 min, in the `Verification-Id` header) may enroll a factor:
+   * register a passkey or start a TOTP enrollment. Default: every built-in method, as the HTTP
+   * contract says. Narrow it, e.g. `['password', 'passkey', 'totp']`, so that someone holding a
+   * user's session and mailbox (or SIM) cannot enroll their own authenticator with an email or SMS
+   * code and then pass the routes that exclude those (`requireVerification.strict()`).
+   */
+  enrollWith?: readonly VerificationMethod[] | undefined;
 }
 
 export interface TotpOptions {
@@ -118,6 +127,7 @@ export interface ResolvedOptions {
   readonly passkeys: ResolvedPasskeys | undefined;
   /** Absent when TOTP is off. */
   readonly totp: { readonly issuer: string } | undefined;
+  readonly enrollWith: readonly VerificationMethod[];
 }
 
 const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
@@ -144,6 +154,7 @@ const OPTION_KEYS: readonly (keyof StepUpOptions)[] = [
   'now',
   'passkeys',
   'totp',
+  'enrollWith',
 ];
 
 const TOTP_OPTION_KEYS: readonly (keyof TotpOptions)[] = ['issuer'];
@@ -200,6 +211,14 @@ function checkedClock(clock: (() => number) | undefined): () => number {
  * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
  * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
  */
+function enrollWith(methods: readonly VerificationMethod[] | undefined): readonly VerificationMethod[] {
+  if (methods === undefined) return VERIFICATION_METHODS;
+  if (!Array.isArray(methods) || methods.length === 0 || !methods.every(isMethodName)) {
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`enrollWith` is a non-empty list of method names, e.g. [\'password\', \'passkey\', \'totp\']');
+  }
+  return [...new Set(methods)];
+}
+
 function totpOptions(totp: TotpOptions | undefined, users: UserLookup): ResolvedOptions['totp'] {
   if (totp === undefined) return undefined;
   if (typeof totp !== 'object' || totp === null) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "`totp` is an object, e.g. { issuer: 'Example Bank' }");
@@ -285,5 +304,6 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     now,
     passkeys: resolvePasskeys(options.passkeys, options.users),
     totp: totpOptions(options.totp, options.users),
+    enrollWith: enrollWith(options.enrollWith),
   };
 }

@@ -46,6 +46,8 @@ export interface RouterConfig {
   readonly features: Features;
   /** The guard's header (enrolling a factor takes a fresh identity record in it). */
   readonly verificationHeader: string;
+  /** The methods whose fresh record may enroll a factor (the `enrollWith` option). */
+  readonly enrollWith: readonly VerificationMethod[];
   /** Passkeys, with the `passkeys` option. */
   readonly passkeys: PasskeyService | undefined;
   /** TOTP, with the `totp` option. */
@@ -290,7 +292,7 @@ async function freshIdentityOf(req: Request, config: RouterConfig): Promise<Requ
   const requester = requesterOf(req);
   let identity: VerificationRecord;
   try {
-    identity = await consumeFreshIdentity(config.service, requester, req.get(config.verificationHeader), config.onUnexpectedError);
+    identity = await consumeFreshIdentity(config.service, requester, req.get(config.verificationHeader), config.enrollWith, config.onUnexpectedError);
   } catch (error) {
     if (error instanceof VerificationError) config.audit.emit(req, { type: 'guard.refused', userId: requester.userId, reason: error.code });
     throw error;

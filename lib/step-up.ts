@@ -89,6 +89,7 @@ export function createStepUp(options: StepUpOptions): StepUp {
       warnings: resolved.warnings,
       features,
       verificationHeader: resolved.header,
+      enrollWith: resolved.enrollWith,
       passkeys,
       totp,
     }),

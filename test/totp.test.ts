@@ -400,6 +400,63 @@ describe.each(STORE_KINDS)('TOTP (%s store)', (kind) => {
   }
 });
 
+describe.each(STORE_KINDS)('enrollWith: which fresh records may enroll a factor (%s store)', (kind) => {
+  /** A verified identity record of `method`, made just now for `userId`, saved straight into the store. */
+  const recordOf = async (s: Setup, userId: string, method: string) => {
+    const id = randomBytes(24).toString('base64url');
+    const at = s.clock.now;
+    await s.stepUp.store.create({ id, userId, status: 'verified', method, purpose: 'identity', createdAt: at, verifiedAt: at, expiresAt: at + 600_000 });
+    return id;
+  };
+  const enrollWithRecord = (s: Setup, userId: string, recordId: string) =>
+    request(s.app).post('/v/totp/enrollment').set('Authorization', bearer(userId)).set('Verification-Id', recordId);
+
+  test('by default (the contract) an email record enrolls', async () => {
+    const s = await setup(kind);
+    try {
+      const user = s.accounts.add();
+      expect((await enrollWithRecord(s, user, await recordOf(s, user, 'email'))).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("narrowed to ['password', 'passkey', 'totp']: an email or SMS record is refused (and left unused), a password record enrolls", async () => {
+    const s = await setup(kind, { enrollWith: ['password', 'passkey', 'totp'] });
+    try {
+      const user = s.accounts.add();
+      const email = await recordOf(s, user, 'email');
+      const refused = await enrollWithRecord(s, user, email);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toEqual({ code: 'verification.insufficient', message: expect.any(String), requirement: { methods: ['password'], maxAge: 600 } });
+      expect(await s.stepUp.store.get(user, email)).not.toBeNull();
+      expect((await enrollWithRecord(s, user, await recordOf(s, user, 'phone'))).status).toBe(403);
+      expect((await enrollWithRecord(s, user, await passwordRecord(s, user))).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a user with none of those methods is told so: 403 verification.no_available_method', async () => {
+    const s = await setup(kind, { enrollWith: ['passkey', 'totp'] });
+    try {
+      const user = s.accounts.add();
+      const res = await enrollWithRecord(s, user, await recordOf(s, user, 'email'));
+      expect(res.body.code).toBe('verification.no_available_method');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('an invalid list is refused at startup', () => {
+    for (const enrollWith of [[], ['Email'], 'password']) {
+      expect(() =>
+        createStepUp({ authenticate: () => 'u', users: { findById: () => null }, enrollWith: enrollWith as never, onWarning: () => undefined }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_STEP_UP_INVALID_OPTION' }));
+    }
+  });
+});
+
 describe('TOTP shares the password failure budget', () => {
   test.each(STORE_KINDS)('wrong TOTP codes and wrong passwords count together, then even right ones get 429 (%s)', async (kind) => {
     const s = await setup(kind, { limits: { ...UNLIMITED, passwordFailures: { limit: 3, windowSeconds: 60 } } });
