@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { RedisCounterStore } from '../lib/rate-limit/redis-counter-store';
 import { RedisStore } from '../lib/stores/redis-store';
-import { startRedisCluster, type PrivateCluster } from './helpers/redis-cluster';
+import { connectedCluster, startRedisCluster, type PrivateCluster } from './helpers/redis-cluster';
 import { storeContract } from './store.contract';
 
 /** The store contract, unchanged, on a real three-master Redis Cluster. */
@@ -10,11 +10,7 @@ let cluster: PrivateCluster;
 let client: Cluster;
 beforeAll(async () => {
   cluster = await startRedisCluster();
-  client = new Cluster(cluster.nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1 } });
-  await new Promise((resolve, reject) => {
-    client.once('ready', resolve);
-    client.once('error', reject);
-  });
+  client = await connectedCluster(cluster);
 }, 60_000);
 afterAll(async () => {
   await client?.quit();

@@ -4,7 +4,7 @@ import Redis, { Cluster } from 'ioredis';
 import request from 'supertest';
 import { createStepUp, jwtAuthenticator, RedisStore, type CodeMessage } from '../lib/index';
 import { bearer, JWT_SECRET, PASSWORDS, testRedisClient, testUsers, UNLIMITED } from './helpers/harness';
-import { startRedisCluster, type PrivateCluster } from './helpers/redis-cluster';
+import { connectedCluster, startRedisCluster, type PrivateCluster } from './helpers/redis-cluster';
 import { SteppingRedisProxy } from './helpers/stepping-redis-proxy';
 
 /**
@@ -111,11 +111,7 @@ describe('sending and checking codes on a three-master Redis Cluster, every limi
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    client = new Cluster(cluster.nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1 } });
-    await new Promise((resolve, reject) => {
-      client.once('ready', resolve);
-      client.once('error', reject);
-    });
+    client = await connectedCluster(cluster);
     const users = await testUsers();
     const stepUp = createStepUp({
       authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Cluster } from 'ioredis';
 import { freePort, startRedisServer } from './redis-server';
 
 export interface PrivateCluster {
@@ -50,3 +51,15 @@ export async function startRedisCluster(): Promise<PrivateCluster> {
   };
 }
 
+/**
+ * An ioredis Cluster client of the test cluster, once it is ready. The offline queue is on: a
+ * Cluster client queues the commands sent while it is still learning the slots.
+ */
+export async function connectedCluster(cluster: PrivateCluster): Promise<Cluster> {
+  const client = new Cluster(cluster.nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1 } });
+  await new Promise((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', reject);
+  });
+  return client;
+}
