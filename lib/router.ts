@@ -302,7 +302,7 @@ async function freshIdentityOf(req: Request, config: RouterConfig): Promise<Requ
 }
 
 function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: PasskeyService, verificationStep: VerificationStep): void {
-  const { service, audit } = config;
+  const { audit } = config;
   const method = () => 'passkey';
 
   router.post(
@@ -371,7 +371,7 @@ function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: Passke
  * budget. See TotpService for the checks.
  */
 function addTotpRoutes(router: Router, config: RouterConfig, totp: TotpService, verificationStep: VerificationStep, failures: FailureBudget): void {
-  const { service, audit } = config;
+  const { audit } = config;
 
   router.post(
     pathsOf('startTotpEnrollment'),
