@@ -207,10 +207,7 @@ function checkedClock(clock: (() => number) | undefined): () => number {
   return () => Math.floor(clock());
 }
 
-/**
- * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
- * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
- */
+/** The `enrollWith` option, checked: a non-empty list of method names, each once (default: every built-in method). */
 function enrollWith(methods: readonly VerificationMethod[] | undefined): readonly VerificationMethod[] {
   if (methods === undefined) return VERIFICATION_METHODS;
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every(isMethodName)) {
@@ -219,6 +216,10 @@ function enrollWith(methods: readonly VerificationMethod[] | undefined): readonl
   return [...new Set(methods)];
 }
 
+/**
+ * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
+ * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
+ */
 function totpOptions(totp: TotpOptions | undefined, users: UserLookup): ResolvedOptions['totp'] {
   if (totp === undefined) return undefined;
   if (typeof totp !== 'object' || totp === null) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "`totp` is an object, e.g. { issuer: 'Example Bank' }");
