@@ -208,9 +208,23 @@ function checkedClock(clock: (() => number) | undefined): () => number {
 }
 
 /**
- * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
- * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
+ * The app's `onUnexpectedError`, made never to throw (as `onEvent` and `onWarning` listeners are):
+ * a failing logger must not change how a request is answered. A throw there left the guard's
+ * refusal unanswered with a rejected promise nobody handled, and the router's errors to Express's
+ * own HTML page.
  */
+function neverThrowing(report: ((error: unknown) => void) | undefined): ((error: unknown) => void) | undefined {
+  if (report === undefined) return undefined;
+  return (error) => {
+    try {
+      report(error);
+    } catch {
+      // Nowhere left to tell: the answer goes out as it would have.
+    }
+  };
+}
+
+/** The `enrollWith` option, checked: a non-empty list of method names, each once (default: every built-in method). */
 function enrollWith(methods: readonly VerificationMethod[] | undefined): readonly VerificationMethod[] {
   if (methods === undefined) return VERIFICATION_METHODS;
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every(isMethodName)) {
@@ -219,6 +233,10 @@ function enrollWith(methods: readonly VerificationMethod[] | undefined): readonl
   return [...new Set(methods)];
 }
 
+/**
+ * The `totp` option, checked. The issuer goes into the otpauth URI's label (`issuer:account`), where
+ * a `:` would split it wrongly, and is shown by authenticator apps: printable text, 1 to 64 characters.
+ */
 function totpOptions(totp: TotpOptions | undefined, users: UserLookup): ResolvedOptions['totp'] {
   if (totp === undefined) return undefined;
   if (typeof totp !== 'object' || totp === null) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', "`totp` is an object, e.g. { issuer: 'Example Bank' }");
@@ -268,7 +286,7 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
   const onEvent = optionalFunction('onEvent', options.onEvent);
   const onWarning = optionalFunction('onWarning', options.onWarning);
   const requestId = optionalFunction('requestId', options.requestId);
-  const onUnexpectedError = optionalFunction('onUnexpectedError', options.onUnexpectedError);
+  const onUnexpectedError = neverThrowing(optionalFunction('onUnexpectedError', options.onUnexpectedError));
   const counters = optionalFunction('counters', options.counters);
   const header = options.header ?? 'Verification-Id';
   if (typeof header !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(header)) {

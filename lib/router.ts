@@ -281,10 +281,6 @@ type VerificationStep = (
 ) => RequestHandler;
 
 /**
- * The passkey endpoints (served with the `passkeys` option). Registering takes the id of a fresh
- * identity record in the guard's header, consumed; see PasskeyService for the checks.
- */
-/**
  * Enrolling a factor: uses up the fresh identity record in the request's verification header
  * (consumeFreshIdentity) and reports it, or its refusal, as the guard does. Resolves the requester.
  */
@@ -301,6 +297,10 @@ async function freshIdentityOf(req: Request, config: RouterConfig): Promise<Requ
   return requester;
 }
 
+/**
+ * The passkey endpoints (served with the `passkeys` option). Registering takes the id of a fresh
+ * identity record in the guard's header, consumed; see PasskeyService for the checks.
+ */
 function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: PasskeyService, verificationStep: VerificationStep): void {
   const { audit } = config;
   const method = () => 'passkey';

@@ -148,6 +148,31 @@ describe.each(STORE_KINDS)('requirement.methods: what this user can use now (%s 
     expect(unexpected).toEqual([expect.objectContaining({ message: 'user database down' })]);
   });
 
+  test('an onUnexpectedError that throws changes nothing: the refusal is still a 403, answered (guard and factor enrollment)', async () => {
+    const s = await stepUpApp(kind, [], {
+      users: {
+        findById: () => {
+          throw new Error('user database down');
+        },
+        saveTotpSecret: () => undefined,
+      },
+      totp: { issuer: 'Bank' },
+      onUnexpectedError: () => {
+        throw new Error('the logger is down too');
+      },
+    });
+    opened.push(s);
+    s.app.get('/default', s.stepUp.requireVerification({ methods: ['password'], maxAge: 60 }), echoVerification);
+    // Before: the guard's request was never answered (and its promise rejected, unhandled), the
+    // enrollment got Express's own HTML 500.
+    const guarded = await request(s.app).get('/default').set('Authorization', authFor('u')).timeout(3000);
+    expect(guarded.status).toBe(403);
+    expect(guarded.body).toMatchObject({ code: 'verification.required', requirement: { methods: ['password'], maxAge: 60 } });
+    const enrollment = await request(s.app).post('/v/totp/enrollment').set('Authorization', authFor('u')).timeout(3000);
+    expect(enrollment.status).toBe(403);
+    expect(enrollment.body).toMatchObject({ code: 'verification.required' });
+  });
+
   test('a passkey listing that is not a list offers no passkey (never a 500)', async () => {
     const s = await stepUpApp(kind, [], {
       users: {
