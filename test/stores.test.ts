@@ -104,6 +104,33 @@ describe('RedisStore specifics', () => {
     expect(await redis.exists(key)).toBe(1);
   });
 
+  test('a client that bounds its own commands (commandTimeout ≤ timeoutMs) gets no timer from the store per call; any other does', async () => {
+    const bounded = new Redis(process.env.TEST_REDIS_URL as string, { commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    await new Promise((resolve) => bounded.once('ready', resolve));
+    const prefix = `timer:${randomBytes(6).toString('hex')}:`;
+    const record = verifiedRecord();
+    const spy = jest.spyOn(global, 'setTimeout');
+    try {
+      const timersOf = (ms: number) => spy.mock.calls.filter(([, delay]) => delay === ms).length;
+      // commandTimeout 500 ≤ 4321: ioredis rejects every command by itself in time.
+      const relying = new RedisStore({ client: bounded, prefix, timeoutMs: 4321 });
+      await relying.create(record);
+      expect(await relying.get(record.userId, record.id)).toEqual(record);
+      expect(timersOf(4321)).toBe(0);
+      // commandTimeout 500 > 400: the store's own, tighter bound stays.
+      const tighter = new RedisStore({ client: bounded, prefix, timeoutMs: 400 });
+      await tighter.get(record.userId, record.id);
+      expect(timersOf(400)).toBe(1);
+      // No commandTimeout at all (this file's client): one timer per call.
+      const unbounded = new RedisStore({ client: redis, prefix, timeoutMs: 4322 });
+      await unbounded.get(record.userId, record.id);
+      expect(timersOf(4322)).toBe(1);
+    } finally {
+      spy.mockRestore();
+      await bounded.quit();
+    }
+  });
+
   test('method names are tamper-checked too: a name only on an app-defined method, never a built-in one in disguise', async () => {
     const store = new RedisStore({ client: redis, prefix: `own:${randomBytes(6).toString('hex')}:` });
     const own = verifiedRecord({ method: 'sso' });

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/client';
 import type { ClientRateLimitInfo, IncrementResponse, Options, Store } from 'express-rate-limit';
-import { boundedRedisCall } from '../redis/bounded-call';
+import { boundedRedisCall, clientBoundsCommands } from '../redis/bounded-call';
 
 /**
  * Fixed-window counters in Redis for express-rate-limit, one key per counter.
@@ -55,13 +55,14 @@ export class RedisCounterStore implements Store {
   readonly prefix: string;
   readonly #client: RedisClient;
   readonly #commands: CounterCommands;
-  readonly #timeoutMs: number;
+  /** The bound of each call, or undefined when the client's own `commandTimeout` already bounds it (see clientBoundsCommands). */
+  readonly #timeoutMs: number | undefined;
   #windowMs = 60_000;
 
   constructor(client: RedisClient, prefix: string, timeoutMs: number) {
     this.#client = client;
     this.prefix = prefix;
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = clientBoundsCommands(client, timeoutMs) ? undefined : timeoutMs;
     client.defineCommand('stepUpRateIncrement', { numberOfKeys: 1, lua: INCREMENT });
     client.defineCommand('stepUpRateDecrement', { numberOfKeys: 1, lua: DECREMENT });
     client.defineCommand('stepUpRateGet', { numberOfKeys: 1, lua: GET });

@@ -1,15 +1,32 @@
 import { withTimeout } from '../timeout';
 import { StoreUnavailableError } from '../stores/store';
+import type { RedisClient } from './client';
 
 /**
- * Bounds one Redis call by `timeoutMs`, whatever the client's own settings, and
- * turns any client error into StoreUnavailableError, so every caller fails closed
- * (503) within a known time.
+ * Bounds one Redis call by `timeoutMs` (when given) and turns any client error into
+ * StoreUnavailableError, so every caller fails closed (503) within a known time. Pass undefined
+ * when the client already bounds every command at least as tightly (see clientBoundsCommands):
+ * then no timer is set per call, only the errors are mapped.
  */
-export function boundedRedisCall<T>(operation: Promise<T>, timeoutMs: number): Promise<T> {
-  return withTimeout(operation, timeoutMs, () => new StoreUnavailableError(`The verification store did not answer within ${timeoutMs} ms`)).catch(
-    (error: unknown) => {
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('The verification store failed', { cause: error });
-    },
-  );
+export function boundedRedisCall<T>(operation: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  const bounded =
+    timeoutMs === undefined
+      ? operation
+      : withTimeout(operation, timeoutMs, () => new StoreUnavailableError(`The verification store did not answer within ${timeoutMs} ms`));
+  return bounded.catch((error: unknown) => {
+    throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('The verification store failed', { cause: error });
+  });
+}
+
+/**
+ * Whether an ioredis client rejects every command by itself within `timeoutMs`: a standalone
+ * `Redis` whose `commandTimeout` is at most that. ioredis starts that timer when a command is
+ * sent or queued (`sendCommand`, also for auto-pipelined commands), so the library's own timer
+ * would only duplicate it on every call. A `Cluster` keeps the library's timer: it can hold
+ * commands in its own queue (while it learns the slots) before a node's timer starts.
+ */
+export function clientBoundsCommands(client: RedisClient, timeoutMs: number): boolean {
+  const { isCluster, options } = client as { isCluster?: unknown; options?: { commandTimeout?: unknown } };
+  const commandTimeout = options?.commandTimeout;
+  return isCluster !== true && typeof commandTimeout === 'number' && commandTimeout > 0 && commandTimeout <= timeoutMs;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
-import { boundedRedisCall } from '../redis/bounded-call';
+import { boundedRedisCall, clientBoundsCommands } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
 import { methodLetter, pairs, parseFields, timesField, toFields } from './redis-record-fields';
 import { isBuiltInMethod, isMethodName } from '../records';
@@ -21,6 +21,8 @@ export interface RedisStoreOptions {
   /**
    * Longest wait for one store call, in ms, whatever the client's own settings;
    * past it the call fails with StoreUnavailableError (the guard answers 503). Default 1000.
+   * A standalone client whose `commandTimeout` is at most this already bounds every call, so
+   * the store then sets no timer of its own.
    */
   timeoutMs?: number;
 }
@@ -65,6 +67,8 @@ export class RedisStore implements VerificationStore {
   readonly #commands: StepUpCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  /** `timeoutMs`, or undefined when the client's own `commandTimeout` already bounds every call (no timer per call then). */
+  readonly #ownTimeoutMs: number | undefined;
 
   constructor(options: RedisStoreOptions) {
     rejectUnknownOptions('RedisStore', options, ['client', 'prefix', 'timeoutMs']);
@@ -81,6 +85,7 @@ export class RedisStore implements VerificationStore {
     if (typeof this.#timeoutMs !== 'number' || !Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
       throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', 'RedisStore: `timeoutMs` must be a positive number of milliseconds');
     }
+    this.#ownTimeoutMs = clientBoundsCommands(client, this.#timeoutMs) ? undefined : this.#timeoutMs;
     // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover).
     client.defineCommand('stepUpCreate', { numberOfKeys: 2, lua: CREATE });
     client.defineCommand('stepUpRead', { numberOfKeys: 2, lua: READ });
@@ -232,6 +237,6 @@ export class RedisStore implements VerificationStore {
   }
 
   #call<T>(operation: Promise<T>): Promise<T> {
-    return boundedRedisCall(operation, this.#timeoutMs);
+    return boundedRedisCall(operation, this.#ownTimeoutMs);
   }
 }
