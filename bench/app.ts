@@ -23,6 +23,9 @@ import type { LoadJob } from './load-client';
 export const JWT_SECRET = randomBytes(32).toString('hex');
 /** The code HMAC secret (required with a shared store). */
 const CODE_SECRET = randomBytes(32);
+/** A password hash the guard benches never check: only its presence counts (requirement.methods). */
+const UNUSED_PASSWORD_HASH = `$2b$10$${'x'.repeat(53)}`;
+
 export const BENCH_USER = 'usr_bench';
 /** The session id (`sid` claim) of the session-bound cases. */
 export const BENCH_SESSION = 'ses_bench';
@@ -128,7 +131,9 @@ export interface BenchApp {
  */
 export async function startApp(
   store: VerificationStore,
-  users: ReadonlyMap<string, StepUpUser> = new Map(),
+  // The bench user has a password on file, as a real user would: a refusal then names it
+  // (verification.invalid) rather than verification.no_available_method.
+  users: ReadonlyMap<string, StepUpUser> = new Map([[BENCH_USER, { id: BENCH_USER, passwordHash: UNUSED_PASSWORD_HASH }]]),
   extra: Pick<StepUpOptions, 'sender' | 'limits' | 'passwordConcurrency'> = {},
 ): Promise<BenchApp> {
   const stepUp = createStepUp({

@@ -40,7 +40,8 @@ export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, r
   const store = client !== undefined ? new build.RedisStore({ client, prefix }) : new build.MemoryStore({ maxRecords: 1_000_000 });
   const stepUp = build.createStepUp({
     authenticate: authenticatorOf(build, spec.authenticator),
-    users: { findById: (id) => (id === BENCH_USER ? { id } : null) },
+    // A password on file (never checked here), as a real user has: refusals name it.
+    users: { findById: (id) => (id === BENCH_USER ? { id, passwordHash: `$2b$10$${'x'.repeat(53)}` } : null) },
     store,
     secret: randomBytes(32),
   });
