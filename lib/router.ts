@@ -5,7 +5,7 @@ import type { Action } from './action';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
 import { endpointsFor, ROUTER_ENDPOINTS, type Features } from './endpoints';
 import { jsonErrorHandler, toVerificationError, VerificationError, type ErrorCode } from './errors';
-import type { Audit, AuditEventType } from './events';
+import type { Audit, AuditEventFields, AuditEventType } from './events';
 import { asyncHandler } from './http/async-handler';
 import { consumeFreshIdentity } from './http/fresh-identity';
 import { jsonBody } from './http/json-body';
@@ -145,6 +145,24 @@ function failureEvent(code: ErrorCode): AuditEventType | undefined {
   }
 }
 
+/** What a step's audit events say of every outcome: who, by which method, to which identifier. */
+type StepFields = Pick<AuditEventFields, 'userId' | 'method' | 'identifier'>;
+
+/**
+ * Runs one step of a verification endpoint; a refusal that is a verification failure (see
+ * failureEvent) is reported as an audit event with `fields` before it is thrown on.
+ */
+async function reportingFailures<T>(audit: Audit, req: Request, fields: StepFields, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const code = toVerificationError(error).code;
+    const type = failureEvent(code);
+    if (type) audit.emit(req, { ...fields, type, reason: code });
+    throw error;
+  }
+}
+
 /**
  * The verification endpoints. Every route: per-IP ceiling, authentication, JSON body, validation,
  * then its own limits, then the service. Every answer, error or not, is JSON and never cached;
@@ -196,15 +214,7 @@ export function createVerificationRouter(config: RouterConfig): Router {
         method: methodOf(req),
         ...(state(req).identifier ? { identifier: identifierOf(req) } : {}),
       };
-      let record: VerificationRecord;
-      try {
-        record = await run(req);
-      } catch (error) {
-        const code = toVerificationError(error).code;
-        const type = failureEvent(code);
-        if (type) audit.emit(req, { ...base, type, reason: code });
-        throw error;
-      }
+      const record = await reportingFailures(audit, req, base, () => run(req));
       sendRecord(res, status, record);
       audit.emit(req, { ...base, type: success, recordId: record.id });
     });
@@ -321,14 +331,9 @@ function addPasskeyRoutes(router: Router, config: RouterConfig, passkeys: Passke
       const requester = requesterOf(req);
       // The schema checked the shape (bounded base64url strings); the library checks what they say.
       const response = inputOf(req, passkeyRegistrationVerifyBody).response as RegistrationResponseJSON;
-      let credentialId: string;
-      try {
-        credentialId = await passkeys.verifyRegistration(requester, response);
-      } catch (error) {
-        const code = toVerificationError(error).code;
-        if (failureEvent(code)) audit.emit(req, { type: 'verification.failed', userId: requester.userId, method: 'passkey', reason: code });
-        throw error;
-      }
+      const credentialId = await reportingFailures(audit, req, { userId: requester.userId, method: 'passkey' }, () =>
+        passkeys.verifyRegistration(requester, response),
+      );
       res.status(201).json({ credentialId });
       audit.emit(req, { type: 'factor.enrolled', userId: requester.userId, method: 'passkey' });
     }),
@@ -388,20 +393,14 @@ function addTotpRoutes(router: Router, config: RouterConfig, totp: TotpService, 
     failures.reserve,
     asyncHandler(async (req, res) => {
       const requester = requesterOf(req);
-      try {
-        await settledBy(failures, async () => {
-          try {
-            await totp.confirmEnrollment(requester, inputOf(req, totpCodeBody).code);
-          } catch (error) {
-            throw withRemainingAttempts(req, error);
-          }
-        })(req);
-      } catch (error) {
-        const code = toVerificationError(error).code;
-        const type = failureEvent(code);
-        if (type) audit.emit(req, { type, userId: requester.userId, method: 'totp', reason: code });
-        throw error;
-      }
+      const confirm = settledBy(failures, async () => {
+        try {
+          await totp.confirmEnrollment(requester, inputOf(req, totpCodeBody).code);
+        } catch (error) {
+          throw withRemainingAttempts(req, error);
+        }
+      });
+      await reportingFailures(audit, req, { userId: requester.userId, method: 'totp' }, () => confirm(req));
       res.status(204).end();
       audit.emit(req, { type: 'factor.enrolled', userId: requester.userId, method: 'totp' });
     }),
