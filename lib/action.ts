@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { VerificationError } from './errors';
 
 /**
  * What a verification approves (PSD2 RTS art. 5, "dynamic linking"): a type and up to 16 fields,
@@ -72,4 +73,17 @@ export function describeAction(action: Action): string {
     .sort()
     .map((key) => `${key} ${String(action[key]).replace(CONTROL, '')}`);
   return fields.length > 0 ? `${action.type}: ${fields.join(', ')}` : action.type;
+}
+
+/**
+ * An action the app computed from a request (a guard's `action`, createVerification's), checked as
+ * the endpoints check theirs: it usually comes from the request (an amount, a payee), so an invalid
+ * one is the request's fault, 400 `request.invalid_input` with `field: 'action'`.
+ */
+export function checkedAction(value: unknown): Action {
+  const parsed = actionSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new VerificationError('request.invalid_input', { message: 'The request does not describe a valid action.', details: { field: 'action' } });
+  }
+  return parsed.data as Action;
 }

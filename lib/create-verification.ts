@@ -1,8 +1,7 @@
 import type { Request } from 'express';
-import { actionSchema, type Action } from './action';
+import { checkedAction, type Action } from './action';
 import { authenticateRequest, type Authenticator } from './auth/authenticator';
 import { rejectUnknownOptions, StepUpConfigError } from './config-error';
-import { VerificationError } from './errors';
 import type { Audit } from './events';
 import { BUILT_IN_METHODS, isMethodName, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
@@ -57,19 +56,6 @@ function ownMethod(method: unknown): VerificationMethod {
 }
 
 /**
- * The action, checked like the endpoints and the guard check theirs. It usually comes from the
- * request (an amount, a payee), so an invalid one is a 400 `request.invalid_input`, as in the guard.
- */
-function checkedAction(action: unknown): Action | undefined {
-  if (action === undefined) return undefined;
-  const parsed = actionSchema.safeParse(action);
-  if (!parsed.success) {
-    throw new VerificationError('request.invalid_input', { message: 'The request does not describe a valid action.', details: { field: 'action' } });
-  }
-  return parsed.data as Action;
-}
-
-/**
  * Builds `createVerification(req, { method, action? })`: a verified identity record of the app's
  * own method for the caller of `req` (and its session), after a check the app did itself (an SSO
  * re-login, a hardware token). The library cannot see that check: calling this *is* the app's
@@ -81,7 +67,7 @@ export function createVerificationFactory(config: CreateVerificationConfig) {
     rejectUnknownOptions('createVerification()', options, OPTION_KEYS);
     const method = ownMethod(options.method);
     const principal = await authenticateRequest(config.authenticate, req);
-    const action = checkedAction(options.action);
+    const action = options.action === undefined ? undefined : checkedAction(options.action);
     const record = await config.service.createVerified(config.service.requesterOf(principal), method, action);
     if (config.audit.enabled) config.audit.emit(req, { type: 'verification.created', userId: record.userId, method, recordId: record.id });
     return { verificationRecordId: record.id, expiresAt: new Date(record.expiresAt).toISOString() };

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { actionSchema, type Action } from './action';
+import { checkedAction, type Action } from './action';
 import type { Authenticator } from './auth/authenticator';
 import { rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { VerificationError } from './errors';
@@ -169,11 +169,7 @@ function resolveRule(options: RequireVerificationOptions, defaultHeader: string)
 
 /** The action of this request, checked like the endpoints check theirs; an invalid one is the app's input error, a 400. */
 function actionOf(req: Request, action: (req: Request) => Action): Action {
-  const parsed = actionSchema.safeParse(action(req));
-  if (!parsed.success) {
-    throw new VerificationError('request.invalid_input', { message: 'The request does not describe a valid action.', details: { field: 'action' } });
-  }
-  return parsed.data as Action;
+  return checkedAction(action(req));
 }
 
 /**
