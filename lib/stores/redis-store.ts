@@ -4,7 +4,7 @@ import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall, clientBoundsCommands } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
 import { methodLetter, pairs, parseFields, timesField, toFields } from './redis-record-fields';
-import { isBuiltInMethod, isMethodName } from '../records';
+import { isBuiltInMethod, isMethodName, type VerificationMethod } from '../records';
 import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, PUT_CHALLENGE, READ, READ_CHALLENGE, REDEEM, REVOKE, USE_TOTP_STEP } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
 
@@ -56,6 +56,22 @@ const RECORD_HASH_CHARS = 16;
 
 /** An identifier as the record keeps it: its type letter and value (see redis-record-fields.ts). */
 const identifierText = (identifier: { type: 'email' | 'phone'; value: string }) => `${methodLetter(identifier.type)}${identifier.value}`;
+
+/** A guard's methods as the consume script takes them; a route passes the same list on every request, hence the cache. */
+const METHOD_ARGUMENTS = new WeakMap<readonly VerificationMethod[], { readonly letters: string; readonly ownNames: string }>();
+
+function methodArguments(methods: readonly VerificationMethod[]): { readonly letters: string; readonly ownNames: string } {
+  let args = METHOD_ARGUMENTS.get(methods);
+  if (args === undefined) {
+    args = {
+      letters: methods.filter(isBuiltInMethod).map(methodLetter).join(''),
+      // Only well-formed names (no comma), so the list cannot be made to match another name.
+      ownNames: `,${methods.filter((method) => isMethodName(method) && !isBuiltInMethod(method)).join(',')},`,
+    };
+    METHOD_ARGUMENTS.set(methods, args);
+  }
+  return args;
+}
 
 /**
  * Records in Redis through ioredis. Every key has a TTL; values hold no code or password (only an
@@ -135,16 +151,16 @@ export class RedisStore implements VerificationStore {
 
   async checkForGuard(id: string, criteria: GuardCriteria, consume: boolean): Promise<{ record: VerificationRecord | null; consumed: boolean }> {
     if (!consume) return { record: await this.get(criteria.userId, id), consumed: false };
+    const methods = methodArguments(criteria.methods);
     const reply = await this.#call(
       this.#commands.stepUpCheckAndConsume(
         ...this.keysFor(criteria.userId, id),
         String(criteria.now),
         String(criteria.now - criteria.maxAgeMs),
-        criteria.methods.filter(isBuiltInMethod).map(methodLetter).join(''),
+        methods.letters,
         criteria.sessionRef ?? '',
         criteria.actionRef ?? '',
-        // Only well-formed names (no comma), so the list cannot be made to match another name.
-        `,${criteria.methods.filter((method) => isMethodName(method) && !isBuiltInMethod(method)).join(',')},`,
+        methods.ownNames,
       ),
     );
     if (reply === null) return { record: null, consumed: false };
