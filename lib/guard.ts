@@ -8,7 +8,7 @@ import { amrFor, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
 import { guardRefusal, type RefusalCode } from './guard-refusal';
 import { presetOptions, withOverrides, type GuardPreset } from './guard-presets';
 import { edgeMiddleware } from './http/edge';
-import { isMethodName, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
+import { methodList, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
 import type { VerificationService } from './verification-service';
 
 /** What the handler of a guarded route learns about the verification that let the request through. */
@@ -124,8 +124,8 @@ const invalidOption = (message: string) => new StepUpConfigError('ERR_STEP_UP_IN
 
 function resolveRule(options: RequireVerificationOptions, defaultHeader: string) {
   rejectUnknownOptions('requireVerification()', options, OPTION_KEYS);
-  const methods = options.methods ?? VERIFICATION_METHODS;
-  if (!Array.isArray(methods) || methods.length === 0 || !methods.every(isMethodName)) {
+  const methods = methodList(options.methods ?? VERIFICATION_METHODS);
+  if (methods === undefined) {
     throw invalidOption(
       `methods must be a non-empty list of method names: ${VERIFICATION_METHODS.join(', ')} or your own (lower-case letters, digits, _ and -, up to 32)`,
     );
@@ -154,7 +154,7 @@ function resolveRule(options: RequireVerificationOptions, defaultHeader: string)
   const challenge = options.challenge ?? '403';
   if (challenge !== '403' && challenge !== 'rfc9470') throw invalidOption("challenge is '403' or 'rfc9470'");
   return {
-    methods: [...new Set(methods)],
+    methods,
     maxAge,
     header: header.toLowerCase(),
     singleUse: options.singleUse === true,

@@ -7,7 +7,7 @@ import { resolvePasskeys, type PasskeyOptions, type ResolvedPasskeys } from './p
 import { defaultPasswordConcurrency, type VerifyPassword } from './password';
 import { memoryCounters, redisCounters, type Counters } from './rate-limit/counters';
 import { resolveLimits, type RateLimits, type ResolvedLimits } from './rate-limit/limits';
-import { isMethodName, VERIFICATION_METHODS, type VerificationMethod } from './records';
+import { methodList, VERIFICATION_METHODS, type VerificationMethod } from './records';
 import { isConsoleSender } from './senders/console';
 import type { Sender } from './senders/sender';
 import { MemoryStore } from './stores/memory-store';
@@ -227,10 +227,11 @@ function neverThrowing(report: ((error: unknown) => void) | undefined): ((error:
 /** The `enrollWith` option, checked: a non-empty list of method names, each once (default: every built-in method). */
 function enrollWith(methods: readonly VerificationMethod[] | undefined): readonly VerificationMethod[] {
   if (methods === undefined) return VERIFICATION_METHODS;
-  if (!Array.isArray(methods) || methods.length === 0 || !methods.every(isMethodName)) {
+  const list = methodList(methods);
+  if (list === undefined) {
     throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', '`enrollWith` is a non-empty list of method names, e.g. [\'password\', \'passkey\', \'totp\']');
   }
-  return [...new Set(methods)];
+  return list;
 }
 
 /**

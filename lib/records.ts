@@ -31,6 +31,12 @@ const METHOD_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 export const isMethodName = (name: unknown): name is VerificationMethod => typeof name === 'string' && METHOD_NAME.test(name);
 export const isBuiltInMethod = (name: string): name is BuiltInMethod => (BUILT_IN_METHODS as readonly string[]).includes(name);
 
+/** A list of methods as an option gives it (a guard's `methods`, `enrollWith`), each once; undefined unless it is a non-empty list of method names. */
+export function methodList(value: unknown): VerificationMethod[] | undefined {
+  if (!Array.isArray(value) || value.length === 0 || !value.every(isMethodName)) return undefined;
+  return [...new Set(value)];
+}
+
 /** What a verified record proves. */
 export type RecordPurpose =
   /** The caller is the account holder: satisfies `requireVerification()`. */
