@@ -44,24 +44,23 @@ function refusal(error: unknown, creating: boolean): string {
   return creating ? 'Your browser could not create a passkey.' : 'Your browser could not use your passkey. Try again, or choose another way.';
 }
 
-export async function createPasskey(options: unknown): Promise<CeremonyResult<RegistrationResponseJSON>> {
+/** One WebAuthn ceremony in the browser, with the checks and refusal messages both share. */
+async function ceremony<R>(options: unknown, creating: boolean, start: () => Promise<R>): Promise<CeremonyResult<R>> {
   if (!passkeysSupported()) return { ok: false, message: 'This browser does not support passkeys.' };
   if (!hasChallenge(options)) return { ok: false, message: 'The server sent something the page does not understand. Try again.' };
   try {
-    return { ok: true, response: await startRegistration({ optionsJSON: options as PublicKeyCredentialCreationOptionsJSON }) };
+    return { ok: true, response: await start() };
   } catch (error) {
-    return { ok: false, message: refusal(error, true) };
+    return { ok: false, message: refusal(error, creating) };
   }
 }
 
-export async function usePasskey(options: unknown): Promise<CeremonyResult<AuthenticationResponseJSON>> {
-  if (!passkeysSupported()) return { ok: false, message: 'This browser does not support passkeys.' };
-  if (!hasChallenge(options)) return { ok: false, message: 'The server sent something the page does not understand. Try again.' };
-  try {
-    return { ok: true, response: await startAuthentication({ optionsJSON: options as PublicKeyCredentialRequestOptionsJSON }) };
-  } catch (error) {
-    return { ok: false, message: refusal(error, false) };
-  }
+export function createPasskey(options: unknown): Promise<CeremonyResult<RegistrationResponseJSON>> {
+  return ceremony(options, true, () => startRegistration({ optionsJSON: options as PublicKeyCredentialCreationOptionsJSON }));
+}
+
+export function usePasskey(options: unknown): Promise<CeremonyResult<AuthenticationResponseJSON>> {
+  return ceremony(options, false, () => startAuthentication({ optionsJSON: options as PublicKeyCredentialRequestOptionsJSON }));
 }
 
 /** Stops a ceremony in progress (the dialog closed while the browser was asking). */
