@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 /** Marks a process started by forkBenchModule(), so a module knows to run its child side. */
@@ -10,18 +10,26 @@ export const isBenchChild = (): boolean => process.send !== undefined && process
  * Starts a bench/*.ts module in its own Node process (through tsx, with an IPC channel),
  * so that what it measures does not share an event loop or a heap with the rest.
  * `stdout: 'ignore'` sends the child's stdout to /dev/null (a server that logs every request).
+ * `wrapper`, e.g. ['valgrind', '--tool=callgrind'], runs node under that command (same pid, same IPC channel).
  */
 export function forkBenchModule(
   file: string,
   nodeFlags: readonly string[] = [],
-  { stdout = 'inherit', env = {} }: { stdout?: 'inherit' | 'ignore'; env?: Readonly<Record<string, string>> } = {},
+  {
+    stdout = 'inherit',
+    env = {},
+    wrapper = [],
+  }: { stdout?: 'inherit' | 'ignore'; env?: Readonly<Record<string, string>>; wrapper?: readonly string[] } = {},
 ): ChildProcess {
-  return fork(file, [CHILD_FLAG], {
+  const options = {
     cwd: path.resolve(__dirname, '..'), // where `tsx` resolves
     env: { ...process.env, ...env },
-    execArgv: [...nodeFlags, '--import', 'tsx'],
-    stdio: ['ignore', stdout, 'inherit', 'ipc'],
-  });
+    stdio: ['ignore', stdout, 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[],
+  };
+  const execArgv = [...nodeFlags, '--import', 'tsx'];
+  const [command, ...wrapperArgs] = wrapper;
+  if (command === undefined) return fork(file, [CHILD_FLAG], { ...options, execArgv });
+  return spawn(command, [...wrapperArgs, process.execPath, ...execArgv, file, CHILD_FLAG], options);
 }
 
 /** Resolves when the child has exited (rejects if it exited with an error code). */

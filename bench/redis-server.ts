@@ -5,12 +5,18 @@ export { startRedisServer, type PrivateRedis } from '../test/helpers/redis-serve
 /** The same private three-master Redis Cluster the tests use (redis-cli --cluster create, free ports). */
 export { startRedisCluster, type PrivateCluster } from '../test/helpers/redis-cluster';
 
+/**
+ * The clients' `commandTimeout`: 500 ms, or BENCH_REDIS_COMMAND_TIMEOUT_MS for a server run under
+ * valgrind (bench/guard-cpu.ts --callgrind), whose event loop can stall longer than that.
+ */
+export const BENCH_COMMAND_TIMEOUT_MS = Number(process.env.BENCH_REDIS_COMMAND_TIMEOUT_MS ?? 500);
+
 /** A client with the options the README recommends (fail fast instead of queueing). */
 export async function connectClient(url: string, options: { readonly autoPipelining?: boolean } = {}): Promise<Redis> {
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 500,
+    commandTimeout: BENCH_COMMAND_TIMEOUT_MS,
     lazyConnect: true,
     ...(options.autoPipelining === true ? { enableAutoPipelining: true } : {}),
   });

@@ -34,6 +34,8 @@ export type ServerSpec =
       readonly records: number;
       /** The bearer token the requests will carry (the child checks it passes before answering ready). */
       readonly token: string;
+      /** Another build's index.cjs to load instead of dist/index.cjs (bench/guard-cpu.ts: a baseline in the same run). */
+      readonly build?: string;
     }
   /** The example app (createExampleApp, as `npm start` builds it) with a RedisStore: GET /api/payslips. */
   | { readonly kind: 'example' };

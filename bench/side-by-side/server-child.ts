@@ -16,11 +16,19 @@ export class ServerChild {
     this.#exited.catch(() => undefined); // reported by close()
   }
 
-  /** Forks the child and waits until its server listens. `nodeFlags`, e.g. ['--cpu-prof'], go to its node. */
-  static async start(spec: ServerSpec, redisUrl: string, nodeFlags: readonly string[] = []): Promise<ServerChild> {
-    const child = forkBenchModule(__filename, nodeFlags, { stdout: spec.kind === 'example' ? 'ignore' : 'inherit' });
+  /**
+   * Forks the child and waits until its server listens. `nodeFlags`, e.g. ['--cpu-prof'], go to its node;
+   * `wrapper`, e.g. ['valgrind', '--tool=callgrind'], runs its node under that command.
+   */
+  static async start(spec: ServerSpec, redisUrl: string, nodeFlags: readonly string[] = [], wrapper: readonly string[] = []): Promise<ServerChild> {
+    const child = forkBenchModule(__filename, nodeFlags, { stdout: spec.kind === 'example' ? 'ignore' : 'inherit', wrapper });
     const target = await ask(child, { start: spec, redisUrl }, 'ready');
     return new ServerChild(child, target);
+  }
+
+  /** The child's process id (a wrapper such as valgrind keeps it). */
+  get pid(): number {
+    return this.#child.pid as number;
   }
 
   /** The child's CPU time so far (user + system, µs), main thread and libuv pool together. */

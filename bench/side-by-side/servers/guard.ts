@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express from 'express';
 import type * as Library from '../../../lib/index';
-import { connectClient } from '../../redis-server';
+import { BENCH_COMMAND_TIMEOUT_MS, connectClient } from '../../redis-server';
 import { BENCH_USER, keyObjectOf } from '../keys';
 import type { GuardAuthenticator, ServerSpec, Target } from '../protocol';
 import { benchRecord } from '../records';
@@ -34,10 +34,12 @@ function authenticatorOf(build: typeof Library, spec: GuardAuthenticator): Libra
  */
 export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, redisUrl: string): Promise<Target> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const build = require(BUILD_ENTRY) as typeof Library;
+  const build = require(spec.build ?? BUILD_ENTRY) as typeof Library;
   const client = spec.store === 'redis' ? await connectClient(redisUrl, { autoPipelining: spec.autoPipelining === true }) : undefined;
   const prefix = `bench:guard:${spec.authenticator.kind}:${spec.authenticator.kind === 'oidc' ? spec.authenticator.alg : spec.authenticator.key.alg}:${spec.singleUse ? 'single-use' : 'reusable'}:${spec.autoPipelining === true ? 'pipelined:' : ''}`;
-  const store = client !== undefined ? new build.RedisStore({ client, prefix }) : new build.MemoryStore({ maxRecords: 1_000_000 });
+  // A store timeout no shorter than the client's commandTimeout: the client bounds every call, the store sets no timer (as with the defaults).
+  const timeoutMs = Math.max(1000, BENCH_COMMAND_TIMEOUT_MS);
+  const store = client !== undefined ? new build.RedisStore({ client, prefix, timeoutMs }) : new build.MemoryStore({ maxRecords: 1_000_000 });
   const stepUp = build.createStepUp({
     authenticate: authenticatorOf(build, spec.authenticator),
     // A password on file (never checked here), as a real user has: refusals name it.
