@@ -5,11 +5,11 @@ import { rejectUnknownOptions, StepUpConfigError } from './config-error';
 import { VerificationError } from './errors';
 import type { Audit } from './events';
 import { amrFor, rfc9470Challenge, signInSatisfies } from './delegated-step-up';
-import { guardRefusal, type RefusalCode } from './guard-refusal';
+import { guardRefusal, type RefusalCode, type RouteRequirement } from './guard-refusal';
 import { presetOptions, withOverrides, type GuardPreset } from './guard-presets';
 import { edgeMiddleware } from './http/edge';
-import { methodList, VERIFICATION_METHODS, type Identifier, type VerificationMethod } from './records';
-import type { VerificationService } from './verification-service';
+import { methodList, VERIFICATION_METHODS, type Identifier, type VerificationMethod, type VerifiedRecord } from './records';
+import type { GuardRule, VerificationService } from './verification-service';
 
 /** What the handler of a guarded route learns about the verification that let the request through. */
 export interface VerificationContext {
@@ -186,64 +186,75 @@ export function createGuardFactory(config: GuardConfig): RequireVerification {
   return Object.assign(guard, { strict: preset('strict'), moderate: preset('moderate'), lax: preset('lax') });
 }
 
+/** A VerificationContext under construction (its fields are set one by one: no spread objects per request). */
+type ContextFields = { -readonly [K in keyof VerificationContext]: VerificationContext[K] };
+
+/** What the handler learns about the record that let the request through. */
+function recordContext(record: VerifiedRecord, action: Action | undefined): VerificationContext {
+  const context: ContextFields = { source: 'record', id: record.id, userId: record.userId, method: record.method, verifiedAt: new Date(record.verifiedAt) };
+  if (record.identifier) context.identifier = record.identifier;
+  if (action !== undefined) context.action = action;
+  return context;
+}
+
+interface ResolvedRule {
+  readonly maxAge: number;
+  readonly acrValues: readonly string[] | undefined;
+  readonly challenge: '403' | 'rfc9470';
+}
+
+/** A refusal (see guardRefusal); as an RFC 9470 challenge when the route asks for one. */
+async function refusal(
+  config: GuardConfig,
+  rule: ResolvedRule,
+  requirement: RouteRequirement,
+  userId: string,
+  code: RefusalCode,
+  action: Action | undefined,
+): Promise<VerificationError> {
+  const refused = await guardRefusal(config.service, userId, code, action !== undefined ? { ...requirement, action } : requirement, config.onUnexpectedError);
+  if (rule.challenge === '403' || refused.code === 'verification.no_available_method') return refused;
+  const plain = new VerificationError(code);
+  return new VerificationError(code, {
+    details: refused.details,
+    status: 401,
+    headers: { 'WWW-Authenticate': rfc9470Challenge(plain.message, rule.maxAge, rule.acrValues) },
+  });
+}
+
 function guardFactory(config: GuardConfig) {
   return function requireVerification(options: RequireVerificationOptions = {}): RequestHandler {
     const rule = resolveRule(options, config.defaultHeader);
-    const baseRequirement = { methods: rule.methods, maxAge: rule.maxAge, ...(rule.acrValues ? { acrValues: rule.acrValues } : {}) };
+    const baseRequirement: RouteRequirement = { methods: rule.methods, maxAge: rule.maxAge, ...(rule.acrValues ? { acrValues: rule.acrValues } : {}) };
     const maxAgeMs = rule.maxAge * 1000;
     const signInRule = { maxAgeMs, acrValues: rule.acrValues, amr: rule.amr };
+    /** What the service checks a record against; one object for every request of a route without `action`. */
+    const guardRule: GuardRule = { methods: rule.methods, maxAgeMs, consume: rule.singleUse, action: undefined };
 
-    type Checked = { readonly context: VerificationContext };
-
-    return edgeMiddleware<Checked>(config, {
+    return edgeMiddleware<VerificationContext>(config, {
       async check(req, principal) {
         const action = rule.action ? actionOf(req, rule.action) : undefined;
-        /** A refusal (see guardRefusal); as an RFC 9470 challenge when the route asks for one. */
-        const refuse = async (code: RefusalCode) => {
-          const refusal = await guardRefusal(
-            config.service,
-            principal.userId,
-            code,
-            { ...baseRequirement, ...(action !== undefined ? { action } : {}) },
-            config.onUnexpectedError,
-          );
-          if (rule.challenge === '403' || refusal.code === 'verification.no_available_method') return refusal;
-          const plain = new VerificationError(code);
-          return new VerificationError(code, {
-            details: refusal.details,
-            status: 401,
-            headers: { 'WWW-Authenticate': rfc9470Challenge(plain.message, rule.maxAge, rule.acrValues) },
-          });
-        };
-
         if (rule.acceptAuthTime) {
           const method = signInSatisfies(principal, signInRule, config.now());
           if (method !== null && principal.authTime !== undefined) {
-            return { context: { source: 'sign_in', userId: principal.userId, method, verifiedAt: new Date(principal.authTime * 1000) } };
+            return { source: 'sign_in', userId: principal.userId, method, verifiedAt: new Date(principal.authTime * 1000) };
           }
         }
         const recordId = req.headers[rule.header];
-        if (typeof recordId !== 'string' || recordId.length === 0) throw await refuse('verification.required');
-        const { verdict, record } = await config.service.checkForGuard(config.service.requesterOf(principal), recordId, {
-          methods: rule.methods,
-          maxAgeMs,
-          consume: rule.singleUse,
-          action,
-        });
-        if (verdict !== 'ok' || record === null) throw await refuse(verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid');
-        return {
-          context: {
-            source: 'record',
-            id: record.id,
-            userId: record.userId,
-            method: record.method,
-            ...(record.identifier ? { identifier: record.identifier } : {}),
-            verifiedAt: new Date(record.verifiedAt),
-            ...(action !== undefined ? { action } : {}),
-          },
-        };
+        if (typeof recordId !== 'string' || recordId.length === 0) {
+          throw await refusal(config, rule, baseRequirement, principal.userId, 'verification.required', action);
+        }
+        const { verdict, record } = await config.service.checkForGuard(
+          config.service.requesterOf(principal),
+          recordId,
+          action === undefined ? guardRule : { ...guardRule, action },
+        );
+        if (verdict !== 'ok' || record === null) {
+          throw await refusal(config, rule, baseRequirement, principal.userId, verdict === 'insufficient' ? 'verification.insufficient' : 'verification.invalid', action);
+        }
+        return recordContext(record, action);
       },
-      passed(req, principal, { context }) {
+      passed(req, principal, context) {
         if (config.audit.enabled) config.audit.emit(req, {
           type: rule.singleUse ? 'record.consumed' : 'guard.passed',
           userId: principal.userId,
@@ -253,7 +264,7 @@ function guardFactory(config: GuardConfig) {
         req.verification = context;
       },
       refused(req, principal, error) {
-        config.audit.emit(req, { type: 'guard.refused', userId: principal.userId, reason: error.code });
+        if (config.audit.enabled) config.audit.emit(req, { type: 'guard.refused', userId: principal.userId, reason: error.code });
       },
     });
   };

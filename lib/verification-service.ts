@@ -9,6 +9,7 @@ import type { VerifyPassword } from './password';
 import { isRecordId, newRecordId } from './record-id';
 import {
   guardVerdict,
+  type GuardCriteria,
   type GuardVerdict,
   type Identifier,
   type IdentifierType,
@@ -247,13 +248,15 @@ export class VerificationService {
   /** The guard's single store call: the verdict, and the record when it is 'ok'. */
   async checkForGuard(requester: Requester, recordId: string, rule: GuardRule): Promise<{ verdict: GuardVerdict; record: VerifiedRecord | null }> {
     if (!isRecordId(recordId)) return { verdict: 'invalid', record: null };
-    const criteria = {
-      ...requester,
+    // Set field by field: no spread objects on the guard's path.
+    const criteria: { -readonly [K in keyof GuardCriteria]: GuardCriteria[K] } = {
+      userId: requester.userId,
       methods: rule.methods,
       maxAgeMs: rule.maxAgeMs,
       now: this.config.now(),
-      ...(rule.action !== undefined ? { actionRef: actionRef(this.config.secret, rule.action) } : {}),
     };
+    if (requester.sessionRef !== undefined) criteria.sessionRef = requester.sessionRef;
+    if (rule.action !== undefined) criteria.actionRef = actionRef(this.config.secret, rule.action);
     const { record, consumed } = await this.config.store.checkForGuard(recordId, criteria, rule.consume);
     const verdict = guardVerdict(record, criteria);
     if (verdict !== 'ok' || record === null || record.status !== 'verified') return { verdict: verdict === 'ok' ? 'invalid' : verdict, record: null };

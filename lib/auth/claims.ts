@@ -22,11 +22,11 @@ export function principalOf(payload: PrincipalClaims): Principal {
   if (authTime !== undefined && (typeof authTime !== 'number' || !Number.isFinite(authTime))) throw invalidToken();
   if (acr !== undefined && typeof acr !== 'string') throw invalidToken();
   if (amr !== undefined && (!Array.isArray(amr) || !amr.every((value) => typeof value === 'string'))) throw invalidToken();
-  return {
-    userId: sub,
-    ...(sid !== undefined ? { sessionId: sid } : {}),
-    ...(authTime !== undefined ? { authTime } : {}),
-    ...(acr !== undefined ? { acr } : {}),
-    ...(amr !== undefined ? { amr: amr as string[] } : {}),
-  };
+  // Set field by field (every request makes one): no spread objects.
+  const principal: { -readonly [K in keyof Principal]: Principal[K] } = { userId: sub };
+  if (sid !== undefined) principal.sessionId = sid;
+  if (authTime !== undefined) principal.authTime = authTime;
+  if (acr !== undefined) principal.acr = acr;
+  if (amr !== undefined) principal.amr = amr as string[];
+  return principal;
 }

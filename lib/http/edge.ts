@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { principalFrom, type Authenticator, type Principal } from '../auth/authenticator';
 import { respondWithError, toVerificationError, type VerificationError } from '../errors';
 
@@ -25,57 +25,72 @@ export interface EdgeSteps<T> {
  * sets its own, is `Cache-Control: no-store`.
  */
 export function edgeMiddleware<T>(config: EdgeConfig, steps: EdgeSteps<T>): RequestHandler {
-  const refuse = (res: Response, caught: unknown) => respondWithError(res, caught, config.onUnexpectedError);
+  // The steps below are functions of (req, res, next, …), not closures made per request: a request
+  // that passes allocates only the two callbacks of its check's `then`.
   return (req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
-    const decide = (principal: Principal): void => {
-      let checking: Promise<T>;
-      try {
-        checking = steps.check(req, principal);
-      } catch (caught) {
-        refused(principal, caught);
-        return;
-      }
-      checking.then((result) => {
-        try {
-          steps.passed(req, principal, result);
-        } catch (error) {
-          // A throwing `passed` is a bug: never answered as a pass.
-          refuse(res, error);
-          return;
-        }
-        next();
-      }, (caught: unknown) => refused(principal, caught));
-    };
-    const refused = (principal: Principal | undefined, caught: unknown): void => {
-      try {
-        if (principal !== undefined) steps.refused(req, principal, toVerificationError(caught));
-      } catch (error) {
-        // Reporting the refusal failed: tell the app, and still refuse (never a rejection left behind).
-        config.onUnexpectedError?.(error);
-      }
-      if (res.headersSent) config.onUnexpectedError?.(caught);
-      else refuse(res, caught);
-    };
     // A synchronous authenticator (jwtAuthenticator) is used synchronously: no promise per request for it.
     let found: ReturnType<Authenticator>;
     try {
       found = config.authenticate(req);
     } catch (caught) {
-      refused(undefined, caught);
+      refuseRequest(config, steps, req, res, undefined, caught);
       return;
     }
     if (typeof (found as PromiseLike<unknown> | null | undefined)?.then === 'function') {
-      Promise.resolve(found).then(principalFrom).then(decide, (caught: unknown) => refused(undefined, caught));
+      Promise.resolve(found)
+        .then(principalFrom)
+        .then(
+          (principal) => decide(config, steps, req, res, next, principal),
+          (caught: unknown) => refuseRequest(config, steps, req, res, undefined, caught),
+        );
       return;
     }
     let principal: Principal;
     try {
       principal = principalFrom(found as Awaited<ReturnType<Authenticator>>);
     } catch (caught) {
-      refused(undefined, caught);
+      refuseRequest(config, steps, req, res, undefined, caught);
       return;
     }
-    decide(principal);
+    decide(config, steps, req, res, next, principal);
   };
+}
+
+/** Runs the check for an authenticated caller, then passes the request on or refuses it. */
+function decide<T>(config: EdgeConfig, steps: EdgeSteps<T>, req: Request, res: Response, next: NextFunction, principal: Principal): void {
+  let checking: Promise<T>;
+  try {
+    checking = steps.check(req, principal);
+  } catch (caught) {
+    refuseRequest(config, steps, req, res, principal, caught);
+    return;
+  }
+  checking.then(
+    (result) => pass(config, steps, req, res, next, principal, result),
+    (caught: unknown) => refuseRequest(config, steps, req, res, principal, caught),
+  );
+}
+
+function pass<T>(config: EdgeConfig, steps: EdgeSteps<T>, req: Request, res: Response, next: NextFunction, principal: Principal, result: T): void {
+  try {
+    steps.passed(req, principal, result);
+  } catch (error) {
+    // A throwing `passed` is a bug: never answered as a pass.
+    respondWithError(res, error, config.onUnexpectedError);
+    return;
+  }
+  next();
+}
+
+/** Reports the refusal (when the caller was authenticated) and answers it, unless an answer was already written. */
+function refuseRequest<T>(config: EdgeConfig, steps: EdgeSteps<T>, req: Request, res: Response, principal: Principal | undefined, caught: unknown): void {
+  try {
+    if (principal !== undefined) steps.refused(req, principal, toVerificationError(caught));
+  } catch (error) {
+    // Reporting the refusal failed: tell the app, and still refuse (never a rejection left behind).
+    config.onUnexpectedError?.(error);
+  }
+  if (res.headersSent) config.onUnexpectedError?.(caught);
+  else respondWithError(res, caught, config.onUnexpectedError);
 }
