@@ -83,11 +83,11 @@ export function createNewIdentifierFactory(config: NewIdentifierConfig) {
         return { identifier, recordId };
       },
       passed(req, principal, { identifier, recordId }) {
-        config.audit.emit(req, { type: 'new_identifier.redeemed', userId: principal.userId, method: type, identifier, recordId });
+        if (config.audit.enabled) config.audit.emit(req, { type: 'new_identifier.redeemed', userId: principal.userId, method: type, identifier, recordId });
         req.newIdentifier = identifier;
       },
       refused(req, principal, error) {
-        config.audit.emit(req, { type: 'new_identifier.refused', userId: principal.userId, method: type, reason: error.code });
+        if (config.audit.enabled) config.audit.emit(req, { type: 'new_identifier.refused', userId: principal.userId, method: type, reason: error.code });
       },
     });
   };

@@ -13,9 +13,12 @@ export function boundedRedisCall<T>(operation: Promise<T>, timeoutMs: number | u
     timeoutMs === undefined
       ? operation
       : withTimeout(operation, timeoutMs, () => new StoreUnavailableError(`The verification store did not answer within ${timeoutMs} ms`));
-  return bounded.catch((error: unknown) => {
-    throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('The verification store failed', { cause: error });
-  });
+  return bounded.then(undefined, storeUnavailable);
+}
+
+/** The rejection handler of every call: one function for all, not a closure per call. */
+function storeUnavailable(error: unknown): never {
+  throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('The verification store failed', { cause: error });
 }
 
 /**
