@@ -103,7 +103,7 @@ async function callgrindRow(row: Row, redisUrl: string, load: AutocannonLoad, in
   const m: Measured = { row, server, next: 0, cpu: [] };
   try {
     const run = async (count: number) => {
-      const result = await load.run({ target: target(m, count), count, connections: CONNECTIONS });
+      const result = await load.run({ target: target(m, count), count, connections: CONNECTIONS, timeoutSeconds: 120 });
       if (result.statuses['200'] !== count) throw new Error(`${row.name}: ${JSON.stringify(result.statuses)}`);
     };
     await run(WARMUP);

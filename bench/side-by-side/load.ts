@@ -19,6 +19,8 @@ export interface LoadJob {
   readonly count: number;
   /** Connections kept open, one request in flight on each (no pipelining). */
   readonly connections: number;
+  /** Seconds before a request counts as an error. Default 10 (a server under valgrind needs more). */
+  readonly timeoutSeconds?: number;
 }
 
 export interface SideLoadResult extends LoadResult {
@@ -97,7 +99,7 @@ async function runJob(job: LoadJob): Promise<SideLoadResult> {
   let lastAnswer = 0;
   let errors = 0;
   await new Promise<void>((resolve, reject) => {
-    const instance = autocannon({ url: `http://127.0.0.1:${target.port}`, connections, amount: count, setupClient, timeout: 10 }, (error) =>
+    const instance = autocannon({ url: `http://127.0.0.1:${target.port}`, connections, amount: count, setupClient, timeout: job.timeoutSeconds ?? 10 }, (error) =>
       error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
     );
     cpuBefore = process.cpuUsage(); // after the connections' requests were built
