@@ -8,9 +8,10 @@
  * ioredis call), which the HTTP bench (bench/guard-cpu.ts) sees diluted by Express and node:http.
  * Batches of `batch` calls, `concurrency` in flight, alternate between the builds; the minimum and
  * the median over the batches are reported (on a shared machine others' work only adds time, so
- * the minimum is the steadiest figure). Build a baseline with `npx tsdown -d dist-before`.
+ * the minimum is the steadiest figure). The floor's work (JWT, Redis GET, JSON.parse) runs on the
+ * same stand-ins as a reference, its ratio taken per batch. Build a baseline with `npx tsdown -d dist-before`.
  */
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Request, RequestHandler, Response } from 'express';
@@ -107,6 +108,27 @@ async function cases(build: typeof Library, label: string, secret: string, redis
   return made;
 }
 
+/**
+ * The floor's work (bench/side-by-side/servers/floor.ts) as a middleware on the same stand-ins:
+ * jsonwebtoken with a prepared KeyObject, one Redis GET of a JSON string, JSON.parse, the user compared.
+ */
+async function floorCase(secret: string, redisUrl: string): Promise<Case> {
+  const redis = await connect(redisUrl);
+  const key = createSecretKey(Buffer.from(secret));
+  const verifyOptions: jwt.VerifyOptions = { algorithms: ['HS256'] };
+  const record = benchRecord();
+  await redis.set(`micro:floor:${record.id}`, JSON.stringify(record), 'EX', 3600);
+  const guard: RequestHandler = async (req, _res, next) => {
+    const header = req.headers.authorization as string;
+    const subject = (jwt.verify(header.slice(7), key, verifyOptions) as jwt.JwtPayload).sub;
+    const raw = await redis.get(`micro:floor:${req.headers['verification-id'] as string}`);
+    const found = raw === null ? null : (JSON.parse(raw) as { userId?: unknown });
+    if (found === null || found.userId !== subject) throw new Error('the floor refused a bench call');
+    next();
+  };
+  return { name: 'floor: jsonwebtoken + KeyObject, Redis GET, JSON.parse', guard, nextId: () => record.id, micros: [] };
+}
+
 /** `count` calls of the guard, `CONCURRENCY` in flight; resolves when every call has passed. */
 async function calls(c: Case, token: string, count: number): Promise<void> {
   let remaining = count;
@@ -126,7 +148,7 @@ async function main(): Promise<void> {
   const token = jwt.sign({ sub: BENCH_USER }, secret, { algorithm: 'HS256', expiresIn: 3600 });
   const redis = await startRedisServer();
   try {
-    const all: Case[] = [];
+    const all: Case[] = [await floorCase(secret, redis.url)];
     for (const file of positionals) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       all.push(...(await cases(require(path.resolve(file)) as typeof Library, path.basename(path.dirname(path.resolve(file))), secret, redis.url)));
@@ -141,10 +163,16 @@ async function main(): Promise<void> {
         c.micros.push((used.user + used.system) / BATCH);
       }
     }
+    const floor = all[0] as Case;
     printTable(
       `requireVerification() alone, CPU µs per call (${BATCHES} batches of ${BATCH}, ${CONCURRENCY} in flight, HS256)`,
-      ['case', 'min', 'median'],
-      all.map((c) => [c.name, round(Math.min(...c.micros), 2), round(median(c.micros), 2)]),
+      ['case', 'min', 'median', '× floor (median of batches)'],
+      all.map((c) => [
+        c.name,
+        round(Math.min(...c.micros), 2),
+        round(median(c.micros), 2),
+        round(median(c.micros.map((micros, b) => micros / (floor.micros[b] as number))), 3),
+      ]),
     );
   } finally {
     await redis.stop();
