@@ -91,8 +91,8 @@ export async function runRedisMemoryBench(options: { redisUrl: string; admin: Re
       await admin.flushdb();
       const before = await usedMemory(admin);
       let sample: VerificationRecord | undefined;
-      for (let start = 0; start < Math.max(spec.records, 1); start += 500) {
-        const batch = Array.from({ length: Math.min(500, Math.max(spec.records, 1) - start) }, spec.make);
+      for (let start = 0; start < Math.max(spec.records, 1); start += 100) {
+        const batch = Array.from({ length: Math.min(100, Math.max(spec.records, 1) - start) }, spec.make);
         sample ??= batch[0];
         await Promise.all(batch.map((record) => store.create(record)));
       }

@@ -1,7 +1,14 @@
 import { guardVerdict, type CodeCheck, type GuardCriteria, type VerificationRecord } from '../lib/records';
+import { actionRef, sessionRef } from '../lib/action';
 import { codeHash } from '../lib/codes';
 import type { VerificationStore } from '../lib/stores/store';
 import { pendingCodeRecord, SECRET, sleep, verifiedRecord } from './helpers/records';
+
+/** Session and action refs as the service makes them (128-bit HMACs, 22 base64url characters): a store may rely on that form. */
+const S1 = sessionRef(SECRET, 'session one');
+const S2 = sessionRef(SECRET, 'session two');
+const A1 = actionRef(SECRET, { type: 'payout', amount: '1' });
+const A2 = actionRef(SECRET, { type: 'payout', amount: '2' });
 
 /**
  * The definition of a store: every store runs this suite and must pass it whole.
@@ -64,14 +71,14 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       ['verified too long ago', () => verifiedRecord({ verifiedAt: Date.now() - 120_000 }), {}],
       ['new identifier', () => verifiedRecord({ purpose: 'new_identifier', method: 'email' }), {}],
       ['not verified', () => pendingCodeRecord('123456'), {}],
-      ['same session', () => verifiedRecord({ sessionRef: 's1' }), { sessionRef: 's1' }],
-      ['another session', () => verifiedRecord({ sessionRef: 's1' }), { sessionRef: 's2' }],
-      ['bound to a session, asked without one', () => verifiedRecord({ sessionRef: 's1' }), {}],
-      ['unbound, asked in a session', () => verifiedRecord(), { sessionRef: 's2' }],
-      ['same action', () => verifiedRecord({ actionRef: 'a1' }), { actionRef: 'a1' }],
-      ['another action', () => verifiedRecord({ actionRef: 'a1' }), { actionRef: 'a2' }],
-      ['bound to an action, asked without one', () => verifiedRecord({ actionRef: 'a1' }), {}],
-      ['unbound, asked with an action', () => verifiedRecord(), { actionRef: 'a1' }],
+      ['same session', () => verifiedRecord({ sessionRef: S1 }), { sessionRef: S1 }],
+      ['another session', () => verifiedRecord({ sessionRef: S1 }), { sessionRef: S2 }],
+      ['bound to a session, asked without one', () => verifiedRecord({ sessionRef: S1 }), {}],
+      ['unbound, asked in a session', () => verifiedRecord(), { sessionRef: S2 }],
+      ['same action', () => verifiedRecord({ actionRef: A1 }), { actionRef: A1 }],
+      ['another action', () => verifiedRecord({ actionRef: A1 }), { actionRef: A2 }],
+      ['bound to an action, asked without one', () => verifiedRecord({ actionRef: A1 }), {}],
+      ['unbound, asked with an action', () => verifiedRecord(), { actionRef: A1 }],
     ];
     test.each(cases)('consume only when the guard would pass: %s', async (_label, makeRecord, criteriaOverrides) => {
       const record = makeRecord();
@@ -152,12 +159,12 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
     });
 
     test('checkCode: a session-bound code is not found from another session; bindings carry over to the verified record', async () => {
-      const record = pendingCodeRecord('123456', { sessionRef: 's1', actionRef: 'a1' });
+      const record = pendingCodeRecord('123456', { sessionRef: S1, actionRef: A1 });
       await store.create(record);
-      expect(await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: 's2' }))).toEqual({ outcome: 'not_found' });
+      expect(await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: S2 }))).toEqual({ outcome: 'not_found' });
       expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'not_found' });
-      const result = await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: 's1' }));
-      expect(result).toMatchObject({ outcome: 'verified', record: { sessionRef: 's1', actionRef: 'a1' } });
+      const result = await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: S1 }));
+      expect(result).toMatchObject({ outcome: 'verified', record: { sessionRef: S1, actionRef: A1 } });
     });
 
     test('checkCode: identifier mismatch is told apart and not counted', async () => {
@@ -216,12 +223,12 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
 
     test('redeem: a session-bound record is redeemed only in its session', async () => {
       const identifier = { type: 'email' as const, value: 'new@example.com' };
-      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier, sessionRef: 's1' });
+      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier, sessionRef: S1 });
       await store.create(record);
       const now = Date.now();
-      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: 's2', identifier, now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: S2, identifier, now })).toBeNull();
       expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toBeNull();
-      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: 's1', identifier, now })).toEqual(record);
+      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: S1, identifier, now })).toEqual(record);
     });
 
     test('revokeAll: every record of the user made before it is gone for every method; later ones and other users are untouched', async () => {
@@ -265,7 +272,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
     test('passkey, TOTP and app-defined method records read back as written and pass only routes that list them', async () => {
       const records = [
         verifiedRecord({ method: 'passkey' }),
-        verifiedRecord({ method: 'totp', sessionRef: 's'.repeat(43) }),
+        verifiedRecord({ method: 'totp', sessionRef: S2 }),
         verifiedRecord({ method: 'sso' }),
         verifiedRecord({ method: 'hardware-token_2' }),
       ];

@@ -14,61 +14,46 @@
  */
 
 /**
- * Helpers: the server time in µs; base-36 numbers both ways (Lua 5.1's tonumber(s, 36) reads no
- * sign, hence num36); and the record's `d` field (kind and times) parsed.
+ * Helpers: the server time in µs, and the record's `d` field (see redis-record-fields.ts) parsed:
+ * { kind, created, expires, t, after, s, x }, or nil when it is not well formed. `t` is the server
+ * time (µs) at creation; `after` (verified records) verifiedAt − createdAt; `s` and `x` the
+ * session and action refs' 16 bytes when bound. struct is Redis' Lua library for binary fields.
  */
 const HELPERS = `
 local function server_time_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
-local function b36(n)
-  if n == 0 then return '0' end
-  local sign = ''
-  if n < 0 then sign, n = '-', -n end
-  local s = ''
-  while n > 0 do
-    local r = n % 36
-    s = string.sub(DIGITS, r + 1, r + 1) .. s
-    n = (n - r) / 36
-  end
-  return sign .. s
+local KINDS = { p = true, e = true, s = true, k = true, t = true, c = true, P = true, E = true, S = true }
+local function times(d, pending)
+  if d == nil or #d < 16 then return nil end
+  local kind, flags, created, lifetime, stamp = struct.unpack('>c1BI6i4i4', d)
+  if not KINDS[kind] or flags > 3 then return nil end
+  local at = 17
+  if not pending then at = 21 end
+  local s_bound, x_bound = flags % 2 == 1, flags >= 2
+  local refs = 0
+  if s_bound then refs = refs + 16 end
+  if x_bound then refs = refs + 16 end
+  if #d ~= at - 1 + refs then return nil end
+  local r = { kind = kind, created = created, expires = created + lifetime, t = created * 1000 + stamp }
+  if not pending then r.after = struct.unpack('>i4', d, 17) end
+  if s_bound then r.s = string.sub(d, at, at + 15); at = at + 16 end
+  if x_bound then r.x = string.sub(d, at, at + 15) end
+  return r
 end
-local function num36(s)
-  if s == nil or s == '' then return nil end
-  if string.sub(s, 1, 1) == '-' then
-    local n = tonumber(string.sub(s, 2), 36)
-    return n and -n
-  end
-  return tonumber(s, 36)
-end
--- { kind, created, expires, t, verified_after } from 'd', or nil when it is not well formed.
--- t, the server time (µs) at creation, is kept as its difference from createdAt.
-local function times(d)
-  local kind, c, ttl, t, rest = string.match(d or '', '^([pesktcPES])([0-9a-z]+):(%-?[0-9a-z]+):(%-?[0-9a-z]+)(.*)$')
-  if kind == nil then return nil end
-  local created, lifetime, stamp = num36(c), num36(ttl), num36(t)
-  if created == nil or lifetime == nil or stamp == nil then return nil end
-  local after = nil
-  if rest ~= '' then
-    after = num36(string.match(rest, '^:(%-?[0-9a-z]+)$'))
-    if after == nil then return nil end
-  end
-  return { kind = kind, created = created, expires = created + lifetime, t = created * 1000 + stamp, after = after }
-end
--- The structure redis-record-fields.ts parses: known fields only, a code HMAC exactly when pending,
--- attempts only on a pending record, identifier pieces without gaps.
-local KNOWN = { d = true, h = true, a = true, m = true, s = true, x = true, i = true }
+local INT32 = 2147483647
+-- The structure redis-record-fields.ts parses: known fields only, a 16-byte code HMAC exactly when
+-- pending, attempts only on a pending record, identifier pieces without gaps.
+local KNOWN = { d = true, h = true, a = true, m = true, i = true }
 local BUILT_IN = { password = true, email = true, phone = true, passkey = true, totp = true }
 for piece = 2, 16 do KNOWN['i' .. piece] = true end
 local function well_formed(f, r)
   for field in pairs(f) do
     if not KNOWN[field] then return false end
   end
-  if f.h ~= nil and r.after ~= nil then return false end
   -- A code HMAC only on an email or phone code; a method name exactly on an app's own method.
-  if f.h ~= nil and r.kind ~= 'e' and r.kind ~= 's' then return false end
+  if f.h ~= nil and ((r.kind ~= 'e' and r.kind ~= 's') or #f.h ~= 16) then return false end
   if (f.m ~= nil) ~= (r.kind == 'c') then return false end
   if f.m ~= nil and (#f.m > 32 or not string.match(f.m, '^[a-z][a-z0-9_-]*$') or BUILT_IN[f.m]) then return false end
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
@@ -95,10 +80,10 @@ local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then ${onMissing} end
 local f = {}
 for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
-local r = times(f.d)
+local r = times(f.d, f.h ~= nil)
 if r == nil or not well_formed(f, r) then ${onMissing} end
--- A record without a code HMAC is verified: verifiedAt is createdAt plus its delta (none: 0).
-if f.h == nil then r.verified = r.created + (r.after or 0) end
+-- A record without a code HMAC is verified: verifiedAt is createdAt plus its delta.
+if f.h == nil then r.verified = r.created + r.after end
 local revoked_at = redis.call('GET', KEYS[2])
 if revoked_at and not (r.t > (tonumber(revoked_at) or math.huge)) then
   redis.call('DEL', KEYS[1])
@@ -107,13 +92,18 @@ end
 `;
 
 /**
- * create. ARGV: expiresAt (epoch ms), createdAt (epoch ms), the `d` field before and after its `t`
- * (the server time, added here), then field/value pairs. A record replaces whatever was at its key.
+ * create. ARGV: expiresAt (epoch ms), createdAt (epoch ms), the `d` field before and after its
+ * server stamp (added here: the server time, µs after createdAt), then field/value pairs. A record
+ * replaces whatever was at its key. An app clock more than 35 minutes away from Redis' does not fit
+ * the stamp: the create fails (the caller answers 503) rather than write a record revocation could miss.
  */
 export const CREATE = `${HELPERS}
+local stamp = server_time_us() - tonumber(ARGV[2]) * 1000
+if not (stamp >= -INT32 and stamp <= INT32) then
+  return redis.error_reply('ERR step-up: the app clock and the Redis clock differ by more than 35 minutes')
+end
 redis.call('DEL', KEYS[1])
-local t = b36(server_time_us() - tonumber(ARGV[2]) * 1000)
-redis.call('HSET', KEYS[1], 'd', ARGV[3] .. t .. ARGV[4], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'd', ARGV[3] .. struct.pack('>i4', stamp) .. ARGV[4], unpack(ARGV, 5))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 `;
@@ -132,7 +122,7 @@ return { redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) }
 
 /**
  * checkForGuard with consume. ARGV: now, minVerifiedAt, the allowed built-in methods' letters (e.g.
- * 'pes'), the requester's session ref ('' for none), the request's action ref ('' for none), the
+ * 'pes'), the requester's session ref (16 bytes, '' for none), the request's action ref (16 bytes, '' for none), the
  * allowed methods of the app's own as ',name,name,' (',' for none).
  * Returns { consumed (0/1), flat fields } or nil. An identity record has a lower-case kind.
  */
@@ -145,7 +135,7 @@ else
   method_ok = string.find('peskt', r.kind, 1, true) ~= nil and string.find(ARGV[3], r.kind, 1, true) ~= nil
 end
 local ok = f.h == nil and r.verified ~= nil and r.verified >= tonumber(ARGV[2]) and r.expires > now
-  and method_ok and (f.s == nil or f.s == ARGV[4]) and (f.x or '') == ARGV[5]
+  and method_ok and (r.s == nil or r.s == ARGV[4]) and (r.x or '') == ARGV[5]
 if ok then
   redis.call('DEL', KEYS[1])
   return { 1, flat }
@@ -154,8 +144,8 @@ return { 0, flat }
 `;
 
 /**
- * checkCode. ARGV: now, the identifier (type letter and value), candidate HMAC, max attempts,
- * record TTL ms, the requester's session ref ('' for none), the purpose the verified record gets
+ * checkCode. ARGV: now, the identifier (type letter and value), candidate HMAC (16 bytes), max attempts,
+ * record TTL ms, the requester's session ref (16 bytes, '' for none), the purpose the verified record gets
  * (its kind is the method's letter, upper case for a new identifier).
  * Returns { outcome, extra }: the verified record's fields after 'verified', the remaining
  * attempts after 'code_mismatch'.
@@ -164,7 +154,7 @@ return { 0, flat }
  */
 export const CHECK_CODE = `${readLive("return { 'not_found' }")}
 local now = tonumber(ARGV[1])
-if not (f.h ~= nil and r.verified == nil and (f.s == nil or f.s == ARGV[6]) and r.expires > now) then
+if not (f.h ~= nil and r.verified == nil and (r.s == nil or r.s == ARGV[6]) and r.expires > now) then
   return { 'not_found' }
 end
 if identifier_text(f) ~= ARGV[2] then return { 'identifier_mismatch' } end
@@ -179,12 +169,15 @@ for i = 1, #stored do
 end
 if diff == 0 then
   local expires = now + tonumber(ARGV[5])
-  redis.call('HDEL', KEYS[1], 'h', 'a')
+  local lifetime, after = expires - r.created, now - r.created
+  if not (lifetime >= -INT32 and lifetime <= INT32 and after >= -INT32 and after <= INT32) then return { 'not_found' } end
   local kind = r.kind
   if ARGV[7] == 'new_identifier' then kind = string.upper(kind) end
-  local verified = ''
-  if now ~= r.created then verified = ':' .. b36(now - r.created) end
-  redis.call('HSET', KEYS[1], 'd', kind .. b36(r.created) .. ':' .. b36(expires - r.created) .. ':' .. b36(r.t - r.created * 1000) .. verified)
+  -- d as a verified record: the new kind and lifetime, verifiedAt's delta inserted before the refs.
+  local d = f.d
+  redis.call('HDEL', KEYS[1], 'h', 'a')
+  redis.call('HSET', KEYS[1], 'd', kind .. string.sub(d, 2, 8) .. struct.pack('>i4', lifetime) .. string.sub(d, 13, 16)
+    .. struct.pack('>i4', after) .. string.sub(d, 17))
   redis.call('PEXPIREAT', KEYS[1], expires)
   return { 'verified', redis.call('HGETALL', KEYS[1]) }
 end
@@ -194,11 +187,11 @@ return { 'code_mismatch', tostring(max - attempts) }
 `;
 
 /**
- * redeem. ARGV: now, the identifier (type letter and value), the requester's session ref ('' for none).
+ * redeem. ARGV: now, the identifier (type letter and value), the requester's session ref (16 bytes, '' for none).
  * Returns flat fields or nil. A new-identifier record has an upper-case kind.
  */
 export const REDEEM = `${readLive('return nil')}
-if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= nil and (f.s == nil or f.s == ARGV[3])
+if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= nil and (r.s == nil or r.s == ARGV[3])
   and r.expires > tonumber(ARGV[1]) and identifier_text(f) == ARGV[2] then
   redis.call('DEL', KEYS[1])
   return flat
