@@ -5,6 +5,7 @@ import { MemoryStore } from '../lib/stores/memory-store';
 import { RedisStore } from '../lib/stores/redis-store';
 import { storeContract } from './store.contract';
 import { actionRef, sessionRef } from '../lib/action';
+import { identifierRef } from '../lib/identifiers';
 import { pendingCodeRecord, SECRET, verifiedRecord } from './helpers/records';
 
 storeContract('MemoryStore', () => new MemoryStore());
@@ -175,7 +176,7 @@ describe('RedisStore specifics', () => {
     expect((await store.checkForGuard(own.id, guard(['x,sso']), true)).consumed).toBe(false);
   });
 
-  test('a record stays listpack-encoded (compact) for the longest email the API accepts, pending and verified', async () => {
+  test('a record stays listpack-encoded (compact) for the longest email the API accepts, pending and verified; only an identity record holds the email', async () => {
     // Redis' default: a hash is a listpack while every field and value is at most 64 bytes.
     expect(await redis.config('GET', 'hash-max-listpack-value')).toEqual(['hash-max-listpack-value', '64']);
     const store = new RedisStore({ client: redis, prefix: `lp:${randomBytes(6).toString('hex')}:` });
@@ -183,24 +184,38 @@ describe('RedisStore specifics', () => {
     expect(longest).toHaveLength(MAX_EMAIL_LENGTH);
     const identifier = { type: 'email', value: longest } as const;
     const session = sessionRef(SECRET, 'session');
-    const record = pendingCodeRecord('123456', { identifier, sessionRef: session, actionRef: actionRef(SECRET, { type: 'payout' }) });
-    await store.create(record);
-    const [key] = store.keysFor(record.userId, record.id);
-    expect(await redis.object('ENCODING', key)).toBe('listpack');
-    expect(await store.get(record.userId, record.id)).toEqual(record);
-    const result = await store.checkCode(record.id, {
-      userId: record.userId,
-      sessionRef: session,
-      identifier,
-      candidateHash: record.codeHash,
-      maxAttempts: 5,
-      now: Date.now(),
-      recordTtlMs: 60_000,
-      purpose: 'new_identifier',
-    });
-    expect(result).toMatchObject({ outcome: 'verified', record: { identifier, purpose: 'new_identifier' } });
-    expect(await redis.object('ENCODING', key)).toBe('listpack');
-    expect(await store.redeem(record.id, { userId: record.userId, sessionRef: session, identifier, now: Date.now() })).not.toBeNull();
+    const check = (record: { id: string; codeHash: string }, purpose: 'identity' | 'new_identifier') =>
+      store.checkCode(record.id, {
+        userId: 'usr_alice',
+        sessionRef: session,
+        identifier,
+        identifierRef: identifierRef(SECRET, identifier),
+        candidateHash: record.codeHash,
+        maxAttempts: 5,
+        now: Date.now(),
+        recordTtlMs: 60_000,
+        purpose,
+      });
+    const valuesOf = async (key: string) => Buffer.concat((await redis.hgetallBuffer(key)) ? Object.values(await redis.hgetallBuffer(key)) : []).toString('latin1');
+    for (const purpose of ['identity', 'new_identifier'] as const) {
+      const record = pendingCodeRecord('123456', { identifierRef: identifierRef(SECRET, identifier), sessionRef: session, actionRef: actionRef(SECRET, { type: 'payout' }) });
+      await store.create(record);
+      const [key] = store.keysFor(record.userId, record.id);
+      expect(await redis.object('ENCODING', key)).toBe('listpack');
+      expect(await valuesOf(key)).not.toContain('aaaa@'); // a pending record keeps the email's hash only
+      expect(await store.get(record.userId, record.id)).toEqual(record);
+      const result = await check(record, purpose);
+      expect(await redis.object('ENCODING', key)).toBe('listpack');
+      if (purpose === 'identity') {
+        // req.verification.identifier (the HTTP contract): the identity record keeps the email, in 64-byte pieces.
+        expect(result).toMatchObject({ outcome: 'verified', record: { identifier, purpose } });
+        expect(await valuesOf(key)).toContain(longest.slice(0, 40));
+      } else {
+        expect(result).toMatchObject({ outcome: 'verified', record: { identifierRef: identifierRef(SECRET, identifier), purpose } });
+        expect(await valuesOf(key)).not.toContain('aaaa@');
+        expect(await store.redeem(record.id, { userId: record.userId, sessionRef: session, identifierRef: identifierRef(SECRET, identifier), now: Date.now() })).not.toBeNull();
+      }
+    }
   });
 
   test('a fractional expiry is refused before anything is written (no key without a TTL)', async () => {

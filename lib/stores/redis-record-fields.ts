@@ -13,19 +13,22 @@ import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, typ
  *
  * - `d` (binary, big-endian): the kind letter (the method's: `p` password, `e` email, `s` SMS/phone,
  *   `k` passkey, `t` TOTP, `c` an app's own method, whose name is then in `m`; upper case for a
- *   verified `new_identifier` record), a flags byte (1: bound to a session, 2: bound to an action),
- *   createdAt (epoch ms, 6 bytes), expiresAt − createdAt (ms, signed 4 bytes), the Redis server time
- *   at creation as µs after createdAt (signed 4 bytes, written by the create script; revocation
- *   compares it), then on a verified record verifiedAt − createdAt (ms, signed 4 bytes), then the
- *   session ref's and the action ref's 16 bytes when bound. Deltas may be negative: app instances'
- *   clocks differ a little. A record is verified exactly when it has no code HMAC (`h`).
+ *   verified `new_identifier` record), a flags byte (1: bound to a session, 2: bound to an action,
+ *   4: holds an identifier ref), createdAt (epoch ms, 6 bytes), expiresAt − createdAt (ms, signed
+ *   4 bytes), the Redis server time at creation as µs after createdAt (signed 4 bytes, written by
+ *   the create script; revocation compares it), then on a verified record verifiedAt − createdAt
+ *   (ms, signed 4 bytes), then the 16 bytes of the session ref, of the action ref and of the
+ *   identifier ref, each when present (a pending record always has the identifier ref, never the
+ *   identifier). Deltas may be negative: app instances' clocks differ a little. A record is
+ *   verified exactly when it has no code HMAC (`h`).
  * - `h` the code HMAC's 16 bytes and `a` the wrong attempts (pending records only; `a` absent means none yet),
  * - `m` the name of an app's own method,
- * - `i`, `i2`, … the identifier: its type letter and value (UTF-8), cut into pieces of at most
- *   64 bytes (an email of 254 characters takes four).
+ * - `i`, `i2`, … the identifier of a verified identity record (`req.verification.identifier`): its
+ *   type letter and value (UTF-8), cut into pieces of at most 64 bytes (an email of 254 characters
+ *   takes four). Pending and new-identifier records keep only the identifier's keyed hash.
  *
- * Session refs, action refs and code HMACs are 128-bit values the service makes (22 base64url
- * characters); the store keeps their 16 bytes and refuses any other value rather than guess.
+ * Session, action and identifier refs and code HMACs are 128-bit values the service makes (22
+ * base64url characters); the store keeps their 16 bytes and refuses any other value rather than guess.
  *
  * No user id is stored: the key is made from a hash of the user id (see RedisStore.keysFor), so a
  * record is only ever found under the user it was made for, and reads back with that user's id.
@@ -53,6 +56,7 @@ const PENDING_HEAD_BYTES = 16;
 const REF_BYTES = 16;
 const SESSION_BOUND = 1;
 const ACTION_BOUND = 2;
+const IDENTIFIER_REF = 4;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 const UINT48_MAX = 2 ** 48 - 1;
@@ -63,8 +67,8 @@ export const methodLetter = (method: VerificationMethod): string => (isBuiltInMe
 /** The hash field names an identifier's pieces are written under: `i`, `i2`, `i3`, `i4`. */
 export const identifierField = (piece: number) => (piece === 0 ? 'i' : `i${piece + 1}`);
 
-/** An identifier as the record keeps it (and the code and redeem scripts compare it): its type letter and value. */
-export const identifierText = (identifier: Identifier) => `${METHOD_LETTER[identifier.type]}${identifier.value}`;
+/** An identifier as an identity record keeps it: its type letter and value. */
+const identifierText = (identifier: Identifier) => `${METHOD_LETTER[identifier.type]}${identifier.value}`;
 
 /**
  * The 16 bytes of a 128-bit ref (session, action, code HMAC) written in base64url, as the scripts
@@ -80,7 +84,8 @@ export function refBytes(name: string, ref: string): Buffer {
 /** A requester's or request's ref as a script argument: its 16 bytes, or '' for none. */
 export const refArgument = (name: string, ref: string | undefined): Buffer | string => (ref === undefined ? '' : refBytes(name, ref));
 
-function identifierFields(identifier: Identifier): string[] {
+/** The identifier of an identity record as hash fields (`i`, `i2`, …): the code script writes them when the code matches. */
+export function identifierFields(identifier: Identifier): string[] {
   const fields: string[] = [];
   let piece = '';
   // Cut at character boundaries (each piece is valid UTF-8 on its own), at most 64 bytes each.
@@ -113,7 +118,8 @@ export function dataField(record: VerificationRecord): { head: Buffer; tail: Buf
   }
   const head = Buffer.alloc(STAMP);
   head.write(kind, 0, 'latin1');
-  head[1] = (record.sessionRef !== undefined ? SESSION_BOUND : 0) | (record.actionRef !== undefined ? ACTION_BOUND : 0);
+  const identifierRef = record.identifierRef;
+  head[1] = (record.sessionRef !== undefined ? SESSION_BOUND : 0) | (record.actionRef !== undefined ? ACTION_BOUND : 0) | (identifierRef !== undefined ? IDENTIFIER_REF : 0);
   head.writeUIntBE(record.createdAt, CREATED_AT, 6);
   head.writeInt32BE(int32('expiresAt − createdAt', record.expiresAt - record.createdAt), LIFETIME);
   const tail: Buffer[] = [];
@@ -124,6 +130,7 @@ export function dataField(record: VerificationRecord): { head: Buffer; tail: Buf
   }
   if (record.sessionRef !== undefined) tail.push(refBytes('sessionRef', record.sessionRef));
   if (record.actionRef !== undefined) tail.push(refBytes('actionRef', record.actionRef));
+  if (identifierRef !== undefined) tail.push(refBytes('identifierRef', identifierRef));
   return { head, tail: Buffer.concat(tail) };
 }
 
@@ -134,7 +141,7 @@ export function otherFields(record: VerificationRecord): Array<string | Buffer> 
     if (!isMethodName(record.method)) throw new TypeError('RedisStore: a method name is 1 to 32 lower-case letters, digits, _ or -');
     fields.push('m', record.method);
   }
-  if (record.identifier !== undefined) fields.push(...identifierFields(record.identifier));
+  if (record.status === 'verified' && record.identifier !== undefined) fields.push(...identifierFields(record.identifier));
   if (record.status === 'pending') {
     fields.push('h', refBytes('codeHash', record.codeHash));
     if (!Number.isSafeInteger(record.attempts) || record.attempts < 0) throw new TypeError('RedisStore: attempts is a whole number');
@@ -206,10 +213,10 @@ export function parseRecord(id: string, userId: string, flat: readonly Buffer[],
   if (f === null || d === undefined || d.length < PENDING_HEAD_BYTES) return null;
   const kind = String.fromCharCode(d[0] as number);
   const flags = d[1] as number;
-  if (!KIND_LETTERS.includes(kind) || flags > (SESSION_BOUND | ACTION_BOUND)) return null;
+  if (!KIND_LETTERS.includes(kind) || flags > (SESSION_BOUND | ACTION_BOUND | IDENTIFIER_REF)) return null;
   const pending = f.h !== undefined;
   const refsAt = pending ? PENDING_HEAD_BYTES : VERIFIED_AFTER + 4;
-  const refCount = (flags & SESSION_BOUND ? 1 : 0) + (flags & ACTION_BOUND ? 1 : 0);
+  const refCount = (flags & SESSION_BOUND ? 1 : 0) + (flags & ACTION_BOUND ? 1 : 0) + (flags & IDENTIFIER_REF ? 1 : 0);
   if (d.length !== refsAt + refCount * REF_BYTES) return null;
   const createdAt = d.readUIntBE(CREATED_AT, 6);
   const expiresAt = createdAt + d.readInt32BE(LIFETIME);
@@ -227,7 +234,10 @@ export function parseRecord(id: string, userId: string, flat: readonly Buffer[],
   if (identifier === null) return null;
   let at = refsAt;
   const sessionRef = flags & SESSION_BOUND ? d.toString('base64url', at, (at += REF_BYTES)) : undefined;
-  const actionRef = flags & ACTION_BOUND ? d.toString('base64url', at, at + REF_BYTES) : undefined;
+  const actionRef = flags & ACTION_BOUND ? d.toString('base64url', at, (at += REF_BYTES)) : undefined;
+  const identifierRef = flags & IDENTIFIER_REF ? d.toString('base64url', at, at + REF_BYTES) : undefined;
+  // An identifier is kept in clear, or as its hash, never both.
+  if (identifier !== undefined && identifierRef !== undefined) return null;
   const base = {
     id,
     userId,
@@ -238,10 +248,11 @@ export function parseRecord(id: string, userId: string, flat: readonly Buffer[],
   };
   if (f.h !== undefined) {
     const attempts = f.a?.toString('latin1');
-    if (kind !== kind.toLowerCase() || (method !== 'email' && method !== 'phone')) return null;
-    if (identifier === undefined || identifier.type !== method || f.h.length !== REF_BYTES) return null;
+    // A code went to an email (`e`) or a phone (`s`).
+    const channel = kind === 'e' ? 'email' : kind === 's' ? 'phone' : undefined;
+    if (channel === undefined || identifierRef === undefined || f.h.length !== REF_BYTES) return null;
     if (attempts !== undefined && !SMALL_INT.test(attempts)) return null;
-    return { ...base, status: 'pending', method: identifier.type, identifier, codeHash: f.h.toString('base64url'), attempts: attempts === undefined ? 0 : Number(attempts) };
+    return { ...base, status: 'pending', method: channel, identifierRef, codeHash: f.h.toString('base64url'), attempts: attempts === undefined ? 0 : Number(attempts) };
   }
   if (f.a !== undefined) return null;
   const purpose: RecordPurpose = kind === kind.toUpperCase() ? 'new_identifier' : 'identity';
@@ -251,6 +262,7 @@ export function parseRecord(id: string, userId: string, flat: readonly Buffer[],
     method,
     purpose,
     ...(identifier !== undefined ? { identifier } : {}),
+    ...(identifierRef !== undefined ? { identifierRef } : {}),
     verifiedAt: createdAt + d.readInt32BE(VERIFIED_AFTER),
   };
 }

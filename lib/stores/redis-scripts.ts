@@ -15,9 +15,9 @@
 
 /**
  * Helpers: the server time in µs, and the record's `d` field (see redis-record-fields.ts) parsed:
- * { kind, created, expires, t, after, s, x }, or nil when it is not well formed. `t` is the server
- * time (µs) at creation; `after` (verified records) verifiedAt − createdAt; `s` and `x` the
- * session and action refs' 16 bytes when bound. struct is Redis' Lua library for binary fields.
+ * { kind, flags, created, expires, t, after, s, x, i }, or nil when it is not well formed. `t` is
+ * the server time (µs) at creation; `after` (verified records) verifiedAt − createdAt; `s`, `x`
+ * and `i` the session, action and identifier refs' 16 bytes when present. struct is Redis' Lua library for binary fields.
  */
 const HELPERS = `
 local function server_time_us()
@@ -28,23 +28,26 @@ local KINDS = { p = true, e = true, s = true, k = true, t = true, c = true, P = 
 local function times(d, pending)
   if d == nil or #d < 16 then return nil end
   local kind, flags, created, lifetime, stamp = struct.unpack('>c1BI6i4i4', d)
-  if not KINDS[kind] or flags > 3 then return nil end
+  if not KINDS[kind] or flags > 7 then return nil end
   local at = 17
   if not pending then at = 21 end
-  local s_bound, x_bound = flags % 2 == 1, flags >= 2
+  local s_bound, x_bound, i_ref = flags % 2 == 1, flags % 4 >= 2, flags >= 4
   local refs = 0
   if s_bound then refs = refs + 16 end
   if x_bound then refs = refs + 16 end
+  if i_ref then refs = refs + 16 end
   if #d ~= at - 1 + refs then return nil end
-  local r = { kind = kind, created = created, expires = created + lifetime, t = created * 1000 + stamp }
+  local r = { kind = kind, flags = flags, created = created, expires = created + lifetime, t = created * 1000 + stamp }
   if not pending then r.after = struct.unpack('>i4', d, 17) end
   if s_bound then r.s = string.sub(d, at, at + 15); at = at + 16 end
-  if x_bound then r.x = string.sub(d, at, at + 15) end
+  if x_bound then r.x = string.sub(d, at, at + 15); at = at + 16 end
+  if i_ref then r.i = string.sub(d, at, at + 15) end
   return r
 end
 local INT32 = 2147483647
 -- The structure redis-record-fields.ts parses: known fields only, a 16-byte code HMAC exactly when
--- pending, attempts only on a pending record, identifier pieces without gaps.
+-- pending, attempts only on a pending record, identifier pieces without gaps, an identifier kept in
+-- clear or as its hash but not both, and as its hash on a pending record.
 local KNOWN = { d = true, h = true, a = true, m = true, i = true }
 local BUILT_IN = { password = true, email = true, phone = true, passkey = true, totp = true }
 for piece = 2, 16 do KNOWN['i' .. piece] = true end
@@ -57,6 +60,8 @@ local function well_formed(f, r)
   if (f.m ~= nil) ~= (r.kind == 'c') then return false end
   if f.m ~= nil and (#f.m > 32 or not string.match(f.m, '^[a-z][a-z0-9_-]*$') or BUILT_IN[f.m]) then return false end
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
+  if f.i ~= nil and r.i ~= nil then return false end
+  if f.h ~= nil and r.i == nil then return false end
   local gap = f.i == nil
   for piece = 2, 16 do
     local present = f['i' .. piece] ~= nil
@@ -64,10 +69,6 @@ local function well_formed(f, r)
     if not present then gap = true end
   end
   return true
-end
-local function identifier_text(f)
-  return (f.i or '') .. (f.i2 or '') .. (f.i3 or '') .. (f.i4 or '') .. (f.i5 or '') .. (f.i6 or '') .. (f.i7 or '') .. (f.i8 or '')
-    .. (f.i9 or '') .. (f.i10 or '') .. (f.i11 or '') .. (f.i12 or '') .. (f.i13 or '') .. (f.i14 or '') .. (f.i15 or '') .. (f.i16 or '')
 end
 `;
 
@@ -144,9 +145,10 @@ return { 0, flat }
 `;
 
 /**
- * checkCode. ARGV: now, the identifier (type letter and value), candidate HMAC (16 bytes), max attempts,
+ * checkCode. ARGV: now, the identifier's ref (16 bytes), candidate HMAC (16 bytes), max attempts,
  * record TTL ms, the requester's session ref (16 bytes, '' for none), the purpose the verified record gets
- * (its kind is the method's letter, upper case for a new identifier).
+ * (its kind is the method's letter, upper case for a new identifier), then for an identity record
+ * the identifier's fields (`i`, value, …) it keeps in place of the ref.
  * Returns { outcome, extra }: the verified record's fields after 'verified', the remaining
  * attempts after 'code_mismatch'.
  * The HMACs are compared with an XOR accumulator over every byte, so the time taken does not
@@ -157,7 +159,7 @@ local now = tonumber(ARGV[1])
 if not (f.h ~= nil and r.verified == nil and (r.s == nil or r.s == ARGV[6]) and r.expires > now) then
   return { 'not_found' }
 end
-if identifier_text(f) ~= ARGV[2] then return { 'identifier_mismatch' } end
+if r.i ~= ARGV[2] then return { 'identifier_mismatch' } end
 local max = tonumber(ARGV[4])
 local attempts = tonumber(f.a or '0') or max
 if not (attempts < max) then return { 'exceed_max_try' } end
@@ -171,13 +173,21 @@ if diff == 0 then
   local expires = now + tonumber(ARGV[5])
   local lifetime, after = expires - r.created, now - r.created
   if not (lifetime >= -INT32 and lifetime <= INT32 and after >= -INT32 and after <= INT32) then return { 'not_found' } end
-  local kind = r.kind
-  if ARGV[7] == 'new_identifier' then kind = string.upper(kind) end
-  -- d as a verified record: the new kind and lifetime, verifiedAt's delta inserted before the refs.
+  -- An identity record keeps the session and action refs (the identifier comes in ARGV); a new-identifier
+  -- record, which is redeemed and never passes a guard, the session's and the identifier's (as verifiedFromCode).
+  local kind, flags, refs = r.kind, 0, ''
+  if r.s ~= nil then flags, refs = 1, r.s end
+  if ARGV[7] == 'new_identifier' then
+    kind = string.upper(kind)
+    flags, refs = flags + 4, refs .. r.i
+  elseif r.x ~= nil then
+    flags, refs = flags + 2, refs .. r.x
+  end
   local d = f.d
   redis.call('HDEL', KEYS[1], 'h', 'a')
-  redis.call('HSET', KEYS[1], 'd', kind .. string.sub(d, 2, 8) .. struct.pack('>i4', lifetime) .. string.sub(d, 13, 16)
-    .. struct.pack('>i4', after) .. string.sub(d, 17))
+  -- d as a verified record: the new kind, flags and lifetime, verifiedAt's delta inserted before the refs.
+  redis.call('HSET', KEYS[1], 'd', kind .. string.char(flags) .. string.sub(d, 3, 8) .. struct.pack('>i4', lifetime) .. string.sub(d, 13, 16)
+    .. struct.pack('>i4', after) .. refs, unpack(ARGV, 8))
   redis.call('PEXPIREAT', KEYS[1], expires)
   return { 'verified', redis.call('HGETALL', KEYS[1]) }
 end
@@ -187,12 +197,12 @@ return { 'code_mismatch', tostring(max - attempts) }
 `;
 
 /**
- * redeem. ARGV: now, the identifier (type letter and value), the requester's session ref (16 bytes, '' for none).
+ * redeem. ARGV: now, the identifier's ref (16 bytes), the requester's session ref (16 bytes, '' for none).
  * Returns flat fields or nil. A new-identifier record has an upper-case kind.
  */
 export const REDEEM = `${readLive('return nil')}
 if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= nil and (r.s == nil or r.s == ARGV[3])
-  and r.expires > tonumber(ARGV[1]) and identifier_text(f) == ARGV[2] then
+  and r.expires > tonumber(ARGV[1]) and r.i == ARGV[2] then
   redis.call('DEL', KEYS[1])
   return flat
 end

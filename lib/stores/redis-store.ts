@@ -3,7 +3,7 @@ import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall, clientBoundsCommands } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
-import { dataField, identifierText, methodLetter, otherFields, parseRecord, refArgument, refBytes } from './redis-record-fields';
+import { dataField, identifierFields, methodLetter, otherFields, parseRecord, refArgument, refBytes } from './redis-record-fields';
 import { isBuiltInMethod, isMethodName, type VerificationMethod } from '../records';
 import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, PUT_CHALLENGE, READ, READ_CHALLENGE, REDEEM, REVOKE, USE_TOTP_STEP } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
@@ -65,6 +65,15 @@ const TAG_CHARS = 3;
 const RECORD_HASH_CHARS = 16;
 const USER_HASH_CHARS = 22;
 
+/** The keys of one user, but the record's: see RedisStore.#userKeys. */
+interface UserKeys {
+  readonly tagged: string;
+  readonly revocation: string;
+  readonly totpStep: string;
+}
+/** Users whose key names a store keeps at most (about 200 B each). */
+const USER_KEY_CACHE_SIZE = 10_000;
+
 /** The SHA-256 of a record id under its user, in base64url: the id's length first, so no two (user, id) pairs hash the same input. */
 const recordHash = (userId: string, id: string) =>
   createHash('sha256').update(`${id.length}:${id}:`).update(userId).digest('base64url').slice(0, RECORD_HASH_CHARS);
@@ -94,6 +103,7 @@ export class RedisStore implements VerificationStore {
   readonly #client: RedisClient;
   readonly #commands: StepUpCommands;
   readonly #prefix: string;
+  readonly #userKeyCache = new Map<string, UserKeys>();
   readonly #timeoutMs: number;
   /** `timeoutMs`, or undefined when the client's own `commandTimeout` already bounds every call (no timer per call then). */
   readonly #ownTimeoutMs: number | undefined;
@@ -147,12 +157,22 @@ export class RedisStore implements VerificationStore {
     return [`${user.tagged}${recordHash(userId, id)}`, user.revocation];
   }
 
-  /** A user's tagged prefix, and the keys of the user's revocation mark and last TOTP step. */
-  #userKeys(userId: string): { tagged: string; revocation: string; totpStep: string } {
-    const hash = createHash('sha256').update(userId).digest('base64url');
-    const tagged = `${this.#prefix}{${hash.slice(0, TAG_CHARS)}}`;
-    const user = hash.slice(0, USER_HASH_CHARS);
-    return { tagged, revocation: `${tagged}:rv:${user}`, totpStep: `${tagged}:ts:${user}` };
+  /**
+   * A user's tagged prefix, and the keys of the user's revocation mark and last TOTP step. Kept for
+   * the users seen last (a user checks again and again): one SHA-256 less per guard check.
+   */
+  #userKeys(userId: string): UserKeys {
+    let keys = this.#userKeyCache.get(userId);
+    if (keys === undefined) {
+      const hash = createHash('sha256').update(userId).digest('base64url');
+      const tagged = `${this.#prefix}{${hash.slice(0, TAG_CHARS)}}`;
+      const user = hash.slice(0, USER_HASH_CHARS);
+      keys = { tagged, revocation: `${tagged}:rv:${user}`, totpStep: `${tagged}:ts:${user}` };
+      // Bounded: when full it starts again (simpler than an LRU, and a miss costs one hash).
+      if (this.#userKeyCache.size >= USER_KEY_CACHE_SIZE) this.#userKeyCache.clear();
+      this.#userKeyCache.set(userId, keys);
+    }
+    return keys;
   }
 
   async create(record: VerificationRecord): Promise<void> {
@@ -193,12 +213,14 @@ export class RedisStore implements VerificationStore {
       this.#commands.stepUpCheckCodeBuffer(
         ...this.keysFor(check.userId, id),
         String(check.now),
-        identifierText(check.identifier),
+        refBytes('identifierRef', check.identifierRef),
         refBytes('candidateHash', check.candidateHash),
         String(check.maxAttempts),
         String(check.recordTtlMs),
         refArgument('sessionRef', check.sessionRef),
         check.purpose,
+        // An identity record keeps the identifier the request named (it matched the hash); a new-identifier record only its hash.
+        ...(check.purpose === 'identity' ? identifierFields(check.identifier) : []),
       ),
     );
     const outcome = Buffer.isBuffer(reply) ? reply.toString('latin1') : undefined;
@@ -224,7 +246,7 @@ export class RedisStore implements VerificationStore {
       this.#commands.stepUpRedeemBuffer(
         ...this.keysFor(criteria.userId, id),
         String(criteria.now),
-        identifierText(criteria.identifier),
+        refBytes('identifierRef', criteria.identifierRef),
         refArgument('sessionRef', criteria.sessionRef),
       ),
     );
