@@ -14,6 +14,7 @@ import {
 } from '../lib/index';
 import { actionRef, sessionRef } from '../lib/action';
 import { codeHash } from '../lib/codes';
+import { identifierRef } from '../lib/identifiers';
 import { newRecordId } from '../lib/record-id';
 import { UNLIMITED } from '../test/helpers/harness';
 import { verifiedRecord } from '../test/helpers/records';
@@ -88,7 +89,7 @@ export async function createPendingCodes(store: VerificationStore, count: number
         userId,
         status: 'pending',
         method: 'email',
-        identifier: { type: 'email', value: email },
+        identifierRef: identifierRef(CODE_SECRET, { type: 'email', value: email }),
         codeHash: codeHash(CODE_SECRET, id, BENCH_CODE),
         attempts: 0,
         createdAt: now,

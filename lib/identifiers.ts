@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { VerificationError } from './errors';
@@ -34,6 +35,16 @@ export function normalizeIdentifier(input: { type: 'email' | 'phone'; value: str
     // fall through to the same answer as an invalid number
   }
   throw invalid('Invalid field "identifier.value": not a valid phone number');
+}
+
+/**
+ * What a pending code record (and a new-identifier record) keeps of an identifier: an HMAC of its
+ * type and normalised value under the server secret, 128 bits in base64url, so Redis never holds
+ * the email address or phone number a code was sent to, and a leaked key space cannot be matched
+ * against a list of addresses without the secret.
+ */
+export function identifierRef(secret: Buffer, identifier: Identifier): string {
+  return createHmac('sha256', secret).update(`identifier\0${identifier.type}\0`).update(identifier.value).digest().subarray(0, 16).toString('base64url');
 }
 
 /** The user's identifier of this type as the lookup reports it, normalised the same way (null when unusable). */

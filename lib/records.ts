@@ -70,8 +70,13 @@ interface RecordBase {
 /** A one-time code was sent and is waiting to be checked. */
 export interface PendingCodeRecord extends RecordBase {
   readonly status: 'pending';
+  /** The identifier's type: where the code went. */
   readonly method: 'email' | 'phone';
-  readonly identifier: Identifier;
+  /**
+   * Keyed hash of the identifier the code went to (see identifierRef), never the email or phone
+   * number itself: the verify request names the identifier again, and only its hash is compared.
+   */
+  readonly identifierRef: string;
   /** HMAC of the one-time code (see codeHash), never the code itself. */
   readonly codeHash: string;
   /** Wrong codes tried so far. */
@@ -83,8 +88,10 @@ export interface VerifiedRecord extends RecordBase {
   readonly status: 'verified';
   readonly method: VerificationMethod;
   readonly purpose: RecordPurpose;
-  /** The email or phone a code was sent to. */
+  /** The email or phone a code proving identity was sent to (`req.verification.identifier`). */
   readonly identifier?: Identifier;
+  /** Keyed hash of the new identifier a `new_identifier` record proves (redeemed by naming the identifier again). */
+  readonly identifierRef?: string;
   /** Epoch milliseconds. */
   readonly verifiedAt: number;
 }
@@ -145,7 +152,8 @@ export function guardVerdict(record: VerificationRecord | null, criteria: GuardC
 
 /** What redeeming a new-identifier record asks of it. */
 export interface RedeemCriteria extends Requester {
-  readonly identifier: Identifier;
+  /** Keyed hash of the identifier the request binds (identifierRef). */
+  readonly identifierRef: string;
   readonly now: number;
 }
 
@@ -156,15 +164,17 @@ export function isRedeemable(record: VerificationRecord | null, criteria: Redeem
     belongsTo(record, criteria) &&
     record.purpose === 'new_identifier' &&
     isLive(record, criteria.now) &&
-    record.identifier !== undefined &&
-    record.identifier.type === criteria.identifier.type &&
-    record.identifier.value === criteria.identifier.value
+    record.identifierRef !== undefined &&
+    record.identifierRef === criteria.identifierRef
   );
 }
 
 /** What checking a one-time code asks of a record. */
 export interface CodeCheck extends Requester {
+  /** The identifier the request names (normalised): an identity record keeps it. */
   readonly identifier: Identifier;
+  /** Its keyed hash (identifierRef), compared with the pending record's. */
+  readonly identifierRef: string;
   /** HMAC of the submitted code, computed like the stored one. */
   readonly candidateHash: string;
   readonly maxAttempts: number;
@@ -193,22 +203,26 @@ export function codeCheckPrecondition(
   if (record === null || record.status !== 'pending' || !belongsTo(record, check) || !isLive(record, check.now)) {
     return 'not_found';
   }
-  const sameIdentifier = record.identifier.type === check.identifier.type && record.identifier.value === check.identifier.value;
-  if (!sameIdentifier) return 'identifier_mismatch';
+  // The ref covers the type and the value (identifierRef); the method is checked too, as a store reads it back.
+  if (record.identifierRef !== check.identifierRef || record.method !== check.identifier.type) return 'identifier_mismatch';
   return record.attempts < check.maxAttempts ? 'compare' : 'exceed_max_try';
 }
 
-/** The verified record a pending one becomes when its code matches. */
+/**
+ * The verified record a pending one becomes when its code matches. A new-identifier record is
+ * redeemed (isRedeemable), never passed by a guard, so it keeps no action ref: only its session's.
+ */
 export function verifiedFromCode(record: PendingCodeRecord, check: CodeCheck): VerifiedRecord {
   return {
     id: record.id,
     userId: record.userId,
     ...(record.sessionRef !== undefined ? { sessionRef: record.sessionRef } : {}),
-    ...(record.actionRef !== undefined ? { actionRef: record.actionRef } : {}),
+    ...(record.actionRef !== undefined && check.purpose === 'identity' ? { actionRef: record.actionRef } : {}),
     status: 'verified',
     method: record.method,
     purpose: check.purpose,
-    identifier: record.identifier,
+    // Identity: the identifier as named (it matched the hash), for req.verification; a new identifier: its hash only.
+    ...(check.purpose === 'identity' ? { identifier: check.identifier } : { identifierRef: record.identifierRef }),
     createdAt: record.createdAt,
     verifiedAt: check.now,
     expiresAt: check.now + check.recordTtlMs,

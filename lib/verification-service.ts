@@ -2,7 +2,7 @@ import { actionRef, sessionRef, type Action } from './action';
 import type { Principal } from './auth/authenticator';
 import { codeHash, newNumericCode } from './codes';
 import { VerificationError } from './errors';
-import { normalizeIdentifier, normalizeKnown } from './identifiers';
+import { identifierRef, normalizeIdentifier, normalizeKnown } from './identifiers';
 import { PASSKEY_CHALLENGE_TTL_MS } from './passkeys/passkey-service';
 import { TOTP_ENROLLMENT_TTL_MS } from './totp/totp-service';
 import type { VerifyPassword } from './password';
@@ -204,7 +204,7 @@ export class VerificationService {
       ...(options.action !== undefined ? { actionRef: actionRef(secret, options.action) } : {}),
       status: 'pending',
       method: identifier.type,
-      identifier,
+      identifierRef: identifierRef(secret, identifier),
       codeHash: codeHash(secret, id, code),
       attempts: 0,
       createdAt,
@@ -225,6 +225,7 @@ export class VerificationService {
     const result = await store.checkCode(recordId, {
       ...requester,
       identifier,
+      identifierRef: identifierRef(secret, identifier),
       candidateHash: codeHash(secret, recordId, code),
       maxAttempts: maxCodeAttempts,
       now: now(),
@@ -273,7 +274,7 @@ export class VerificationService {
    */
   async redeemNewIdentifier(requester: Requester, recordId: string, input: IdentifierInput): Promise<Identifier> {
     const identifier = normalizeIdentifier(input);
-    const record = isRecordId(recordId) ? await this.config.store.redeem(recordId, { ...requester, identifier, now: this.config.now() }) : null;
+    const record = isRecordId(recordId) ? await this.config.store.redeem(recordId, { ...requester, identifierRef: identifierRef(this.config.secret, identifier), now: this.config.now() }) : null;
     if (record === null) {
       throw new VerificationError('verification.new_identifier_unverified', { details: { identifierType: identifier.type } });
     }

@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createStepUp, jwtAuthenticator, MemoryStore, RedisStore } from '../lib/index';
 import { bearer, harness, JWT_SECRET, PASSWORDS, testUsers, tokenFor, type Harness } from './helpers/harness';
+import { recordKeyPattern } from './helpers/records';
 
 const fakeReq = (authorization?: string) =>
   ({ headers: authorization === undefined ? {} : { authorization } }) as unknown as Parameters<ReturnType<typeof jwtAuthenticator>>[0];
@@ -117,7 +118,7 @@ describe('createStepUp options', () => {
     const h = await harness('redis', { recordTtlSeconds: 600.0005, now: () => Date.now() + 0.25 });
     const res = await request(h.app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
     expect(res.status).toBe(201);
-    const keys = await h.redis!.keys(`${h.prefix}*:r:*`);
+    const keys = await h.redis!.keys(recordKeyPattern(h.prefix));
     expect(keys).toHaveLength(1);
     expect(await h.redis!.pttl(keys[0]!)).toBeGreaterThan(590_000);
     await h.close();

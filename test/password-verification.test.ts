@@ -1,6 +1,7 @@
 import request from 'supertest';
 import type { MemoryStore } from '../lib/index';
 import { bearer, dumpKeys, harness, PASSWORDS, STORE_KINDS, type Harness } from './helpers/harness';
+import { recordKeyPattern } from './helpers/records';
 
 describe.each(STORE_KINDS)('password verification (%s store)', (kind) => {
   let h: Harness;
@@ -26,7 +27,7 @@ describe.each(STORE_KINDS)('password verification (%s store)', (kind) => {
     expect(guarded.body.verification).toMatchObject({ userId: 'usr_alice', method: 'password' });
   });
 
-  const recordCount = async () => (h.redis ? (await h.redis.keys(`${h.prefix}*:r:*`)).length : (h.store as MemoryStore).size);
+  const recordCount = async () => (h.redis ? (await h.redis.keys(recordKeyPattern(h.prefix))).length : (h.store as MemoryStore).size);
 
   test('a wrong password answers 422 and creates nothing', async () => {
     const before = await recordCount();

@@ -4,6 +4,7 @@ import { twilioSender, type MemoryStore } from '../lib/index';
 import { ALICE, BOB, startExample } from './helpers/example';
 import { bearer, harness, STORE_KINDS } from './helpers/harness';
 import { extractCode, lastCodeSentTo, startProviderStandIn, type ProviderStandIn } from './helpers/provider-stand-in';
+import { recordKeyPattern } from './helpers/records';
 
 const SENDGRID_KEY = `SG.${randomBytes(12).toString('hex')}`;
 const TWILIO_SID = `AC${randomBytes(16).toString('hex')}`;
@@ -46,7 +47,7 @@ describe.each(STORE_KINDS)('codes through the real SendGrid and Twilio SDKs (%s 
   });
 
   /** Every record key of this app's store (the key of a record holds a hash of its id). */
-  const recordKeys = () => `${ex.store!.prefix}*:r:*`;
+  const recordKeys = () => recordKeyPattern(ex.store!.prefix);
   const sendCode = (auth: string, identifier: object) =>
     request(ex.app).post('/api/verifications/verification-code').set('Authorization', auth).send({ identifier });
   const verifyCode = (auth: string, identifier: object, verificationId: string, code: string) =>

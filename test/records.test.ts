@@ -1,5 +1,6 @@
 import { codeCheckPrecondition, guardVerdict, isRedeemable, type GuardCriteria } from '../lib/records';
-import { pendingCodeRecord, verifiedRecord } from './helpers/records';
+import { identifierRef } from '../lib/identifiers';
+import { pendingCodeRecord, SECRET, verifiedRecord } from './helpers/records';
 
 /** The pure rules, without Express or a store. */
 describe('record rules', () => {
@@ -42,13 +43,15 @@ describe('record rules', () => {
     expect(guardVerdict({ ...fresh, verifiedAt: Number.NaN }, criteria)).not.toBe('ok');
     expect(guardVerdict(fresh, { ...criteria, maxAgeMs: Number.NaN })).not.toBe('ok');
     const identifier = { type: 'email' as const, value: 'new@example.com' };
-    const bound = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier, expiresAt: now + 1000 });
-    expect(isRedeemable(bound, { userId: 'usr_alice', identifier, now })).toBe(true);
-    expect(isRedeemable(bound, { userId: 'usr_alice', identifier, now: Number.NaN })).toBe(false);
+    const bound = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifierRef: identifierRef(SECRET, identifier), expiresAt: now + 1000 });
+    expect(isRedeemable(bound, { userId: 'usr_alice', identifierRef: identifierRef(SECRET, identifier), now })).toBe(true);
+    expect(isRedeemable(bound, { userId: 'usr_alice', identifierRef: identifierRef(SECRET, identifier), now: Number.NaN })).toBe(false);
+    expect(isRedeemable(bound, { userId: 'usr_alice', identifierRef: identifierRef(SECRET, { type: 'phone', value: 'new@example.com' }), now })).toBe(false);
     const pending = pendingCodeRecord('123456', { expiresAt: now + 1000 });
     const check = {
       userId: 'usr_alice',
       identifier: { type: 'email' as const, value: 'alice@example.com' },
+      identifierRef: identifierRef(SECRET, { type: 'email', value: 'alice@example.com' }),
       candidateHash: 'x',
       maxAttempts: 5,
       recordTtlMs: 1,

@@ -1,7 +1,18 @@
-import { guardVerdict, type CodeCheck, type GuardCriteria, type VerificationRecord } from '../lib/records';
+import { guardVerdict, type CodeCheck, type GuardCriteria, type Identifier, type VerificationRecord } from '../lib/records';
+import { actionRef, sessionRef } from '../lib/action';
 import { codeHash } from '../lib/codes';
+import { identifierRef } from '../lib/identifiers';
 import type { VerificationStore } from '../lib/stores/store';
 import { pendingCodeRecord, SECRET, sleep, verifiedRecord } from './helpers/records';
+
+/** Session and action refs as the service makes them (128-bit HMACs, 22 base64url characters): a store may rely on that form. */
+const S1 = sessionRef(SECRET, 'session one');
+const S2 = sessionRef(SECRET, 'session two');
+const A1 = actionRef(SECRET, { type: 'payout', amount: '1' });
+const A2 = actionRef(SECRET, { type: 'payout', amount: '2' });
+/** An identifier's ref, as the service makes it. */
+const ref = (identifier: Identifier) => identifierRef(SECRET, identifier);
+const ALICE: Identifier = { type: 'email', value: 'alice@example.com' };
 
 /**
  * The definition of a store: every store runs this suite and must pass it whole.
@@ -24,7 +35,8 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
 
     const codeCheck = (record: VerificationRecord, code: string, overrides: Partial<CodeCheck> = {}): CodeCheck => ({
       userId: 'usr_alice',
-      identifier: { type: 'email', value: 'alice@example.com' },
+      identifier: overrides.identifier ?? ALICE,
+      identifierRef: ref(overrides.identifier ?? ALICE),
       candidateHash: codeHash(SECRET, record.id, code),
       maxAttempts: 5,
       now: Date.now(),
@@ -64,14 +76,14 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       ['verified too long ago', () => verifiedRecord({ verifiedAt: Date.now() - 120_000 }), {}],
       ['new identifier', () => verifiedRecord({ purpose: 'new_identifier', method: 'email' }), {}],
       ['not verified', () => pendingCodeRecord('123456'), {}],
-      ['same session', () => verifiedRecord({ sessionRef: 's1' }), { sessionRef: 's1' }],
-      ['another session', () => verifiedRecord({ sessionRef: 's1' }), { sessionRef: 's2' }],
-      ['bound to a session, asked without one', () => verifiedRecord({ sessionRef: 's1' }), {}],
-      ['unbound, asked in a session', () => verifiedRecord(), { sessionRef: 's2' }],
-      ['same action', () => verifiedRecord({ actionRef: 'a1' }), { actionRef: 'a1' }],
-      ['another action', () => verifiedRecord({ actionRef: 'a1' }), { actionRef: 'a2' }],
-      ['bound to an action, asked without one', () => verifiedRecord({ actionRef: 'a1' }), {}],
-      ['unbound, asked with an action', () => verifiedRecord(), { actionRef: 'a1' }],
+      ['same session', () => verifiedRecord({ sessionRef: S1 }), { sessionRef: S1 }],
+      ['another session', () => verifiedRecord({ sessionRef: S1 }), { sessionRef: S2 }],
+      ['bound to a session, asked without one', () => verifiedRecord({ sessionRef: S1 }), {}],
+      ['unbound, asked in a session', () => verifiedRecord(), { sessionRef: S2 }],
+      ['same action', () => verifiedRecord({ actionRef: A1 }), { actionRef: A1 }],
+      ['another action', () => verifiedRecord({ actionRef: A1 }), { actionRef: A2 }],
+      ['bound to an action, asked without one', () => verifiedRecord({ actionRef: A1 }), {}],
+      ['unbound, asked with an action', () => verifiedRecord(), { actionRef: A1 }],
     ];
     test.each(cases)('consume only when the guard would pass: %s', async (_label, makeRecord, criteriaOverrides) => {
       const record = makeRecord();
@@ -152,12 +164,12 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
     });
 
     test('checkCode: a session-bound code is not found from another session; bindings carry over to the verified record', async () => {
-      const record = pendingCodeRecord('123456', { sessionRef: 's1', actionRef: 'a1' });
+      const record = pendingCodeRecord('123456', { sessionRef: S1, actionRef: A1 });
       await store.create(record);
-      expect(await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: 's2' }))).toEqual({ outcome: 'not_found' });
+      expect(await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: S2 }))).toEqual({ outcome: 'not_found' });
       expect(await store.checkCode(record.id, codeCheck(record, '123456'))).toEqual({ outcome: 'not_found' });
-      const result = await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: 's1' }));
-      expect(result).toMatchObject({ outcome: 'verified', record: { sessionRef: 's1', actionRef: 'a1' } });
+      const result = await store.checkCode(record.id, codeCheck(record, '123456', { sessionRef: S1 }));
+      expect(result).toMatchObject({ outcome: 'verified', record: { sessionRef: S1, actionRef: A1 } });
     });
 
     test('checkCode: identifier mismatch is told apart and not counted', async () => {
@@ -168,6 +180,26 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
         outcome: 'identifier_mismatch',
       });
       expect(await store.get(record.userId, record.id)).toEqual(record);
+    });
+
+    test('checkCode: a pending record keeps only the identifier hash; an identity record gets the identifier named at verify time, a new-identifier record its hash', async () => {
+      const identity = pendingCodeRecord('123456');
+      expect(identity).not.toHaveProperty('identifier');
+      await store.create(identity);
+      expect(await store.get(identity.userId, identity.id)).toEqual(identity);
+      const verified = await store.checkCode(identity.id, codeCheck(identity, '123456'));
+      expect(verified).toMatchObject({ outcome: 'verified', record: { purpose: 'identity', identifier: ALICE } });
+      expect(verified).not.toHaveProperty('record.identifierRef');
+      expect(await store.get(identity.userId, identity.id)).toMatchObject({ identifier: ALICE });
+      const fresh = { type: 'email' as const, value: 'new@example.com' };
+      const binding = pendingCodeRecord('123456', { identifierRef: ref(fresh), sessionRef: S1, actionRef: A1 });
+      await store.create(binding);
+      const proven = await store.checkCode(binding.id, codeCheck(binding, '123456', { identifier: fresh, purpose: 'new_identifier', sessionRef: S1 }));
+      expect(proven).toMatchObject({ outcome: 'verified', record: { purpose: 'new_identifier', identifierRef: ref(fresh), sessionRef: S1 } });
+      expect(proven).not.toHaveProperty('record.identifier');
+      // Redeemed, never passed by a guard: a new-identifier record keeps no action ref.
+      expect(proven).not.toHaveProperty('record.actionRef');
+      expect(await store.redeem(binding.id, { userId: 'usr_alice', sessionRef: S1, identifierRef: ref(fresh), now: Date.now() })).toMatchObject({ identifierRef: ref(fresh) });
     });
 
     test('checkCode: an expired or verified-by-password record is not found', async () => {
@@ -203,25 +235,25 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
 
     test('redeem: a verified new-identifier record is redeemed once, only by its user for its identifier', async () => {
       const identifier = { type: 'email' as const, value: 'new@example.com' };
-      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier });
+      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifierRef: ref(identifier) });
       await store.create(record);
       const now = Date.now();
-      expect(await store.redeem(record.id, { userId: 'usr_bob', identifier, now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_bob', identifierRef: ref(identifier), now })).toBeNull();
       expect(
-        await store.redeem(record.id, { userId: 'usr_alice', identifier: { type: 'email', value: 'x@example.com' }, now }),
+        await store.redeem(record.id, { userId: 'usr_alice', identifierRef: ref({ type: 'email', value: 'x@example.com' }), now }),
       ).toBeNull();
-      expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toEqual(record);
-      expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', identifierRef: ref(identifier), now })).toEqual(record);
+      expect(await store.redeem(record.id, { userId: 'usr_alice', identifierRef: ref(identifier), now })).toBeNull();
     });
 
     test('redeem: a session-bound record is redeemed only in its session', async () => {
       const identifier = { type: 'email' as const, value: 'new@example.com' };
-      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier, sessionRef: 's1' });
+      const record = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifierRef: ref(identifier), sessionRef: S1 });
       await store.create(record);
       const now = Date.now();
-      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: 's2', identifier, now })).toBeNull();
-      expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now })).toBeNull();
-      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: 's1', identifier, now })).toEqual(record);
+      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: S2, identifierRef: ref(identifier), now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', identifierRef: ref(identifier), now })).toBeNull();
+      expect(await store.redeem(record.id, { userId: 'usr_alice', sessionRef: S1, identifierRef: ref(identifier), now })).toEqual(record);
     });
 
     test('revokeAll: every record of the user made before it is gone for every method; later ones and other users are untouched', async () => {
@@ -229,7 +261,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       const verified = verifiedRecord();
       const single = verifiedRecord();
       const pending = pendingCodeRecord('123456');
-      const newIdentifier = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifier });
+      const newIdentifier = verifiedRecord({ method: 'email', purpose: 'new_identifier', identifierRef: ref(identifier) });
       const bobs = verifiedRecord({ userId: 'usr_bob' });
       for (const record of [verified, single, pending, newIdentifier, bobs]) await store.create(record);
       await store.revokeAll('usr_alice', 120_000);
@@ -240,7 +272,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       expect(await store.checkForGuard(verified.id, criteria(), false)).toEqual({ record: null, consumed: false });
       expect(await store.checkForGuard(single.id, criteria(), true)).toEqual({ record: null, consumed: false });
       expect(await store.checkCode(pending.id, codeCheck(pending, '123456'))).toEqual({ outcome: 'not_found' });
-      expect(await store.redeem(newIdentifier.id, { userId: 'usr_alice', identifier, now })).toBeNull();
+      expect(await store.redeem(newIdentifier.id, { userId: 'usr_alice', identifierRef: ref(identifier), now })).toBeNull();
       expect(await store.checkForGuard(after.id, criteria(), true)).toEqual({ record: after, consumed: true });
       expect(await store.get('usr_bob', bobs.id)).toEqual(bobs);
       // A second revocation covers what came between; it never moves back.
@@ -257,7 +289,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
       await store.create(identity);
       await store.create(pending);
       for (const record of [identity, pending]) {
-        expect(await store.redeem(record.id, { userId: 'usr_alice', identifier, now: Date.now() })).toBeNull();
+        expect(await store.redeem(record.id, { userId: 'usr_alice', identifierRef: ref(identifier), now: Date.now() })).toBeNull();
         expect(await store.get(record.userId, record.id)).toEqual(record);
       }
     });
@@ -265,7 +297,7 @@ export function storeContract(name: string, makeStore: () => VerificationStore |
     test('passkey, TOTP and app-defined method records read back as written and pass only routes that list them', async () => {
       const records = [
         verifiedRecord({ method: 'passkey' }),
-        verifiedRecord({ method: 'totp', sessionRef: 's'.repeat(43) }),
+        verifiedRecord({ method: 'totp', sessionRef: S2 }),
         verifiedRecord({ method: 'sso' }),
         verifiedRecord({ method: 'hardware-token_2' }),
       ];

@@ -4,7 +4,9 @@ import { MAX_EMAIL_LENGTH } from '../lib/http/schemas';
 import { MemoryStore } from '../lib/stores/memory-store';
 import { RedisStore } from '../lib/stores/redis-store';
 import { storeContract } from './store.contract';
-import { pendingCodeRecord, verifiedRecord } from './helpers/records';
+import { actionRef, sessionRef } from '../lib/action';
+import { identifierRef } from '../lib/identifiers';
+import { pendingCodeRecord, SECRET, verifiedRecord } from './helpers/records';
 
 storeContract('MemoryStore', () => new MemoryStore());
 
@@ -51,10 +53,14 @@ describe('RedisStore specifics', () => {
     const store = new RedisStore({ client: redis, prefix: 'p:' });
     const id = verifiedRecord().id;
     const [record, revocation] = store.keysFor('usr_alice', id);
-    expect(record).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:r:[A-Za-z0-9_-]{16}$/);
+    expect(record).toMatch(/^p:\{[A-Za-z0-9_-]{3}\}[A-Za-z0-9_-]{16}$/);
     expect(record).not.toContain(id);
     expect(record).not.toContain('usr_alice');
-    expect(revocation).toMatch(/^p:\{[A-Za-z0-9_-]{16}\}:rv$/);
+    expect(revocation).toMatch(/^p:\{[A-Za-z0-9_-]{3}\}:rv:[A-Za-z0-9_-]{22}$/);
+    // The record's hash is of the user and the id together: the same id under another user is another key.
+    expect(store.keysFor('usr_bob', id)[0].slice(-16)).not.toBe(record.slice(-16));
+    // With the default prefix a record key is 28 characters: Redis' 32-byte allocation class.
+    expect(new RedisStore({ client: redis }).keysFor('usr_alice', id)[0]).toHaveLength(28);
     // One slot for a user's records and revocation mark; another user's lands elsewhere.
     const tag = (key: string) => /\{(.+?)\}/.exec(key)?.[1];
     expect(tag(record)).toBe(tag(revocation));
@@ -67,19 +73,22 @@ describe('RedisStore specifics', () => {
     const record = verifiedRecord();
     await store.create(record);
     const [key] = store.keysFor(record.userId, record.id);
-    const d = (await redis.hget(key, 'd')) as string;
-    const tampered: Array<[string, string]> = [
-      ['d', `z${d.slice(1)}`], // no such method
-      ['d', `${d}:0:0`], // one time too many
-      ['d', d.replace(/:[^:]*$/, '')], // without its server time
+    const d = (await redis.hgetBuffer(key, 'd')) as Buffer;
+    expect(d).toHaveLength(20); // kind, flags, createdAt, lifetime, server stamp, verifiedAt delta
+    const withByte = (at: number, value: number) => Buffer.concat([d.subarray(0, at), Buffer.from([value]), d.subarray(at + 1)]);
+    const tampered: Array<[string, string | Buffer]> = [
+      ['d', withByte(0, 0x7a)], // no such method ('z')
+      ['d', Buffer.concat([d, Buffer.alloc(4)])], // four bytes too many
+      ['d', d.subarray(0, 16)], // without its verifiedAt delta
+      ['d', withByte(1, 1)], // claims a session ref it does not hold
+      ['d', withByte(1, 4)], // an unknown flag
       ['h', 'x'.repeat(22)], // a code HMAC beside... nothing: pending records name their identifier
-      ['d', d.replace(':', ':1.5')], // not a base-36 whole number
       ['a', '1'], // attempts on a verified record
       ['i3', 'e'], // an identifier piece without the ones before it
       ['u', 'usr_alice'], // a field this version never writes
     ];
     for (const [field, value] of tampered) {
-      const original = await redis.hget(key, field);
+      const original = await redis.hgetBuffer(key, field);
       await redis.hset(key, field, value);
       expect(await store.get(record.userId, record.id)).toBeNull();
       expect((await store.checkForGuard(record.id, { userId: 'usr_alice', methods: ['password'], maxAgeMs: 60_000, now: Date.now() }, true)).consumed).toBe(false);
@@ -167,31 +176,46 @@ describe('RedisStore specifics', () => {
     expect((await store.checkForGuard(own.id, guard(['x,sso']), true)).consumed).toBe(false);
   });
 
-  test('a record stays listpack-encoded (compact) for the longest email the API accepts, pending and verified', async () => {
+  test('a record stays listpack-encoded (compact) for the longest email the API accepts, pending and verified; only an identity record holds the email', async () => {
     // Redis' default: a hash is a listpack while every field and value is at most 64 bytes.
     expect(await redis.config('GET', 'hash-max-listpack-value')).toEqual(['hash-max-listpack-value', '64']);
     const store = new RedisStore({ client: redis, prefix: `lp:${randomBytes(6).toString('hex')}:` });
     const longest = `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`;
     expect(longest).toHaveLength(MAX_EMAIL_LENGTH);
     const identifier = { type: 'email', value: longest } as const;
-    const record = pendingCodeRecord('123456', { identifier, sessionRef: 's'.repeat(22), actionRef: 'a'.repeat(22) });
-    await store.create(record);
-    const [key] = store.keysFor(record.userId, record.id);
-    expect(await redis.object('ENCODING', key)).toBe('listpack');
-    expect(await store.get(record.userId, record.id)).toEqual(record);
-    const result = await store.checkCode(record.id, {
-      userId: record.userId,
-      sessionRef: 's'.repeat(22),
-      identifier,
-      candidateHash: record.codeHash,
-      maxAttempts: 5,
-      now: Date.now(),
-      recordTtlMs: 60_000,
-      purpose: 'new_identifier',
-    });
-    expect(result).toMatchObject({ outcome: 'verified', record: { identifier, purpose: 'new_identifier' } });
-    expect(await redis.object('ENCODING', key)).toBe('listpack');
-    expect(await store.redeem(record.id, { userId: record.userId, sessionRef: 's'.repeat(22), identifier, now: Date.now() })).not.toBeNull();
+    const session = sessionRef(SECRET, 'session');
+    const check = (record: { id: string; codeHash: string }, purpose: 'identity' | 'new_identifier') =>
+      store.checkCode(record.id, {
+        userId: 'usr_alice',
+        sessionRef: session,
+        identifier,
+        identifierRef: identifierRef(SECRET, identifier),
+        candidateHash: record.codeHash,
+        maxAttempts: 5,
+        now: Date.now(),
+        recordTtlMs: 60_000,
+        purpose,
+      });
+    const valuesOf = async (key: string) => Buffer.concat((await redis.hgetallBuffer(key)) ? Object.values(await redis.hgetallBuffer(key)) : []).toString('latin1');
+    for (const purpose of ['identity', 'new_identifier'] as const) {
+      const record = pendingCodeRecord('123456', { identifierRef: identifierRef(SECRET, identifier), sessionRef: session, actionRef: actionRef(SECRET, { type: 'payout' }) });
+      await store.create(record);
+      const [key] = store.keysFor(record.userId, record.id);
+      expect(await redis.object('ENCODING', key)).toBe('listpack');
+      expect(await valuesOf(key)).not.toContain('aaaa@'); // a pending record keeps the email's hash only
+      expect(await store.get(record.userId, record.id)).toEqual(record);
+      const result = await check(record, purpose);
+      expect(await redis.object('ENCODING', key)).toBe('listpack');
+      if (purpose === 'identity') {
+        // req.verification.identifier (the HTTP contract): the identity record keeps the email, in 64-byte pieces.
+        expect(result).toMatchObject({ outcome: 'verified', record: { identifier, purpose } });
+        expect(await valuesOf(key)).toContain(longest.slice(0, 40));
+      } else {
+        expect(result).toMatchObject({ outcome: 'verified', record: { identifierRef: identifierRef(SECRET, identifier), purpose } });
+        expect(await valuesOf(key)).not.toContain('aaaa@');
+        expect(await store.redeem(record.id, { userId: record.userId, sessionRef: session, identifierRef: identifierRef(SECRET, identifier), now: Date.now() })).not.toBeNull();
+      }
+    }
   });
 
   test('a fractional expiry is refused before anything is written (no key without a TTL)', async () => {

@@ -5,22 +5,30 @@ import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, typ
  * every field into the `VerificationRecord` union: a hash that is not a well-formed record (written
  * by another version, or tampered with) reads as no record at all, never as a half-valid one.
  *
- * The encoding is compact, because a deployment keeps one hash per live record (≈ 190 B each in
- * Redis, see bench/memory.ts), and every field stays within Redis' `hash-max-listpack-value`
- * (64 bytes) so that the hash keeps its compact listpack encoding whatever the identifier's length:
+ * A deployment keeps one hash per live record, so the encoding is binary and packed: a verified
+ * record bound to a session and an action is one 52-byte field, which keeps the whole hash in
+ * Redis' 64-byte allocation class (≈ 197 B of `used_memory` per record with the default prefix,
+ * bench/redis-memory.ts), and every field stays within `hash-max-listpack-value` (64 bytes) so that
+ * the hash keeps its compact listpack encoding whatever the identifier's length. Fields:
  *
- * - `d` the kind and the times, `<kind><createdAt>:<expiresAt − createdAt>:<t>[:<verifiedAt − createdAt>]`,
- *   numbers in base 36: createdAt in epoch ms, then ms deltas, which may be negative (app instances'
- *   clocks differ a little); `t` is the Redis server time at creation, which revocation compares,
- *   written by the script as µs after createdAt (a few digits where clocks agree). The kind is the
- *   method's letter (`p` password, `e` email, `s` SMS/phone, `k` passkey, `t` TOTP, `c` an app's own
- *   method, whose name is then in `m`), upper case for a verified
- *   `new_identifier` record. A record is verified exactly when it has no code HMAC (`h`); its
- *   verifiedAt delta is left out when 0 (a password record).
- * - `h` the code HMAC and `a` the wrong attempts (pending records only; `a` absent means none yet),
- * - `s` the session ref and `x` the action ref (when bound),
- * - `i`, `i2`, … the identifier: its type letter and value, cut into pieces of at most 64 bytes
- *   (an email of 254 characters takes four).
+ * - `d` (binary, big-endian): the kind letter (the method's: `p` password, `e` email, `s` SMS/phone,
+ *   `k` passkey, `t` TOTP, `c` an app's own method, whose name is then in `m`; upper case for a
+ *   verified `new_identifier` record), a flags byte (1: bound to a session, 2: bound to an action,
+ *   4: holds an identifier ref), createdAt (epoch ms, 6 bytes), expiresAt − createdAt (ms, signed
+ *   4 bytes), the Redis server time at creation as µs after createdAt (signed 4 bytes, written by
+ *   the create script; revocation compares it), then on a verified record verifiedAt − createdAt
+ *   (ms, signed 4 bytes), then the 16 bytes of the session ref, of the action ref and of the
+ *   identifier ref, each when present (a pending record always has the identifier ref, never the
+ *   identifier). Deltas may be negative: app instances' clocks differ a little. A record is
+ *   verified exactly when it has no code HMAC (`h`).
+ * - `h` the code HMAC's 16 bytes and `a` the wrong attempts (pending records only; `a` absent means none yet),
+ * - `m` the name of an app's own method,
+ * - `i`, `i2`, … the identifier of a verified identity record (`req.verification.identifier`): its
+ *   type letter and value (UTF-8), cut into pieces of at most 64 bytes (an email of 254 characters
+ *   takes four). Pending and new-identifier records keep only the identifier's keyed hash.
+ *
+ * Session, action and identifier refs and code HMACs are 128-bit values the service makes (22
+ * base64url characters); the store keeps their 16 bytes and refuses any other value rather than guess.
  *
  * No user id is stored: the key is made from a hash of the user id (see RedisStore.keysFor), so a
  * record is only ever found under the user it was made for, and reads back with that user's id.
@@ -35,6 +43,23 @@ const METHOD_LETTER: Readonly<Record<BuiltInMethod, string>> = { password: 'p', 
 const LETTER_METHOD: Readonly<Record<string, BuiltInMethod>> = { p: 'password', e: 'email', s: 'phone', k: 'passkey', t: 'totp' };
 /** The kind letter of an app's own method, whose name is then in the `m` field. */
 const OWN_METHOD_LETTER = 'c';
+/** Kind letters a record may carry: any method's, upper case only for a new identifier (a code to an email or phone). */
+const KIND_LETTERS = 'pesktcPES';
+
+/** Byte offsets in `d`. */
+const CREATED_AT = 2;
+const LIFETIME = 8;
+const STAMP = 12;
+const VERIFIED_AFTER = 16;
+/** `d` before its optional parts: kind, flags, createdAt, lifetime, server stamp. */
+const PENDING_HEAD_BYTES = 16;
+const REF_BYTES = 16;
+const SESSION_BOUND = 1;
+const ACTION_BOUND = 2;
+const IDENTIFIER_REF = 4;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const UINT48_MAX = 2 ** 48 - 1;
 
 /** The kind letter of a method: a built-in method's own, `c` for an app's own. */
 export const methodLetter = (method: VerificationMethod): string => (isBuiltInMethod(method) ? METHOD_LETTER[method] : OWN_METHOD_LETTER);
@@ -42,13 +67,29 @@ export const methodLetter = (method: VerificationMethod): string => (isBuiltInMe
 /** The hash field names an identifier's pieces are written under: `i`, `i2`, `i3`, `i4`. */
 export const identifierField = (piece: number) => (piece === 0 ? 'i' : `i${piece + 1}`);
 
-const b36 = (value: number) => value.toString(36);
+/** An identifier as an identity record keeps it: its type letter and value. */
+const identifierText = (identifier: Identifier) => `${METHOD_LETTER[identifier.type]}${identifier.value}`;
 
-function identifierFields(identifier: Identifier): string[] {
+/**
+ * The 16 bytes of a 128-bit ref (session, action, code HMAC) written in base64url, as the scripts
+ * keep and compare them. Anything else is refused: a value that does not round-trip is not one the
+ * service made.
+ */
+export function refBytes(name: string, ref: string): Buffer {
+  const bytes = Buffer.from(ref, 'base64url');
+  if (bytes.length !== REF_BYTES || bytes.toString('base64url') !== ref) throw new TypeError(`RedisStore: ${name} is 128 bits in base64url (22 characters)`);
+  return bytes;
+}
+
+/** A requester's or request's ref as a script argument: its 16 bytes, or '' for none. */
+export const refArgument = (name: string, ref: string | undefined): Buffer | string => (ref === undefined ? '' : refBytes(name, ref));
+
+/** The identifier of an identity record as hash fields (`i`, `i2`, …): the code script writes them when the code matches. */
+export function identifierFields(identifier: Identifier): string[] {
   const fields: string[] = [];
   let piece = '';
   // Cut at character boundaries (each piece is valid UTF-8 on its own), at most 64 bytes each.
-  for (const char of `${METHOD_LETTER[identifier.type]}${identifier.value}`) {
+  for (const char of identifierText(identifier)) {
     if (Buffer.byteLength(piece + char) > LISTPACK_VALUE_BYTES) {
       fields.push(identifierField(fields.length / 2), piece);
       piece = '';
@@ -60,81 +101,101 @@ function identifierFields(identifier: Identifier): string[] {
   return fields;
 }
 
-function ref(name: string, value: string): string {
-  if (value.length === 0 || Buffer.byteLength(value) > LISTPACK_VALUE_BYTES) throw new TypeError(`RedisStore: ${name} is 1 to 64 bytes`);
+function int32(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < INT32_MIN || value > INT32_MAX) throw new TypeError(`RedisStore: ${name} is whole milliseconds within ±24 days`);
   return value;
 }
 
-/** The `d` field without `t` (which the create script appends from the server clock). */
-export function timesField(record: VerificationRecord): { head: string; tail: string } {
+/**
+ * The `d` field around the server stamp, which the create script writes between the two (it reads
+ * the Redis clock): head = kind, flags, createdAt, lifetime; tail = verifiedAt delta and refs.
+ */
+export function dataField(record: VerificationRecord): { head: Buffer; tail: Buffer } {
   const letter = methodLetter(record.method);
   const kind = record.status === 'verified' && record.purpose === 'new_identifier' ? letter.toUpperCase() : letter;
-  for (const at of [record.createdAt, record.expiresAt, ...(record.status === 'verified' ? [record.verifiedAt] : [])]) {
-    if (!Number.isSafeInteger(at) || at < 0) throw new TypeError('RedisStore: times are whole epoch milliseconds');
+  if (!Number.isSafeInteger(record.createdAt) || record.createdAt < 0 || record.createdAt > UINT48_MAX) {
+    throw new TypeError('RedisStore: times are whole epoch milliseconds');
   }
-  const head = `${kind}${b36(record.createdAt)}:${b36(record.expiresAt - record.createdAt)}:`;
-  if (record.status === 'pending' || record.verifiedAt === record.createdAt) return { head, tail: '' };
-  return { head, tail: `:${b36(record.verifiedAt - record.createdAt)}` };
+  const head = Buffer.alloc(STAMP);
+  head.write(kind, 0, 'latin1');
+  const identifierRef = record.identifierRef;
+  head[1] = (record.sessionRef !== undefined ? SESSION_BOUND : 0) | (record.actionRef !== undefined ? ACTION_BOUND : 0) | (identifierRef !== undefined ? IDENTIFIER_REF : 0);
+  head.writeUIntBE(record.createdAt, CREATED_AT, 6);
+  head.writeInt32BE(int32('expiresAt − createdAt', record.expiresAt - record.createdAt), LIFETIME);
+  const tail: Buffer[] = [];
+  if (record.status === 'verified') {
+    const after = Buffer.alloc(4);
+    after.writeInt32BE(int32('verifiedAt − createdAt', record.verifiedAt - record.createdAt));
+    tail.push(after);
+  }
+  if (record.sessionRef !== undefined) tail.push(refBytes('sessionRef', record.sessionRef));
+  if (record.actionRef !== undefined) tail.push(refBytes('actionRef', record.actionRef));
+  if (identifierRef !== undefined) tail.push(refBytes('identifierRef', identifierRef));
+  return { head, tail: Buffer.concat(tail) };
 }
 
-/** The hash fields of a record, but `d` (see timesField). */
-export function toFields(record: VerificationRecord): string[] {
-  const fields: string[] = [];
+/** The hash fields of a record, but `d` (see dataField). */
+export function otherFields(record: VerificationRecord): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = [];
   if (!isBuiltInMethod(record.method)) {
     if (!isMethodName(record.method)) throw new TypeError('RedisStore: a method name is 1 to 32 lower-case letters, digits, _ or -');
     fields.push('m', record.method);
   }
-  if (record.sessionRef !== undefined) fields.push('s', ref('sessionRef', record.sessionRef));
-  if (record.actionRef !== undefined) fields.push('x', ref('actionRef', record.actionRef));
-  if (record.identifier !== undefined) fields.push(...identifierFields(record.identifier));
+  if (record.status === 'verified' && record.identifier !== undefined) fields.push(...identifierFields(record.identifier));
   if (record.status === 'pending') {
-    fields.push('h', ref('codeHash', record.codeHash));
+    fields.push('h', refBytes('codeHash', record.codeHash));
     if (!Number.isSafeInteger(record.attempts) || record.attempts < 0) throw new TypeError('RedisStore: attempts is a whole number');
     if (record.attempts > 0) fields.push('a', String(record.attempts));
   }
   return fields;
 }
 
-/** Deltas may be negative: app instances whose clocks differ a little may create and verify one record. */
-const TIMES = /^([pesktcPES])([0-9a-z]{1,11}):(-?[0-9a-z]{1,11}):(-?[0-9a-z]{1,13})(?::(-?[0-9a-z]{1,11}))?$/;
 const SMALL_INT = /^[1-9]\d{0,5}$/;
-const KNOWN_FIELDS = new Set(['d', 'h', 'a', 'm', 's', 'x', ...Array.from({ length: MAX_IDENTIFIER_PIECES }, (_, piece) => identifierField(piece))]);
+const REVOCATION_MARK = /^\d{1,16}$/;
 
-/** A base-36 number that is a safe integer, or undefined. */
-function fromB36(text: string): number | undefined {
-  const value = parseInt(text, 36);
-  return Number.isSafeInteger(value) ? value : undefined;
+/** The fields of a hash as the scripts return them (HGETALL: field, value, …), by name. */
+interface RawFields {
+  d?: Buffer;
+  h?: Buffer;
+  a?: Buffer;
+  m?: Buffer;
+  /** Identifier pieces, by index (i → 0, i2 → 1, …). */
+  pieces: Buffer[];
 }
 
-/**
- * Whether a record whose `d` field holds `created` (epoch ms) and `stamp` (the server time at
- * creation, µs after createdAt) was made after the revocation mark `revokedAt` (µs). Both are
- * below 2⁵³ until the year 2255, so the arithmetic is exact. Written as the condition to pass.
- */
-function madeAfter(created: string, stamp: string, revokedAt: string): boolean {
-  const createdAt = fromB36(created);
-  const after = fromB36(stamp);
-  const mark = /^\d{1,16}$/.test(revokedAt) ? Number(revokedAt) : Number.NaN;
-  return createdAt !== undefined && after !== undefined && createdAt * 1000 + after > mark;
+/** The index of an identifier piece's field name (`i` 0, `i2` 1, … `i16` 15), or -1. */
+function pieceIndex(name: string): number {
+  if (name === 'i') return 0;
+  if (!/^i(?:[2-9]|1[0-6])$/.test(name)) return -1;
+  return Number(name.slice(1)) - 1;
 }
 
-/** Turns a flat [field, value, …] reply into a map. */
-export function pairs(flat: readonly string[]): Map<string, string> {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1] as string);
-  return map;
-}
-
-function parseIdentifier(f: Map<string, string>): Identifier | undefined | null {
-  let text = '';
-  let piece = 0;
-  for (; piece < MAX_IDENTIFIER_PIECES && f.has(identifierField(piece)); piece += 1) {
-    const value = f.get(identifierField(piece)) as string;
-    if (value.length === 0 || Buffer.byteLength(value) > LISTPACK_VALUE_BYTES) return null;
-    text += value;
+/** Sorts a flat reply into fields; null when it holds a field this version never writes (or one twice). */
+function rawFields(flat: readonly Buffer[]): RawFields | null {
+  const fields: RawFields = { pieces: [] };
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = (flat[i] as Buffer).toString('latin1');
+    const value = flat[i + 1] as Buffer;
+    if (name === 'd' || name === 'h' || name === 'a' || name === 'm') {
+      if (fields[name] !== undefined) return null;
+      fields[name] = value;
+      continue;
+    }
+    const piece = pieceIndex(name);
+    if (piece < 0 || fields.pieces[piece] !== undefined) return null;
+    fields.pieces[piece] = value;
   }
-  for (let rest = piece; rest < MAX_IDENTIFIER_PIECES; rest += 1) if (f.has(identifierField(rest))) return null;
-  if (piece === 0) return undefined;
+  return fields;
+}
+
+function parseIdentifier(pieces: readonly Buffer[]): Identifier | undefined | null {
+  if (pieces.length === 0) return undefined;
+  let text = '';
+  for (const piece of pieces) {
+    // A gap (a piece without the ones before it) or an empty or oversized piece is no identifier.
+    if (piece === undefined || piece.length === 0 || piece.length > LISTPACK_VALUE_BYTES) return null;
+    text += piece.toString('utf8');
+  }
   const type = LETTER_METHOD[text[0] as string];
   const value = text.slice(1);
   if ((type !== 'email' && type !== 'phone') || value.length === 0) return null;
@@ -146,41 +207,54 @@ function parseIdentifier(f: Map<string, string>): Identifier | undefined | null 
  * when `revokedAt` (the user's revocation mark as Redis keeps it: server time in µs) is given and
  * the record was not made after it (as the scripts' readLive decides; a malformed mark revokes all).
  */
-export function parseFields(id: string, userId: string, f: Map<string, string>, revokedAt?: string | null): VerificationRecord | null {
-  for (const field of f.keys()) if (!KNOWN_FIELDS.has(field)) return null;
-  const times = TIMES.exec(f.get('d') ?? '');
-  if (times === null) return null;
-  const [, kind, created, ttl, stamp, verified] = times as unknown as [string, string, string, string, string, string | undefined];
-  if (revokedAt !== undefined && revokedAt !== null && !madeAfter(created, stamp, revokedAt)) return null;
-  const own = f.get('m');
+export function parseRecord(id: string, userId: string, flat: readonly Buffer[], revokedAt?: Buffer | null): VerificationRecord | null {
+  const f = rawFields(flat);
+  const d = f?.d;
+  if (f === null || d === undefined || d.length < PENDING_HEAD_BYTES) return null;
+  const kind = String.fromCharCode(d[0] as number);
+  const flags = d[1] as number;
+  if (!KIND_LETTERS.includes(kind) || flags > (SESSION_BOUND | ACTION_BOUND | IDENTIFIER_REF)) return null;
+  const pending = f.h !== undefined;
+  const refsAt = pending ? PENDING_HEAD_BYTES : VERIFIED_AFTER + 4;
+  const refCount = (flags & SESSION_BOUND ? 1 : 0) + (flags & ACTION_BOUND ? 1 : 0) + (flags & IDENTIFIER_REF ? 1 : 0);
+  if (d.length !== refsAt + refCount * REF_BYTES) return null;
+  const createdAt = d.readUIntBE(CREATED_AT, 6);
+  const expiresAt = createdAt + d.readInt32BE(LIFETIME);
+  if (revokedAt !== undefined && revokedAt !== null) {
+    // Both sides are below 2⁵³ until the year 2255, so the arithmetic is exact. Written as the condition to pass.
+    const mark = revokedAt.toString('latin1');
+    if (!(REVOCATION_MARK.test(mark) && createdAt * 1000 + d.readInt32BE(STAMP) > Number(mark))) return null;
+  }
+  const own = f.m?.toString('latin1');
   // An app's own method carries its name; a built-in one carries none.
-  const method: VerificationMethod | undefined = kind === OWN_METHOD_LETTER ? (isMethodName(own) && !isBuiltInMethod(own) ? own : undefined) : own === undefined ? LETTER_METHOD[kind.toLowerCase()] : undefined;
+  const method: VerificationMethod | undefined =
+    kind === OWN_METHOD_LETTER ? (isMethodName(own) && !isBuiltInMethod(own) ? own : undefined) : own === undefined ? LETTER_METHOD[kind.toLowerCase()] : undefined;
   if (method === undefined) return null;
-  const createdAt = fromB36(created);
-  const lifetime = fromB36(ttl);
-  if (createdAt === undefined || lifetime === undefined || !Number.isSafeInteger(createdAt + lifetime)) return null;
-  const identifier = parseIdentifier(f);
+  const identifier = parseIdentifier(f.pieces);
   if (identifier === null) return null;
-  const sessionRef = f.get('s');
-  const actionRef = f.get('x');
+  let at = refsAt;
+  const sessionRef = flags & SESSION_BOUND ? d.toString('base64url', at, (at += REF_BYTES)) : undefined;
+  const actionRef = flags & ACTION_BOUND ? d.toString('base64url', at, (at += REF_BYTES)) : undefined;
+  const identifierRef = flags & IDENTIFIER_REF ? d.toString('base64url', at, at + REF_BYTES) : undefined;
+  // An identifier is kept in clear, or as its hash, never both.
+  if (identifier !== undefined && identifierRef !== undefined) return null;
   const base = {
     id,
     userId,
     ...(sessionRef !== undefined ? { sessionRef } : {}),
     ...(actionRef !== undefined ? { actionRef } : {}),
     createdAt,
-    expiresAt: createdAt + lifetime,
+    expiresAt,
   };
-  const codeHash = f.get('h');
-  if (codeHash !== undefined) {
-    const attempts = f.get('a');
-    if (verified !== undefined || kind !== kind.toLowerCase() || (method !== 'email' && method !== 'phone')) return null;
-    if (identifier === undefined || identifier.type !== method || codeHash.length === 0) return null;
+  if (f.h !== undefined) {
+    const attempts = f.a?.toString('latin1');
+    // A code went to an email (`e`) or a phone (`s`).
+    const channel = kind === 'e' ? 'email' : kind === 's' ? 'phone' : undefined;
+    if (channel === undefined || identifierRef === undefined || f.h.length !== REF_BYTES) return null;
     if (attempts !== undefined && !SMALL_INT.test(attempts)) return null;
-    return { ...base, status: 'pending', method: identifier.type, identifier, codeHash, attempts: attempts === undefined ? 0 : Number(attempts) };
+    return { ...base, status: 'pending', method: channel, identifierRef, codeHash: f.h.toString('base64url'), attempts: attempts === undefined ? 0 : Number(attempts) };
   }
-  const verifiedAfter = verified === undefined ? 0 : fromB36(verified);
-  if (verifiedAfter === undefined || f.has('a') || !Number.isSafeInteger(createdAt + verifiedAfter)) return null;
+  if (f.a !== undefined) return null;
   const purpose: RecordPurpose = kind === kind.toUpperCase() ? 'new_identifier' : 'identity';
   return {
     ...base,
@@ -188,6 +262,7 @@ export function parseFields(id: string, userId: string, f: Map<string, string>, 
     method,
     purpose,
     ...(identifier !== undefined ? { identifier } : {}),
-    verifiedAt: createdAt + verifiedAfter,
+    ...(identifierRef !== undefined ? { identifierRef } : {}),
+    verifiedAt: createdAt + d.readInt32BE(VERIFIED_AFTER),
   };
 }

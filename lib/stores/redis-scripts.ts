@@ -14,64 +14,54 @@
  */
 
 /**
- * Helpers: the server time in µs; base-36 numbers both ways (Lua 5.1's tonumber(s, 36) reads no
- * sign, hence num36); and the record's `d` field (kind and times) parsed.
+ * Helpers: the server time in µs, and the record's `d` field (see redis-record-fields.ts) parsed:
+ * { kind, flags, created, expires, t, after, s, x, i }, or nil when it is not well formed. `t` is
+ * the server time (µs) at creation; `after` (verified records) verifiedAt − createdAt; `s`, `x`
+ * and `i` the session, action and identifier refs' 16 bytes when present. struct is Redis' Lua library for binary fields.
  */
 const HELPERS = `
 local function server_time_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
-local function b36(n)
-  if n == 0 then return '0' end
-  local sign = ''
-  if n < 0 then sign, n = '-', -n end
-  local s = ''
-  while n > 0 do
-    local r = n % 36
-    s = string.sub(DIGITS, r + 1, r + 1) .. s
-    n = (n - r) / 36
-  end
-  return sign .. s
+local KINDS = { p = true, e = true, s = true, k = true, t = true, c = true, P = true, E = true, S = true }
+local function times(d, pending)
+  if d == nil or #d < 16 then return nil end
+  local kind, flags, created, lifetime, stamp = struct.unpack('>c1BI6i4i4', d)
+  if not KINDS[kind] or flags > 7 then return nil end
+  local at = 17
+  if not pending then at = 21 end
+  local s_bound, x_bound, i_ref = flags % 2 == 1, flags % 4 >= 2, flags >= 4
+  local refs = 0
+  if s_bound then refs = refs + 16 end
+  if x_bound then refs = refs + 16 end
+  if i_ref then refs = refs + 16 end
+  if #d ~= at - 1 + refs then return nil end
+  local r = { kind = kind, flags = flags, created = created, expires = created + lifetime, t = created * 1000 + stamp }
+  if not pending then r.after = struct.unpack('>i4', d, 17) end
+  if s_bound then r.s = string.sub(d, at, at + 15); at = at + 16 end
+  if x_bound then r.x = string.sub(d, at, at + 15); at = at + 16 end
+  if i_ref then r.i = string.sub(d, at, at + 15) end
+  return r
 end
-local function num36(s)
-  if s == nil or s == '' then return nil end
-  if string.sub(s, 1, 1) == '-' then
-    local n = tonumber(string.sub(s, 2), 36)
-    return n and -n
-  end
-  return tonumber(s, 36)
-end
--- { kind, created, expires, t, verified_after } from 'd', or nil when it is not well formed.
--- t, the server time (µs) at creation, is kept as its difference from createdAt.
-local function times(d)
-  local kind, c, ttl, t, rest = string.match(d or '', '^([pesktcPES])([0-9a-z]+):(%-?[0-9a-z]+):(%-?[0-9a-z]+)(.*)$')
-  if kind == nil then return nil end
-  local created, lifetime, stamp = num36(c), num36(ttl), num36(t)
-  if created == nil or lifetime == nil or stamp == nil then return nil end
-  local after = nil
-  if rest ~= '' then
-    after = num36(string.match(rest, '^:(%-?[0-9a-z]+)$'))
-    if after == nil then return nil end
-  end
-  return { kind = kind, created = created, expires = created + lifetime, t = created * 1000 + stamp, after = after }
-end
--- The structure redis-record-fields.ts parses: known fields only, a code HMAC exactly when pending,
--- attempts only on a pending record, identifier pieces without gaps.
-local KNOWN = { d = true, h = true, a = true, m = true, s = true, x = true, i = true }
+local INT32 = 2147483647
+-- The structure redis-record-fields.ts parses: known fields only, a 16-byte code HMAC exactly when
+-- pending, attempts only on a pending record, identifier pieces without gaps, an identifier kept in
+-- clear or as its hash but not both, and as its hash on a pending record.
+local KNOWN = { d = true, h = true, a = true, m = true, i = true }
 local BUILT_IN = { password = true, email = true, phone = true, passkey = true, totp = true }
 for piece = 2, 16 do KNOWN['i' .. piece] = true end
 local function well_formed(f, r)
   for field in pairs(f) do
     if not KNOWN[field] then return false end
   end
-  if f.h ~= nil and r.after ~= nil then return false end
   -- A code HMAC only on an email or phone code; a method name exactly on an app's own method.
-  if f.h ~= nil and r.kind ~= 'e' and r.kind ~= 's' then return false end
+  if f.h ~= nil and ((r.kind ~= 'e' and r.kind ~= 's') or #f.h ~= 16) then return false end
   if (f.m ~= nil) ~= (r.kind == 'c') then return false end
   if f.m ~= nil and (#f.m > 32 or not string.match(f.m, '^[a-z][a-z0-9_-]*$') or BUILT_IN[f.m]) then return false end
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
+  if f.i ~= nil and r.i ~= nil then return false end
+  if f.h ~= nil and r.i == nil then return false end
   local gap = f.i == nil
   for piece = 2, 16 do
     local present = f['i' .. piece] ~= nil
@@ -79,10 +69,6 @@ local function well_formed(f, r)
     if not present then gap = true end
   end
   return true
-end
-local function identifier_text(f)
-  return (f.i or '') .. (f.i2 or '') .. (f.i3 or '') .. (f.i4 or '') .. (f.i5 or '') .. (f.i6 or '') .. (f.i7 or '') .. (f.i8 or '')
-    .. (f.i9 or '') .. (f.i10 or '') .. (f.i11 or '') .. (f.i12 or '') .. (f.i13 or '') .. (f.i14 or '') .. (f.i15 or '') .. (f.i16 or '')
 end
 `;
 
@@ -95,10 +81,10 @@ local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then ${onMissing} end
 local f = {}
 for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
-local r = times(f.d)
+local r = times(f.d, f.h ~= nil)
 if r == nil or not well_formed(f, r) then ${onMissing} end
--- A record without a code HMAC is verified: verifiedAt is createdAt plus its delta (none: 0).
-if f.h == nil then r.verified = r.created + (r.after or 0) end
+-- A record without a code HMAC is verified: verifiedAt is createdAt plus its delta.
+if f.h == nil then r.verified = r.created + r.after end
 local revoked_at = redis.call('GET', KEYS[2])
 if revoked_at and not (r.t > (tonumber(revoked_at) or math.huge)) then
   redis.call('DEL', KEYS[1])
@@ -107,13 +93,18 @@ end
 `;
 
 /**
- * create. ARGV: expiresAt (epoch ms), createdAt (epoch ms), the `d` field before and after its `t`
- * (the server time, added here), then field/value pairs. A record replaces whatever was at its key.
+ * create. ARGV: expiresAt (epoch ms), createdAt (epoch ms), the `d` field before and after its
+ * server stamp (added here: the server time, µs after createdAt), then field/value pairs. A record
+ * replaces whatever was at its key. An app clock more than 35 minutes away from Redis' does not fit
+ * the stamp: the create fails (the caller answers 503) rather than write a record revocation could miss.
  */
 export const CREATE = `${HELPERS}
+local stamp = server_time_us() - tonumber(ARGV[2]) * 1000
+if not (stamp >= -INT32 and stamp <= INT32) then
+  return redis.error_reply('ERR step-up: the app clock and the Redis clock differ by more than 35 minutes')
+end
 redis.call('DEL', KEYS[1])
-local t = b36(server_time_us() - tonumber(ARGV[2]) * 1000)
-redis.call('HSET', KEYS[1], 'd', ARGV[3] .. t .. ARGV[4], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'd', ARGV[3] .. struct.pack('>i4', stamp) .. ARGV[4], unpack(ARGV, 5))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 `;
@@ -132,7 +123,7 @@ return { redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) }
 
 /**
  * checkForGuard with consume. ARGV: now, minVerifiedAt, the allowed built-in methods' letters (e.g.
- * 'pes'), the requester's session ref ('' for none), the request's action ref ('' for none), the
+ * 'pes'), the requester's session ref (16 bytes, '' for none), the request's action ref (16 bytes, '' for none), the
  * allowed methods of the app's own as ',name,name,' (',' for none).
  * Returns { consumed (0/1), flat fields } or nil. An identity record has a lower-case kind.
  */
@@ -145,7 +136,7 @@ else
   method_ok = string.find('peskt', r.kind, 1, true) ~= nil and string.find(ARGV[3], r.kind, 1, true) ~= nil
 end
 local ok = f.h == nil and r.verified ~= nil and r.verified >= tonumber(ARGV[2]) and r.expires > now
-  and method_ok and (f.s == nil or f.s == ARGV[4]) and (f.x or '') == ARGV[5]
+  and method_ok and (r.s == nil or r.s == ARGV[4]) and (r.x or '') == ARGV[5]
 if ok then
   redis.call('DEL', KEYS[1])
   return { 1, flat }
@@ -154,9 +145,10 @@ return { 0, flat }
 `;
 
 /**
- * checkCode. ARGV: now, the identifier (type letter and value), candidate HMAC, max attempts,
- * record TTL ms, the requester's session ref ('' for none), the purpose the verified record gets
- * (its kind is the method's letter, upper case for a new identifier).
+ * checkCode. ARGV: now, the identifier's ref (16 bytes), candidate HMAC (16 bytes), max attempts,
+ * record TTL ms, the requester's session ref (16 bytes, '' for none), the purpose the verified record gets
+ * (its kind is the method's letter, upper case for a new identifier), then for an identity record
+ * the identifier's fields (`i`, value, …) it keeps in place of the ref.
  * Returns { outcome, extra }: the verified record's fields after 'verified', the remaining
  * attempts after 'code_mismatch'.
  * The HMACs are compared with an XOR accumulator over every byte, so the time taken does not
@@ -164,10 +156,10 @@ return { 0, flat }
  */
 export const CHECK_CODE = `${readLive("return { 'not_found' }")}
 local now = tonumber(ARGV[1])
-if not (f.h ~= nil and r.verified == nil and (f.s == nil or f.s == ARGV[6]) and r.expires > now) then
+if not (f.h ~= nil and r.verified == nil and (r.s == nil or r.s == ARGV[6]) and r.expires > now) then
   return { 'not_found' }
 end
-if identifier_text(f) ~= ARGV[2] then return { 'identifier_mismatch' } end
+if r.i ~= ARGV[2] then return { 'identifier_mismatch' } end
 local max = tonumber(ARGV[4])
 local attempts = tonumber(f.a or '0') or max
 if not (attempts < max) then return { 'exceed_max_try' } end
@@ -179,12 +171,23 @@ for i = 1, #stored do
 end
 if diff == 0 then
   local expires = now + tonumber(ARGV[5])
+  local lifetime, after = expires - r.created, now - r.created
+  if not (lifetime >= -INT32 and lifetime <= INT32 and after >= -INT32 and after <= INT32) then return { 'not_found' } end
+  -- An identity record keeps the session and action refs (the identifier comes in ARGV); a new-identifier
+  -- record, which is redeemed and never passes a guard, the session's and the identifier's (as verifiedFromCode).
+  local kind, flags, refs = r.kind, 0, ''
+  if r.s ~= nil then flags, refs = 1, r.s end
+  if ARGV[7] == 'new_identifier' then
+    kind = string.upper(kind)
+    flags, refs = flags + 4, refs .. r.i
+  elseif r.x ~= nil then
+    flags, refs = flags + 2, refs .. r.x
+  end
+  local d = f.d
   redis.call('HDEL', KEYS[1], 'h', 'a')
-  local kind = r.kind
-  if ARGV[7] == 'new_identifier' then kind = string.upper(kind) end
-  local verified = ''
-  if now ~= r.created then verified = ':' .. b36(now - r.created) end
-  redis.call('HSET', KEYS[1], 'd', kind .. b36(r.created) .. ':' .. b36(expires - r.created) .. ':' .. b36(r.t - r.created * 1000) .. verified)
+  -- d as a verified record: the new kind, flags and lifetime, verifiedAt's delta inserted before the refs.
+  redis.call('HSET', KEYS[1], 'd', kind .. string.char(flags) .. string.sub(d, 3, 8) .. struct.pack('>i4', lifetime) .. string.sub(d, 13, 16)
+    .. struct.pack('>i4', after) .. refs, unpack(ARGV, 8))
   redis.call('PEXPIREAT', KEYS[1], expires)
   return { 'verified', redis.call('HGETALL', KEYS[1]) }
 end
@@ -194,12 +197,12 @@ return { 'code_mismatch', tostring(max - attempts) }
 `;
 
 /**
- * redeem. ARGV: now, the identifier (type letter and value), the requester's session ref ('' for none).
+ * redeem. ARGV: now, the identifier's ref (16 bytes), the requester's session ref (16 bytes, '' for none).
  * Returns flat fields or nil. A new-identifier record has an upper-case kind.
  */
 export const REDEEM = `${readLive('return nil')}
-if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= nil and (f.s == nil or f.s == ARGV[3])
-  and r.expires > tonumber(ARGV[1]) and identifier_text(f) == ARGV[2] then
+if f.h == nil and r.verified ~= nil and string.find('PES', r.kind, 1, true) ~= nil and (r.s == nil or r.s == ARGV[3])
+  and r.expires > tonumber(ARGV[1]) and r.i == ARGV[2] then
   redis.call('DEL', KEYS[1])
   return flat
 end

@@ -3,7 +3,7 @@ import type { RedisClient } from '../redis/client';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 import { boundedRedisCall, clientBoundsCommands } from '../redis/bounded-call';
 import type { CodeCheck, CodeCheckResult, GuardCriteria, RedeemCriteria, VerificationRecord, VerifiedRecord } from '../records';
-import { methodLetter, pairs, parseFields, timesField, toFields } from './redis-record-fields';
+import { dataField, identifierFields, methodLetter, otherFields, parseRecord, refArgument, refBytes } from './redis-record-fields';
 import { isBuiltInMethod, isMethodName, type VerificationMethod } from '../records';
 import { CHECK_AND_CONSUME, CHECK_CODE, CREATE, PUT_CHALLENGE, READ, READ_CHALLENGE, REDEEM, REVOKE, USE_TOTP_STEP } from './redis-scripts';
 import { StoreUnavailableError, type VerificationStore } from './store';
@@ -27,35 +27,56 @@ export interface RedisStoreOptions {
   timeoutMs?: number;
 }
 
-/** The Lua commands this store defines on the client, with a prefix to keep clear of the app's own. */
+/** A script argument: text, or the raw bytes of a binary field. */
+type Argument = string | Buffer;
+
+/**
+ * The Lua commands this store defines on the client, with a prefix to keep clear of the app's own.
+ * Records hold binary fields, so their replies are read with ioredis' `…Buffer` variants.
+ */
 interface StepUpCommands {
-  stepUpCreate(record: string, revocation: string, ...args: string[]): Promise<number>;
-  stepUpRead(record: string, revocation: string): Promise<[string[], string | null]>;
-  stepUpCheckAndConsume(record: string, revocation: string, ...args: string[]): Promise<[number, string[]] | null>;
-  stepUpCheckCode(record: string, revocation: string, ...args: string[]): Promise<[string, (string | string[])?]>;
-  stepUpRedeem(record: string, revocation: string, ...args: string[]): Promise<string[] | null>;
+  stepUpCreate(record: string, revocation: string, ...args: Argument[]): Promise<number>;
+  stepUpReadBuffer(record: string, revocation: string): Promise<[Buffer[], Buffer | null]>;
+  stepUpCheckAndConsumeBuffer(record: string, revocation: string, ...args: Argument[]): Promise<[number, Buffer[]] | null>;
+  stepUpCheckCodeBuffer(record: string, revocation: string, ...args: Argument[]): Promise<[Buffer, (Buffer | Buffer[])?]>;
+  stepUpRedeemBuffer(record: string, revocation: string, ...args: Argument[]): Promise<Buffer[] | null>;
   stepUpRevoke(revocation: string, horizonMs: string): Promise<number>;
   stepUpPutChallenge(challenge: string, expiresAt: string, value: string): Promise<number>;
   stepUpReadChallenge(challenge: string, revocation: string, consume: string): Promise<string | null>;
   stepUpUseTotpStep(mark: string, step: string, expiresAt: string): Promise<number>;
 }
 
-const base64urlSha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
-
 /**
- * Characters of base64url SHA-256 kept in key names (6 bits each).
- * - The user tag, 16 (96 bits): a record is found only under the user whose id hashes to its tag
- *   (no user id is stored), so two users may share a tag only by a 96-bit collision: about 6·10⁻¹²
- *   for a billion users, and an unkeyed second preimage for a chosen victim costs 2⁹⁶ hashes.
- * - The record id's hash, 16 (96 bits): ids are 192 random bits, drawn by the server. Within one
- *   user's tag, 10 000 live records collide with probability 6·10⁻²²; and a caller holding the
- *   user's token who guesses ids needs about 2⁹⁶ / (live records) requests to hit one.
+ * Key names (base64url SHA-256, 6 bits a character). A record's key is `<prefix>{<tag>}<hash>`:
+ * 28 characters with the default prefix, which Redis allocates in its 32-byte class (29 and more
+ * take 48: every byte of a key counts once per live record).
+ * - `<hash>`, 16 characters (96 bits), of the user id and the record id together: a record is only
+ *   found under the user it was made for (no user id is stored), and the key never holds the id (a
+ *   bearer credential). Ids are 192 random bits drawn by the server; a caller holding a user's token
+ *   who guesses ids, or a user who tries another user's id, hits a live record of another user with
+ *   odds of (live records under the same tag) / 2⁹⁶ per request: about 2⁻⁹⁴ with a million live records.
+ * - `<tag>`, 3 characters (18 bits) of the user id's hash: the Redis Cluster hash tag, so that a user's
+ *   records, challenges and revocation mark share one slot (each script touches one user's keys);
+ *   262 144 tags spread users over the 16 384 slots.
+ * - Per-user keys (the revocation mark, the last TOTP step) hold 22 characters (128 bits) of the
+ *   user id's hash after the tag, and a `:` that no record key has.
  */
-const USER_TAG_CHARS = 16;
+const TAG_CHARS = 3;
 const RECORD_HASH_CHARS = 16;
+const USER_HASH_CHARS = 22;
 
-/** An identifier as the record keeps it: its type letter and value (see redis-record-fields.ts). */
-const identifierText = (identifier: { type: 'email' | 'phone'; value: string }) => `${methodLetter(identifier.type)}${identifier.value}`;
+/** The keys of one user, but the record's: see RedisStore.#userKeys. */
+interface UserKeys {
+  readonly tagged: string;
+  readonly revocation: string;
+  readonly totpStep: string;
+}
+/** Users whose key names a store keeps at most (about 200 B each). */
+const USER_KEY_CACHE_SIZE = 10_000;
+
+/** The SHA-256 of a record id under its user, in base64url: the id's length first, so no two (user, id) pairs hash the same input. */
+const recordHash = (userId: string, id: string) =>
+  createHash('sha256').update(`${id.length}:${id}:`).update(userId).digest('base64url').slice(0, RECORD_HASH_CHARS);
 
 /** A guard's methods as the consume script takes them; a route passes the same list on every request, hence the cache. */
 const METHOD_ARGUMENTS = new WeakMap<readonly VerificationMethod[], { readonly letters: string; readonly ownNames: string }>();
@@ -82,6 +103,7 @@ export class RedisStore implements VerificationStore {
   readonly #client: RedisClient;
   readonly #commands: StepUpCommands;
   readonly #prefix: string;
+  readonly #userKeyCache = new Map<string, UserKeys>();
   readonly #timeoutMs: number;
   /** `timeoutMs`, or undefined when the client's own `commandTimeout` already bounds every call (no timer per call then). */
   readonly #ownTimeoutMs: number | undefined;
@@ -128,24 +150,43 @@ export class RedisStore implements VerificationStore {
   /**
    * The Redis keys of a record and of its user's revocation mark. Names hold hashes, never the
    * record id (a bearer credential: anyone who can list keys must not be able to use them) nor the
-   * user id. The user's hash is the cluster hash tag, so both keys land in one slot. Lengths: see
-   * USER_TAG_CHARS and RECORD_HASH_CHARS.
+   * user id. Both keys carry the user's tag, so they land in one slot. See TAG_CHARS.
    */
   keysFor(userId: string, id: string): [record: string, revocation: string] {
-    const user = `${this.#prefix}{${base64urlSha256(userId).slice(0, USER_TAG_CHARS)}}:`;
-    return [`${user}r:${base64urlSha256(id).slice(0, RECORD_HASH_CHARS)}`, `${user}rv`];
+    const user = this.#userKeys(userId);
+    return [`${user.tagged}${recordHash(userId, id)}`, user.revocation];
+  }
+
+  /**
+   * A user's tagged prefix, and the keys of the user's revocation mark and last TOTP step. Kept for
+   * the users seen last (a user checks again and again): one SHA-256 less per guard check.
+   */
+  #userKeys(userId: string): UserKeys {
+    let keys = this.#userKeyCache.get(userId);
+    if (keys === undefined) {
+      const hash = createHash('sha256').update(userId).digest('base64url');
+      const tagged = `${this.#prefix}{${hash.slice(0, TAG_CHARS)}}`;
+      const user = hash.slice(0, USER_HASH_CHARS);
+      keys = { tagged, revocation: `${tagged}:rv:${user}`, totpStep: `${tagged}:ts:${user}` };
+      // Bounded: when full it starts again (simpler than an LRU, and a miss costs one hash).
+      if (this.#userKeyCache.size >= USER_KEY_CACHE_SIZE) this.#userKeyCache.clear();
+      this.#userKeyCache.set(userId, keys);
+    }
+    return keys;
   }
 
   async create(record: VerificationRecord): Promise<void> {
     // PEXPIREAT takes whole milliseconds; a fraction would fail after HSET and leave a key without a TTL.
     if (!Number.isSafeInteger(record.expiresAt)) throw new TypeError('RedisStore: expiresAt must be whole epoch milliseconds');
-    const { head, tail } = timesField(record);
-    await this.#call(this.#commands.stepUpCreate(...this.keysFor(record.userId, record.id), String(record.expiresAt), String(record.createdAt), head, tail, ...toFields(record)));
+    const { head, tail } = dataField(record);
+    await this.#call(
+      this.#commands.stepUpCreate(...this.keysFor(record.userId, record.id), String(record.expiresAt), String(record.createdAt), head, tail, ...otherFields(record)),
+    );
   }
 
   async get(userId: string, id: string): Promise<VerificationRecord | null> {
-    const [flat, revokedAt] = await this.#call(this.#commands.stepUpRead(...this.keysFor(userId, id)));
-    // The read script decides nothing: the revocation is compared here, with the rest (parseFields).
+    const [flat, revokedAt] = await this.#call(this.#commands.stepUpReadBuffer(...this.keysFor(userId, id)));
+    // The read script decides nothing: the revocation is compared here, with the rest (parseRecord).
     return this.#parse(id, flat, userId, revokedAt);
   }
 
@@ -153,13 +194,13 @@ export class RedisStore implements VerificationStore {
     if (!consume) return { record: await this.get(criteria.userId, id), consumed: false };
     const methods = methodArguments(criteria.methods);
     const reply = await this.#call(
-      this.#commands.stepUpCheckAndConsume(
+      this.#commands.stepUpCheckAndConsumeBuffer(
         ...this.keysFor(criteria.userId, id),
         String(criteria.now),
         String(criteria.now - criteria.maxAgeMs),
         methods.letters,
-        criteria.sessionRef ?? '',
-        criteria.actionRef ?? '',
+        refArgument('sessionRef', criteria.sessionRef),
+        refArgument('actionRef', criteria.actionRef),
         methods.ownNames,
       ),
     );
@@ -168,18 +209,21 @@ export class RedisStore implements VerificationStore {
   }
 
   async checkCode(id: string, check: CodeCheck): Promise<CodeCheckResult> {
-    const [outcome, extra] = await this.#call(
-      this.#commands.stepUpCheckCode(
+    const [reply, extra] = await this.#call(
+      this.#commands.stepUpCheckCodeBuffer(
         ...this.keysFor(check.userId, id),
         String(check.now),
-        identifierText(check.identifier),
-        check.candidateHash,
+        refBytes('identifierRef', check.identifierRef),
+        refBytes('candidateHash', check.candidateHash),
         String(check.maxAttempts),
         String(check.recordTtlMs),
-        check.sessionRef ?? '',
+        refArgument('sessionRef', check.sessionRef),
         check.purpose,
+        // An identity record keeps the identifier the request named (it matched the hash); a new-identifier record only its hash.
+        ...(check.purpose === 'identity' ? identifierFields(check.identifier) : []),
       ),
     );
+    const outcome = Buffer.isBuffer(reply) ? reply.toString('latin1') : undefined;
     switch (outcome) {
       case 'verified': {
         const record = Array.isArray(extra) ? this.#parse(id, extra, check.userId) : null;
@@ -187,7 +231,7 @@ export class RedisStore implements VerificationStore {
         return { outcome: 'verified', record };
       }
       case 'code_mismatch':
-        return { outcome, remainingAttempts: Number(extra) };
+        return { outcome, remainingAttempts: Buffer.isBuffer(extra) ? Number(extra.toString('latin1')) : Number.NaN };
       case 'not_found':
       case 'identifier_mismatch':
       case 'exceed_max_try':
@@ -199,11 +243,11 @@ export class RedisStore implements VerificationStore {
 
   async redeem(id: string, criteria: RedeemCriteria): Promise<VerifiedRecord | null> {
     const reply = await this.#call(
-      this.#commands.stepUpRedeem(
+      this.#commands.stepUpRedeemBuffer(
         ...this.keysFor(criteria.userId, id),
         String(criteria.now),
-        identifierText(criteria.identifier),
-        criteria.sessionRef ?? '',
+        refBytes('identifierRef', criteria.identifierRef),
+        refArgument('sessionRef', criteria.sessionRef),
       ),
     );
     const record = this.#parse(id, reply, criteria.userId);
@@ -211,14 +255,13 @@ export class RedisStore implements VerificationStore {
   }
 
   async revokeAll(userId: string, horizonMs: number): Promise<void> {
-    const [, revocation] = this.keysFor(userId, '');
+    const { revocation } = this.#userKeys(userId);
     await this.#call(this.#commands.stepUpRevoke(revocation, String(Math.max(1, Math.ceil(horizonMs)))));
   }
 
   /** The key of a challenge: beside the user's records, in the user's hash slot; a hash of the id, never the id. */
   #challengeKey(userId: string, id: string): string {
-    const [record] = this.keysFor(userId, id);
-    return record.replace(/:r:([^:]*)$/, ':c:$1');
+    return `${this.#userKeys(userId).tagged}:c:${recordHash(userId, id)}`;
   }
 
   async putChallenge(userId: string, id: string, value: string, expiresAt: number): Promise<void> {
@@ -227,8 +270,7 @@ export class RedisStore implements VerificationStore {
   }
 
   async readChallenge(userId: string, id: string, consume: boolean): Promise<string | null> {
-    const [, revocation] = this.keysFor(userId, id);
-    return this.#call(this.#commands.stepUpReadChallenge(this.#challengeKey(userId, id), revocation, consume ? '1' : '0'));
+    return this.#call(this.#commands.stepUpReadChallenge(this.#challengeKey(userId, id), this.#userKeys(userId).revocation, consume ? '1' : '0'));
   }
 
   async deleteChallenge(userId: string, id: string): Promise<void> {
@@ -237,8 +279,7 @@ export class RedisStore implements VerificationStore {
 
   async useTotpStep(userId: string, step: number, expiresAt: number): Promise<boolean> {
     if (!Number.isSafeInteger(step) || !Number.isSafeInteger(expiresAt)) throw new TypeError('RedisStore: step and expiresAt are whole numbers');
-    const [, revocation] = this.keysFor(userId, '');
-    const reply = await this.#call(this.#commands.stepUpUseTotpStep(revocation.replace(/rv$/, 'ts'), String(step), String(expiresAt)));
+    const reply = await this.#call(this.#commands.stepUpUseTotpStep(this.#userKeys(userId).totpStep, String(step), String(expiresAt)));
     return reply === 1;
   }
 
@@ -247,9 +288,9 @@ export class RedisStore implements VerificationStore {
   }
 
   /** A reply parsed into a record of this user, or null (a malformed hash is no record). */
-  #parse(id: string, flat: string[] | null, userId: string, revokedAt?: string | null): VerificationRecord | null {
+  #parse(id: string, flat: Buffer[] | null, userId: string, revokedAt?: Buffer | null): VerificationRecord | null {
     if (flat === null || flat.length === 0) return null;
-    return parseFields(id, userId, pairs(flat), revokedAt);
+    return parseRecord(id, userId, flat, revokedAt);
   }
 
   #call<T>(operation: Promise<T>): Promise<T> {

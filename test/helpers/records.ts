@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { codeHash } from '../../lib/codes';
+import { identifierRef } from '../../lib/identifiers';
 import { newRecordId } from '../../lib/record-id';
 import type { PendingCodeRecord, VerifiedRecord } from '../../lib/records';
 
@@ -21,7 +22,7 @@ export function verifiedRecord(overrides: Partial<VerifiedRecord> = {}): Verifie
   };
 }
 
-/** A pending email-code record whose code is `code`. */
+/** A pending email-code record whose code is `code`, sent to alice@example.com (only its hash is kept). */
 export function pendingCodeRecord(code: string, overrides: Partial<PendingCodeRecord> = {}): PendingCodeRecord {
   const id = overrides.id ?? newRecordId();
   const now = Date.now();
@@ -30,7 +31,7 @@ export function pendingCodeRecord(code: string, overrides: Partial<PendingCodeRe
     userId: 'usr_alice',
     method: 'email',
     status: 'pending',
-    identifier: { type: 'email', value: 'alice@example.com' },
+    identifierRef: identifierRef(SECRET, { type: 'email', value: 'alice@example.com' }),
     codeHash: codeHash(SECRET, id, code),
     attempts: 0,
     createdAt: now,
@@ -40,3 +41,6 @@ export function pendingCodeRecord(code: string, overrides: Partial<PendingCodeRe
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A KEYS/SCAN pattern of the RedisStore's record keys under `prefix` (`<prefix>{<tag>}<16-character hash>`; other keys are longer). */
+export const recordKeyPattern = (prefix: string) => `${prefix}{???}${'?'.repeat(16)}`;
