@@ -269,6 +269,19 @@ function defaultCounters(store: VerificationStore): Counters {
   );
 }
 
+/** A record's or code's lifetime (default 600 s; at most 24 days). */
+const MAX_LIFETIME_SECONDS = 24 * 24 * 3600;
+
+/**
+ * A lifetime option in whole milliseconds (Redis expiries take integers), at least one. At most 24
+ * days: the Redis store keeps a record's lifetime in 32 bits of milliseconds (about 24.8 days).
+ */
+function lifetimeMs(name: string, value: number | undefined): number {
+  const seconds = positiveNumber(name, value, 600);
+  if (seconds > MAX_LIFETIME_SECONDS) throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `\`${name}\` is at most ${MAX_LIFETIME_SECONDS} (24 days)`);
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
 /** Defaults and checks, once at startup: a misconfiguration throws a StepUpConfigError that says how to fix it. */
 export function resolveOptions(options: StepUpOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
@@ -307,8 +320,8 @@ export function resolveOptions(options: StepUpOptions): ResolvedOptions {
     sender: options.sender,
     secret: resolveSecret(options.secret, store, warnings),
     // Whole milliseconds (Redis expiries take integers), at least one.
-    recordTtlMs: Math.max(1, Math.round(positiveNumber('recordTtlSeconds', options.recordTtlSeconds, 600) * 1000)),
-    codeTtlMs: Math.max(1, Math.round(positiveNumber('codeTtlSeconds', options.codeTtlSeconds, 600) * 1000)),
+    recordTtlMs: lifetimeMs('recordTtlSeconds', options.recordTtlSeconds),
+    codeTtlMs: lifetimeMs('codeTtlSeconds', options.codeTtlSeconds),
     maxCodeAttempts: positiveNumber('maxCodeAttempts', options.maxCodeAttempts, 5, true),
     bcryptCost: bcryptCost(options.bcryptCost),
     passwordConcurrency: passwordConcurrency(options.passwordConcurrency),

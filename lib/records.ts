@@ -171,7 +171,10 @@ export function isRedeemable(record: VerificationRecord | null, criteria: Redeem
 
 /** What checking a one-time code asks of a record. */
 export interface CodeCheck extends Requester {
-  /** The identifier the request names (normalised): an identity record keeps it. */
+  /**
+   * The identifier the request names (normalised): an identity record keeps it. A store cannot
+   * check it against `identifierRef` (it has no secret): the caller computes both from one identifier.
+   */
   readonly identifier: Identifier;
   /** Its keyed hash (identifierRef), compared with the pending record's. */
   readonly identifierRef: string;

@@ -77,6 +77,11 @@ describe('strict options: a misspelt option fails at startup with a coded error'
       expect(codeOf(() => createStepUp({ ...base, passwordConcurrency: passwordConcurrency as number }))).toBe('ERR_STEP_UP_INVALID_OPTION');
     }
     expect(codeOf(() => createStepUp({ ...base, passwordConcurrency: 3 }))).toBeUndefined();
+    // Lifetimes: at most 24 days (the Redis store keeps them in 32 bits of milliseconds).
+    for (const name of ['recordTtlSeconds', 'codeTtlSeconds'] as const) {
+      expect(codeOf(() => createStepUp({ ...base, [name]: 24 * 24 * 3600 + 1 }))).toBe('ERR_STEP_UP_INVALID_OPTION');
+      expect(codeOf(() => createStepUp({ ...base, [name]: 24 * 24 * 3600 }))).toBeUndefined();
+    }
     expect(codeOf(() => createStepUp({ ...base, secret: 'short' }))).toBe('ERR_STEP_UP_WEAK_SECRET');
     expect(codeOf(() => createStepUp({ ...base, secret: undefined, store: new RedisStore({ client: new Redis({ lazyConnect: true }) }) }))).toBe(
       'ERR_STEP_UP_SECRET_REQUIRED',

@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { MAX_EMAIL_LENGTH } from '../lib/http/schemas';
 import { MemoryStore } from '../lib/stores/memory-store';
 import { RedisStore } from '../lib/stores/redis-store';
+import { StoreUnavailableError } from '../lib/stores/store';
 import { storeContract } from './store.contract';
 import { actionRef, sessionRef } from '../lib/action';
 import { identifierRef } from '../lib/identifiers';
@@ -81,8 +82,9 @@ describe('RedisStore specifics', () => {
       ['d', Buffer.concat([d, Buffer.alloc(4)])], // four bytes too many
       ['d', d.subarray(0, 16)], // without its verifiedAt delta
       ['d', withByte(1, 1)], // claims a session ref it does not hold
-      ['d', withByte(1, 4)], // an unknown flag
-      ['h', 'x'.repeat(22)], // a code HMAC beside... nothing: pending records name their identifier
+      ['d', withByte(1, 8)], // an unknown flag
+      ['d', Buffer.concat([withByte(1, 8), Buffer.alloc(16)])], // an unknown flag, with 16 bytes for it
+      ['h', randomBytes(16)], // a code HMAC on a verified record: it would read as pending, without its identifier hash
       ['a', '1'], // attempts on a verified record
       ['i3', 'e'], // an identifier piece without the ones before it
       ['u', 'usr_alice'], // a field this version never writes
@@ -96,6 +98,83 @@ describe('RedisStore specifics', () => {
       else await redis.hset(key, field, original);
     }
     expect(await store.get(record.userId, record.id)).toEqual(record);
+  });
+
+  test('a pending record that is not well formed is no record for the code check either (each tampering, one at a time)', async () => {
+    const store = new RedisStore({ client: redis, prefix: `badp:${randomBytes(6).toString('hex')}:` });
+    const record = pendingCodeRecord('123456', { sessionRef: sessionRef(SECRET, 's') });
+    const check = {
+      userId: 'usr_alice',
+      sessionRef: sessionRef(SECRET, 's'),
+      identifier: { type: 'email', value: 'alice@example.com' },
+      identifierRef: record.identifierRef,
+      candidateHash: record.codeHash,
+      maxAttempts: 5,
+      now: Date.now(),
+      recordTtlMs: 60_000,
+      purpose: 'identity',
+    } as const;
+    await store.create(record);
+    const [key] = store.keysFor(record.userId, record.id);
+    const d = (await redis.hgetBuffer(key, 'd')) as Buffer;
+    expect(d).toHaveLength(48); // kind, flags, createdAt, lifetime, server stamp, session ref, identifier ref
+    const withByte = (at: number, value: number) => Buffer.concat([d.subarray(0, at), Buffer.from([value]), d.subarray(at + 1)]);
+    const tampered: Array<[string, string | Buffer]> = [
+      ['d', withByte(1, 1)], // the identifier hash's flag cleared (16 bytes too many then)
+      ['d', d.subarray(0, 32)], // without the identifier hash
+      ['d', withByte(0, 0x45)], // 'E': a verified new-identifier kind on a pending record
+      ['h', randomBytes(15)], // a code HMAC of 15 bytes
+      ['a', '0'], // attempts written as 0
+      ['i', 'ealice@example.com'], // the identifier in clear beside its hash
+    ];
+    for (const [field, value] of tampered) {
+      const original = await redis.hgetBuffer(key, field);
+      await redis.hset(key, field, value);
+      expect(await store.get(record.userId, record.id)).toBeNull();
+      expect(await store.checkCode(record.id, check)).not.toMatchObject({ outcome: 'verified' });
+      if (original === null) await redis.hdel(key, field);
+      else await redis.hset(key, field, original);
+    }
+    // 's': a well-formed phone-code record, but the request names an email: told apart, not verified.
+    await redis.hset(key, 'd', withByte(0, 0x73));
+    expect(await store.checkCode(record.id, check)).toEqual({ outcome: 'identifier_mismatch' });
+    await redis.hset(key, 'd', d);
+    expect(await store.get(record.userId, record.id)).toEqual(record);
+    expect(await store.checkCode(record.id, check)).toMatchObject({ outcome: 'verified' });
+  });
+
+  test('an app clock more than 35 minutes from Redis\' cannot create a record (its server stamp would not fit); 30 minutes can', async () => {
+    const store = new RedisStore({ client: redis, prefix: `skew:${randomBytes(6).toString('hex')}:` });
+    const at = (skewMs: number) => {
+      const now = Date.now() + skewMs;
+      return verifiedRecord({ createdAt: now, verifiedAt: now, expiresAt: Date.now() + 60_000 });
+    };
+    for (const skew of [-40 * 60_000, 40 * 60_000]) await expect(store.create(at(skew))).rejects.toThrow(StoreUnavailableError);
+    for (const skew of [-30 * 60_000, 30 * 60_000]) {
+      const record = at(skew);
+      await store.create(record);
+      expect(await store.get(record.userId, record.id)).toEqual(record);
+    }
+  });
+
+  test('a store error carries no command arguments (an identifier or a code HMAC) into its cause', async () => {
+    const store = new RedisStore({ client: redis, prefix: `cause:${randomBytes(6).toString('hex')}:` });
+    const now = Date.now() - 40 * 60_000;
+    const record = verifiedRecord({ method: 'email', identifier: { type: 'email', value: 'secret.person@example.com' }, createdAt: now, verifiedAt: now });
+    const error = await store.create(record).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    const cause = (error as Error).cause as Error & { command?: unknown };
+    expect(cause.message).toMatch(/clock/);
+    expect(cause.command).toBeUndefined();
+    expect(JSON.stringify(cause) + String(cause.stack)).not.toContain('secret.person');
+  });
+
+  test('user ids that differ only in lone surrogates get different keys (hashed as UTF-16, not UTF-8)', () => {
+    const store = new RedisStore({ client: redis, prefix: 'p:' });
+    const id = verifiedRecord().id;
+    const keys = ['a\uD800', 'a\uDC00', 'a\uFFFD'].map((user) => store.keysFor(user, id));
+    expect(new Set(keys.map(([record]) => record)).size).toBe(3);
+    expect(new Set(keys.map(([, revocation]) => revocation)).size).toBe(3);
   });
 
   test('a revocation mark that is not a number revokes every record of the user (reads and consumes alike)', async () => {

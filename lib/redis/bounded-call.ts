@@ -16,9 +16,15 @@ export function boundedRedisCall<T>(operation: Promise<T>, timeoutMs: number | u
   return bounded.then(undefined, storeUnavailable);
 }
 
-/** The rejection handler of every call: one function for all, not a closure per call. */
+/**
+ * The rejection handler of every call: one function for all, not a closure per call. The cause
+ * keeps the client error's name and message only: ioredis attaches the command and its arguments
+ * to its errors, which would carry a record's identifier or a code HMAC into an app's error logs.
+ */
 function storeUnavailable(error: unknown): never {
-  throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('The verification store failed', { cause: error });
+  if (error instanceof StoreUnavailableError) throw error;
+  const cause = error instanceof Error ? Object.assign(new Error(error.message), { name: error.name }) : undefined;
+  throw new StoreUnavailableError('The verification store failed', cause === undefined ? undefined : { cause });
 }
 
 /**

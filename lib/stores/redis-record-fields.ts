@@ -44,7 +44,7 @@ const LETTER_METHOD: Readonly<Record<string, BuiltInMethod>> = { p: 'password', 
 /** The kind letter of an app's own method, whose name is then in the `m` field. */
 const OWN_METHOD_LETTER = 'c';
 /** Kind letters a record may carry: any method's, upper case only for a new identifier (a code to an email or phone). */
-const KIND_LETTERS = 'pesktcPES';
+const KIND_LETTERS = 'pesktcES';
 
 /** Byte offsets in `d`. */
 const CREATED_AT = 2;
@@ -112,7 +112,10 @@ function int32(name: string, value: number): number {
  */
 export function dataField(record: VerificationRecord): { head: Buffer; tail: Buffer } {
   const letter = methodLetter(record.method);
-  const kind = record.status === 'verified' && record.purpose === 'new_identifier' ? letter.toUpperCase() : letter;
+  const newIdentifier = record.status === 'verified' && record.purpose === 'new_identifier';
+  // Only a code to an email or a phone proves a new identifier; anything else would never read back.
+  if (newIdentifier && letter !== 'e' && letter !== 's') throw new TypeError('RedisStore: a new-identifier record is of method email or phone');
+  const kind = newIdentifier ? letter.toUpperCase() : letter;
   if (!Number.isSafeInteger(record.createdAt) || record.createdAt < 0 || record.createdAt > UINT48_MAX) {
     throw new TypeError('RedisStore: times are whole epoch milliseconds');
   }

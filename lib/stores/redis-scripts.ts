@@ -1,9 +1,9 @@
 /**
  * Lua scripts of the Redis store. Each touches one record key and its user's revocation mark,
- * which share a hash slot (`{<user tag>}`), so each runs atomically and works on Redis Cluster.
+ * which share a hash slot (`{<tag>}`, from the user id), so each runs atomically and works on Redis Cluster.
  *
- * Keys: KEYS[1] the record `<prefix>{<user tag>}:r:<hash of the id>`, KEYS[2] the user's revocation
- * mark `<prefix>{<user tag>}:rv` (the Redis server time, µs, of the user's last revokeAll).
+ * Keys: KEYS[1] the record `<prefix>{<tag>}<hash of the user and the id>`, KEYS[2] the user's revocation
+ * mark `<prefix>{<tag>}:rv:<hash of the user>` (the Redis server time, µs, of the user's last revokeAll).
  * Record fields: see lib/stores/redis-record-fields.ts. The key is made from the user id, so a
  * record found at all is the requester's: the scripts do not compare a user id.
  *
@@ -24,10 +24,12 @@ local function server_time_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local KINDS = { p = true, e = true, s = true, k = true, t = true, c = true, P = true, E = true, S = true }
+local KINDS = { p = true, e = true, s = true, k = true, t = true, c = true, E = true, S = true }
 local function times(d, pending)
   if d == nil or #d < 16 then return nil end
-  local kind, flags, created, lifetime, stamp = struct.unpack('>c1BI6i4i4', d)
+  -- createdAt's 6 bytes as 2 + 4: struct's integers are C longs, 32 bits on some Redis builds.
+  local kind, flags, high, low, lifetime, stamp = struct.unpack('>c1BI2I4i4i4', d)
+  local created = high * 4294967296 + low
   if not KINDS[kind] or flags > 7 then return nil end
   local at = 17
   if not pending then at = 21 end
@@ -46,8 +48,9 @@ local function times(d, pending)
 end
 local INT32 = 2147483647
 -- The structure redis-record-fields.ts parses: known fields only, a 16-byte code HMAC exactly when
--- pending, attempts only on a pending record, identifier pieces without gaps, an identifier kept in
--- clear or as its hash but not both, and as its hash on a pending record.
+-- pending, attempts only on a pending record, identifier pieces without gaps (the first starting
+-- with a type letter, each 1 to 64 bytes), an identifier kept in clear or as its hash but not both,
+-- and as its hash on a pending record.
 local KNOWN = { d = true, h = true, a = true, m = true, i = true }
 local BUILT_IN = { password = true, email = true, phone = true, passkey = true, totp = true }
 for piece = 2, 16 do KNOWN['i' .. piece] = true end
@@ -62,11 +65,15 @@ local function well_formed(f, r)
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
   if f.i ~= nil and r.i ~= nil then return false end
   if f.h ~= nil and r.i == nil then return false end
+  if f.i ~= nil and not string.match(f.i, '^[es].') then return false end
   local gap = f.i == nil
   for piece = 2, 16 do
-    local present = f['i' .. piece] ~= nil
-    if present and gap then return false end
-    if not present then gap = true end
+    local value = f['i' .. piece]
+    if value ~= nil and (gap or #value == 0) then return false end
+    if value == nil then gap = true end
+  end
+  for field, value in pairs(f) do
+    if string.sub(field, 1, 1) == 'i' and #value > 64 then return false end
   end
   return true
 end
@@ -147,8 +154,9 @@ return { 0, flat }
 /**
  * checkCode. ARGV: now, the identifier's ref (16 bytes), candidate HMAC (16 bytes), max attempts,
  * record TTL ms, the requester's session ref (16 bytes, '' for none), the purpose the verified record gets
- * (its kind is the method's letter, upper case for a new identifier), then for an identity record
- * the identifier's fields (`i`, value, …) it keeps in place of the ref.
+ * ('identity' or 'new_identifier'; its kind is the method's letter, upper case for a new identifier),
+ * the identifier's type letter, then for an identity record the identifier's fields (`i`, value, …)
+ * it keeps in place of the ref.
  * Returns { outcome, extra }: the verified record's fields after 'verified', the remaining
  * attempts after 'code_mismatch'.
  * The HMACs are compared with an XOR accumulator over every byte, so the time taken does not
@@ -159,7 +167,9 @@ local now = tonumber(ARGV[1])
 if not (f.h ~= nil and r.verified == nil and (r.s == nil or r.s == ARGV[6]) and r.expires > now) then
   return { 'not_found' }
 end
-if r.i ~= ARGV[2] then return { 'identifier_mismatch' } end
+if not (r.i == ARGV[2] and r.kind == ARGV[8]) then return { 'identifier_mismatch' } end
+local purpose = ARGV[7]
+if purpose ~= 'identity' and purpose ~= 'new_identifier' then return { 'not_found' } end
 local max = tonumber(ARGV[4])
 local attempts = tonumber(f.a or '0') or max
 if not (attempts < max) then return { 'exceed_max_try' } end
@@ -177,7 +187,7 @@ if diff == 0 then
   -- record, which is redeemed and never passes a guard, the session's and the identifier's (as verifiedFromCode).
   local kind, flags, refs = r.kind, 0, ''
   if r.s ~= nil then flags, refs = 1, r.s end
-  if ARGV[7] == 'new_identifier' then
+  if purpose == 'new_identifier' then
     kind = string.upper(kind)
     flags, refs = flags + 4, refs .. r.i
   elseif r.x ~= nil then
@@ -187,7 +197,7 @@ if diff == 0 then
   redis.call('HDEL', KEYS[1], 'h', 'a')
   -- d as a verified record: the new kind, flags and lifetime, verifiedAt's delta inserted before the refs.
   redis.call('HSET', KEYS[1], 'd', kind .. string.char(flags) .. string.sub(d, 3, 8) .. struct.pack('>i4', lifetime) .. string.sub(d, 13, 16)
-    .. struct.pack('>i4', after) .. refs, unpack(ARGV, 8))
+    .. struct.pack('>i4', after) .. refs, unpack(ARGV, 9))
   redis.call('PEXPIREAT', KEYS[1], expires)
   return { 'verified', redis.call('HGETALL', KEYS[1]) }
 end
@@ -210,7 +220,7 @@ return nil
 `;
 
 /**
- * putChallenge. KEYS[1] the challenge `<prefix>{<user tag>}:c:<hash of the id>`. ARGV: expiresAt
+ * putChallenge. KEYS[1] the challenge `<prefix>{<tag>}:c:<hash of the user and the id>`. ARGV: expiresAt
  * (epoch ms), the value. Kept as '<server time µs>:<value>', so revocation can be compared.
  */
 export const PUT_CHALLENGE = `${HELPERS}
@@ -238,7 +248,7 @@ return value
 `;
 
 /**
- * useTotpStep. KEYS[1] the user's last used step `<prefix>{<user tag>}:ts`. ARGV: the step, the
+ * useTotpStep. KEYS[1] the user's last used step `<prefix>{<tag>}:ts:<hash of the user>`. ARGV: the step, the
  * mark's expiry (epoch ms). 1 when the step is later than the last one used (now marked), else 0.
  */
 export const USE_TOTP_STEP = `

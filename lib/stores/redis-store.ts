@@ -74,9 +74,9 @@ interface UserKeys {
 /** Users whose key names a store keeps at most (about 200 B each). */
 const USER_KEY_CACHE_SIZE = 10_000;
 
-/** The SHA-256 of a record id under its user, in base64url: the id's length first, so no two (user, id) pairs hash the same input. */
+/** The SHA-256 of a record id under its user, in base64url: the id's length first and the user id as UTF-16, so no two (user, id) pairs hash the same input. */
 const recordHash = (userId: string, id: string) =>
-  createHash('sha256').update(`${id.length}:${id}:`).update(userId).digest('base64url').slice(0, RECORD_HASH_CHARS);
+  createHash('sha256').update(`${id.length}:${id}:`).update(userId, 'utf16le').digest('base64url').slice(0, RECORD_HASH_CHARS);
 
 /** A guard's methods as the consume script takes them; a route passes the same list on every request, hence the cache. */
 const METHOD_ARGUMENTS = new WeakMap<readonly VerificationMethod[], { readonly letters: string; readonly ownNames: string }>();
@@ -164,7 +164,8 @@ export class RedisStore implements VerificationStore {
   #userKeys(userId: string): UserKeys {
     let keys = this.#userKeyCache.get(userId);
     if (keys === undefined) {
-      const hash = createHash('sha256').update(userId).digest('base64url');
+      // UTF-16 code units, not UTF-8: UTF-8 would turn every lone surrogate into U+FFFD, so two user ids would share keys.
+      const hash = createHash('sha256').update(userId, 'utf16le').digest('base64url');
       const tagged = `${this.#prefix}{${hash.slice(0, TAG_CHARS)}}`;
       const user = hash.slice(0, USER_HASH_CHARS);
       keys = { tagged, revocation: `${tagged}:rv:${user}`, totpStep: `${tagged}:ts:${user}` };
@@ -219,6 +220,7 @@ export class RedisStore implements VerificationStore {
         String(check.recordTtlMs),
         refArgument('sessionRef', check.sessionRef),
         check.purpose,
+        methodLetter(check.identifier.type),
         // An identity record keeps the identifier the request named (it matched the hash); a new-identifier record only its hash.
         ...(check.purpose === 'identity' ? identifierFields(check.identifier) : []),
       ),
