@@ -38,7 +38,7 @@ export interface LoadResult {
   readonly statuses: Readonly<Record<string, number>>;
 }
 
-type ToChild = { readonly job: LoadJob };
+type ToChild = { readonly job: LoadJob } | { readonly stop: true };
 type FromChild = { readonly result: LoadResult } | { readonly error: string };
 
 /** The parent's handle on the load-generator process. */
@@ -67,6 +67,14 @@ export class LoadClient {
       });
       this.#child.send({ job } satisfies ToChild);
     });
+  }
+
+  /**
+   * Ends the running job early: no new request is sent and Retry-After waits are cut short; the
+   * requests in flight finish, and run() resolves with the requests sent so far.
+   */
+  stop(): void {
+    this.#child.send({ stop: true } satisfies ToChild);
   }
 
   /** Closes the IPC channel: the child exits by itself. */
@@ -104,14 +112,26 @@ function request(agent: http.Agent, job: LoadJob, id: string, body = ''): Promis
   });
 }
 
+/** Ends the running job (a stop message, LoadClient.stop). */
+let stopRunningJob: (() => void) | undefined;
+
 async function runJob(job: LoadJob): Promise<LoadResult> {
   if (typeof job.ids !== 'string' && job.ids.length < job.count) throw new Error('fewer ids than requests');
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
   const latencies = new Float64Array(job.count);
   const statuses: Record<string, number> = {};
+  let stopped = false;
+  const stopSignal = new Promise<void>((resolve) => {
+    stopRunningJob = () => {
+      stopped = true;
+      resolve();
+    };
+  });
   let next = 0;
+  let sent = 0;
   const worker = async () => {
-    for (let i = next++; i < job.count; i = next++) {
+    for (let i = next++; i < job.count && !stopped; i = next++) {
+      sent += 1;
       const id = typeof job.ids === 'string' ? job.ids : (job.ids[i] as string);
       const started = performance.now();
       let status: string;
@@ -125,26 +145,39 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       }
       latencies[i] = performance.now() - started;
       statuses[status] = (statuses[status] ?? 0) + 1;
-      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (waitMs > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, waitMs))), stopSignal]);
+        clearTimeout(timer);
+      }
     }
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: job.concurrency }, worker));
   const elapsedMs = performance.now() - started;
   agent.destroy();
+  stopRunningJob = undefined;
+  // A stopped job sent fewer than `count` requests: the figures are those of the ones sent.
+  // (indices are taken in order and checked at once, so those sent are 0 … sent − 1)
+  const count = sent;
+  const latenciesSent = latencies.subarray(0, count);
   return {
-    count: job.count,
+    count,
     elapsedMs: round(elapsedMs, 1),
-    requestsPerSecond: round(job.count / (elapsedMs / 1000), 0),
-    p50Ms: round(percentile(latencies, 50), 3),
-    p99Ms: round(percentile(latencies, 99), 3),
-    maxMs: round(percentile(latencies, 100), 3),
+    requestsPerSecond: round(count / (elapsedMs / 1000), 0),
+    p50Ms: round(percentile(latenciesSent, 50), 3),
+    p99Ms: round(percentile(latenciesSent, 99), 3),
+    maxMs: round(percentile(latenciesSent, 100), 3),
     statuses,
   };
 }
 
 if (isBenchChild()) {
   process.on('message', (message: ToChild) => {
+    if ('stop' in message) {
+      stopRunningJob?.();
+      return;
+    }
     runJob(message.job).then(
       (result) => process.send?.({ result } satisfies FromChild),
       (error: unknown) => process.send?.({ error: String(error) } satisfies FromChild),

@@ -20,8 +20,9 @@ interface Argon2 {
 }
 
 /**
- * Checks waiting per hashing slot before new ones are refused: at bcrypt cost 10 (about 50 ms a
- * hash) a full queue is about a second of waiting, enough to ride out a burst of sign-ins.
+ * Checks waiting per hashing slot at most: at bcrypt cost 10 (about 50 ms a hash) about a second of
+ * waiting, enough to ride out a burst of sign-ins. Slower hashes (a higher cost, busy cores) wait
+ * fewer: the queue admits about a second of them (HashingQueue's maxWaitMs).
  */
 const QUEUE_PER_SLOT = 16;
 
@@ -42,8 +43,8 @@ type HashKind = { readonly scheme: 'bcrypt'; readonly cost: number } | { readonl
  * the same. bcrypt reads only the first 72 bytes of a password.
  *
  * Every comparison, the dummy one included (so both take the same path and time), goes through a
- * HashingQueue: at most `concurrency` at once, `concurrency × QUEUE_PER_SLOT` waiting, the rest
- * refused with 503 `verification.unavailable`.
+ * HashingQueue: at most `concurrency` at once, about a second of checks waiting (at most
+ * `concurrency × QUEUE_PER_SLOT`), the rest refused with 503 `verification.unavailable`.
  */
 export class PasswordChecker {
   readonly #dummies = new Map<string, Promise<string>>();

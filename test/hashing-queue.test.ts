@@ -43,6 +43,71 @@ describe('HashingQueue', () => {
   });
 });
 
+describe('HashingQueue bounded in time', () => {
+  /** A queue on a fake clock whose runs have lasted `hashMs` each so far. */
+  async function measuredQueue(concurrency: number, queueLength: number, hashMs: number) {
+    const clock = { ms: 0 };
+    const queue = new HashingQueue(concurrency, queueLength, { now: () => clock.ms });
+    for (let i = 0; i < 3; i += 1) {
+      await queue.run(async () => {
+        clock.ms += hashMs;
+      });
+    }
+    return queue;
+  }
+
+  /** Sends `count` runs at once (each refused at once, or accepted and run to the end): what was accepted, and the refusals' Retry-After. */
+  async function refusalsOf(queue: HashingQueue, count: number) {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const settling = Promise.allSettled(Array.from({ length: count }, () => queue.run(() => gate)));
+    release();
+    const settled = await settling;
+    const refused = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as VerificationError);
+    for (const error of refused) {
+      expect(error.status).toBe(503);
+      expect(error.code).toBe('verification.unavailable');
+    }
+    return { accepted: settled.length - refused.length, retryAfter: [...new Set(refused.map((e) => e.headers['Retry-After']))] };
+  }
+
+  test('slow hashes: only the checks that start within about a second wait (latency stays bounded), and Retry-After is the queue\'s drain time', async () => {
+    // 200 ms a hash: 1 running + 5 waiting (5 × 200 ms = 1 s), not 16; the queue drains in 1.2 s
+    expect(await refusalsOf(await measuredQueue(1, 16, 200), 20)).toEqual({ accepted: 6, retryAfter: ['1'] });
+    // 2 slots: twice the checks start within a second
+    expect(await refusalsOf(await measuredQueue(2, 32, 200), 30)).toEqual({ accepted: 12, retryAfter: ['1'] });
+  });
+
+  test('very slow hashes: still 2 waiting per slot (a slot never waits for a new request), and Retry-After grows with the drain time', async () => {
+    // 1 s a hash: 1 running + 2 waiting, which take 3 s to finish
+    expect(await refusalsOf(await measuredQueue(1, 16, 1000), 10)).toEqual({ accepted: 3, retryAfter: ['3'] });
+    // 800 ms: 2.4 s to drain, told 2 (rounded down: the slot still has work when the client is back)
+    expect(await refusalsOf(await measuredQueue(1, 16, 800), 10)).toEqual({ accepted: 3, retryAfter: ['2'] });
+  });
+
+  test('fast hashes: the queue length bounds the waiting checks', async () => {
+    expect(await refusalsOf(await measuredQueue(1, 16, 10), 40)).toEqual({ accepted: 17, retryAfter: ['1'] });
+  });
+
+  test('the pace follows the hashes: a slower spell shortens the queue, faster hashes lengthen it again', async () => {
+    const clock = { ms: 0 };
+    const queue = new HashingQueue(1, 16, { now: () => clock.ms });
+    const hashes = async (ms: number, count: number) => {
+      for (let i = 0; i < count; i += 1) {
+        await queue.run(async () => {
+          clock.ms += ms;
+        });
+      }
+    };
+    await hashes(50, 3);
+    expect((await refusalsOf(queue, 40)).accepted).toBe(17);
+    await hashes(250, 20);
+    expect((await refusalsOf(queue, 40)).accepted).toBeLessThanOrEqual(5);
+    await hashes(50, 20);
+    expect((await refusalsOf(queue, 40)).accepted).toBe(17);
+  });
+});
+
 describe('password checks through the queue', () => {
   test('users without a password wait in the same queue as the others (same path, same time)', async () => {
     const checker = new PasswordChecker(4, 1);
