@@ -48,6 +48,11 @@ describe('example app sign-in', () => {
     const before = await request(ex.app).get('/api/my-account/security').set('Authorization', auth);
     expect(before.status).toBe(200);
     expect(before.headers['cache-control']).toBe('no-store');
+    // Never stored, so no ETag either; and Express matches routes case-insensitively: no-store too.
+    expect(before.headers.etag).toBeUndefined();
+    const upper = await request(ex.app).get('/API/My-Account/security').set('Authorization', auth);
+    expect(upper.status).toBe(200);
+    expect(upper.headers['cache-control']).toBe('no-store');
     expect(before.body).toEqual({ passkeys: 0, totp: false });
     // What the library hands the user port when a passkey is registered and TOTP enrolled.
     ex.users.savePasskey(BOB.id, { id: 'Y3JlZC0x', publicKey: 'cHVibGljLWtleQ', counter: 0, transports: ['internal'] });
@@ -225,6 +230,11 @@ describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) =>
       expect(res.headers['x-powered-by']).toBeUndefined();
     }
     expect((await request(ex.app).get('/')).text).toContain('src="/app.js"');
+    // The script is asked for again on every load (no-cache): unchanged, it answers 304.
+    const script = await request(ex.app).get('/app.js');
+    expect(script.headers['cache-control']).toBe('no-cache');
+    expect(script.headers.etag).toMatch(/^"[\w-]{27}"$/);
+    await request(ex.app).get('/app.js').set('If-None-Match', script.headers.etag as string).expect(304);
     expect((await request(ex.app).get('/api/demo-info')).body).toEqual({ delivery: { email: 'console', phone: 'console' } });
     expect((await request(ex.app).get('/missing.html')).status).toBe(404);
   });
