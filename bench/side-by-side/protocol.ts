@@ -35,8 +35,11 @@ export type ServerSpec =
       /** The bearer token the requests will carry (the child checks it passes before answering ready). */
       readonly token: string;
     }
-  /** The example app (createExampleApp, as `npm start` builds it) with a RedisStore: GET /api/payslips. */
-  | { readonly kind: 'example' };
+  /**
+   * The example app (createExampleApp, as `npm start` builds it) with a RedisStore: GET /api/payslips.
+   * `appDir`: another copy of example-app/ beside it (e.g. a former version, measured in the same run).
+   */
+  | { readonly kind: 'example'; readonly appDir?: string };
 
 /** The requests a server expects: the same method, path and headers each time, plus a record id per request in `idHeader`. */
 export interface Target {
