@@ -39,8 +39,8 @@ const LOG_FLUSH_MS = 100;
 /** The name passkey prompts and authenticator apps show. */
 const APP_NAME = 'Harbor Payroll';
 
-/** /api and everything under it. */
-const API_PATH = /^\/api(?:[/?]|$)/i;
+/** /api and everything under it (a path: `req.path`, parsed once by the router for every request). */
+const API_PATH = /^\/api(?:\/|$)/i;
 
 /** The demo page loads only its own script and stylesheet: no inline code, no third party, no framing. */
 const PAGE_CSP =
@@ -164,11 +164,11 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // cost time; the page's script gets one made once (below), express.static makes its own.
   app.set('etag', false);
   // No answer of the API is ever cached (tokens, accounts, payslips): the router and the guard set
-  // this themselves; the app's own routes get it here. One test of the URL, not a middleware
+  // this themselves; the app's own routes get it here. One test of the path, not a middleware
   // mounted at /api (Express would match and trim the path on every request); case-insensitive,
-  // as Express matches routes.
+  // as Express matches routes. The path, not `req.url`: a request line may carry an absolute URL.
   app.use((req, res, next) => {
-    if (API_PATH.test(req.url)) res.setHeader('Cache-Control', 'no-store');
+    if (API_PATH.test(req.path)) res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use('/api/verifications', stepUp.router);

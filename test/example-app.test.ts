@@ -67,6 +67,24 @@ describe('example app sign-in', () => {
     await ex.close();
   });
 
+  test('no-store also for a request line with an absolute URL (what the router matches is its path)', async () => {
+    const net = await import('node:net');
+    const ex = await startExample('memory');
+    const server = ex.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.end(`GET http://127.0.0.1:${port}/api/demo-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/\r\nCache-Control: no-store\r\n/i);
+    server.close();
+    await ex.close();
+  });
+
   test('passkeys expect the page at localhost by default, or where WEBAUTHN_RP_ID / WEBAUTHN_ORIGIN say', async () => {
     const { readConfig } = await import('../example-app/config');
     expect(readConfig({ PORT: '8080' }, () => undefined).webauthn).toEqual({ rpId: 'localhost', origin: 'http://localhost:8080' });
