@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import express, { type Request } from 'express';
+import express, { type Request, type Response } from 'express';
 import jwt from 'jsonwebtoken';
 import pino from 'pino';
 import { z } from 'zod';
@@ -32,8 +32,15 @@ import { DemoUsers } from './users';
 import { bundleWebApp } from './web-bundle';
 
 const ACCESS_TOKEN_SECONDS = 15 * 60;
+/** Log lines are written to stdout in batches of about this many bytes... */
+const LOG_BATCH_BYTES = 4096;
+/** ...or this long after they were logged at the latest. */
+const LOG_FLUSH_MS = 100;
 /** The name passkey prompts and authenticator apps show. */
 const APP_NAME = 'Harbor Payroll';
+
+/** /api and everything under it (a path: `req.path`, parsed once by the router for every request). */
+const API_PATH = /^\/api(?:\/|$)/i;
 
 /** The demo page loads only its own script and stylesheet: no inline code, no third party, no framing. */
 const PAGE_CSP =
@@ -122,8 +129,11 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   const { config } = deps;
   // Log lines (audit events as JSON, the console sender's messages) go to stdout through pino's
   // asynchronous destination: buffered and written off the request's path, never a blocking
-  // write per request. `flushLog()` writes what is left (on shutdown).
-  const destination = deps.log ? undefined : pino.destination({ dest: 1, sync: false });
+  // write per request. Lines are batched: written once 4 KiB are waiting, else by a flush every
+  // 100 ms (a code printed by the console sender shows without a wait anyone notices); a write
+  // per event was a system call per request on the guarded routes. What is left is written when
+  // the process exits (pino's destination does that) and by `flushLog()` on shutdown.
+  const destination = deps.log ? undefined : pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS });
   const log = deps.log ?? ((line: string) => void destination?.write(`${line}\n`));
   const flushLog = () => destination?.flushSync();
   const users = await DemoUsers.seed();
@@ -150,15 +160,21 @@ export async function createExampleApp(deps: ExampleAppDeps) {
 
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on answers: the API's are never stored (no-store), so a hash of every body would only
+  // cost time; the page's script gets one made once (below), express.static makes its own.
+  app.set('etag', false);
   // No answer of the API is ever cached (tokens, accounts, payslips): the router and the guard set
-  // this themselves; the app's own routes get it here.
-  app.use('/api', (_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
+  // this themselves; the app's own routes get it here. One test of the path, not a middleware
+  // mounted at /api (Express would match and trim the path on every request); case-insensitive,
+  // as Express matches routes. The path, not `req.url`: a request line may carry an absolute URL.
+  app.use((req, res, next) => {
+    if (API_PATH.test(req.path)) res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use('/api/verifications', stepUp.router);
-  // The same JSON parsing as the router: 400 bad JSON, 413 over 16 KiB, 415 for other bodies.
-  app.use(jsonBody('16kb'));
+  // The same JSON parsing as the router (400 bad JSON, 413 over 16 KiB, 415 for other bodies), on
+  // the routes that take a body: the others (GET) never read one.
+  const json = jsonBody('16kb');
 
   /** The app's own sign-in check for its account routes (the guard authenticates by itself). */
   const signedIn = async (req: Request): Promise<string> => {
@@ -190,6 +206,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // Sign-in is the app's own (the library guards step-up only); see sign-in-limits.ts.
   app.post(
     '/api/sign-in',
+    json,
     ...signInLimits(stepUp.counters, config.verificationSecret),
     asyncHandler(async (req, res) => {
       const { email, password } = parse(signInBody, req.body);
@@ -225,6 +242,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // made before the change, this one included, is revoked with it.
   app.post(
     '/api/my-account/password',
+    json,
     stepUp.requireVerification({ maxAge: 600 }),
     asyncHandler(async (req, res) => {
       const { password } = parse(newPasswordBody, req.body);
@@ -245,6 +263,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // proof of identity any more).
   app.post(
     '/api/my-account/primary-email',
+    json,
     stepUp.requireVerification(),
     stepUp.requireNewIdentifier({ type: 'email' }),
     asyncHandler(async (req, res) => {
@@ -275,13 +294,14 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // single-use verification from the last 5 minutes.
   app.post(
     '/api/payouts',
+    json,
     asyncHandler(async (req, _res, next) => {
       await signedIn(req);
       parse(payoutBody, req.body);
       next();
     }),
     stepUp.requireVerification({ maxAge: 300, singleUse: true }),
-    (req, res) => {
+    (req: Request, res: Response) => {
       const payout = parse(payoutBody, req.body);
       res.status(201).json({ id: `po_${Date.now().toString(36)}`, status: 'accepted', ...payout, by: req.verification!.userId });
     },
@@ -292,6 +312,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
   // single-use verification from the last 5 minutes bound to this transfer.
   app.post(
     '/api/transfers',
+    json,
     asyncHandler(async (req, _res, next) => {
       await signedIn(req);
       parse(transferBody, req.body);
@@ -305,7 +326,7 @@ export async function createExampleApp(deps: ExampleAppDeps) {
         return { type: 'transfer', amount, currency, payee };
       },
     }),
-    (req, res) => {
+    (req: Request, res: Response) => {
       const { amount, currency, payee } = parse(transferBody, req.body);
       res.status(201).json({ id: `tr_${randomBytes(8).toString('hex')}`, amount, currency, payee });
     },
@@ -331,8 +352,11 @@ export async function createExampleApp(deps: ExampleAppDeps) {
     }
     next();
   });
+  // no-cache: the browser asks again each time, and gets 304 while the ETag matches.
+  const pageScriptTag = `"${createHash('sha256').update(pageScript).digest('base64url').slice(0, 27)}"`;
   app.get('/app.js', (_req, res) => {
     res.type('text/javascript').setHeader('Cache-Control', 'no-cache');
+    res.setHeader('ETag', pageScriptTag);
     res.send(pageScript);
   });
   app.use(express.static(path.join(__dirname, 'public'), { index: 'index.html' }));

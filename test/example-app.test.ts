@@ -48,6 +48,11 @@ describe('example app sign-in', () => {
     const before = await request(ex.app).get('/api/my-account/security').set('Authorization', auth);
     expect(before.status).toBe(200);
     expect(before.headers['cache-control']).toBe('no-store');
+    // Never stored, so no ETag either; and Express matches routes case-insensitively: no-store too.
+    expect(before.headers.etag).toBeUndefined();
+    const upper = await request(ex.app).get('/API/My-Account/security').set('Authorization', auth);
+    expect(upper.status).toBe(200);
+    expect(upper.headers['cache-control']).toBe('no-store');
     expect(before.body).toEqual({ passkeys: 0, totp: false });
     // What the library hands the user port when a passkey is registered and TOTP enrolled.
     ex.users.savePasskey(BOB.id, { id: 'Y3JlZC0x', publicKey: 'cHVibGljLWtleQ', counter: 0, transports: ['internal'] });
@@ -59,6 +64,24 @@ describe('example app sign-in', () => {
     ex.users.updatePasskeyCounter(BOB.id, 'Y3JlZC0x', 7);
     expect(ex.users.listPasskeys(BOB.id)).toEqual([{ id: 'Y3JlZC0x', publicKey: 'cHVibGljLWtleQ', counter: 7 }]);
     expect(ex.users.findById(BOB.id)?.totpSecret).toBe('sealed-secret');
+    await ex.close();
+  });
+
+  test('no-store also for a request line with an absolute URL (what the router matches is its path)', async () => {
+    const net = await import('node:net');
+    const ex = await startExample('memory');
+    const server = ex.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.end(`GET http://127.0.0.1:${port}/api/demo-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/\r\nCache-Control: no-store\r\n/i);
+    server.close();
     await ex.close();
   });
 
@@ -225,6 +248,11 @@ describe.each(STORE_KINDS)('example app, password step-up (%s store)', (kind) =>
       expect(res.headers['x-powered-by']).toBeUndefined();
     }
     expect((await request(ex.app).get('/')).text).toContain('src="/app.js"');
+    // The script is asked for again on every load (no-cache): unchanged, it answers 304.
+    const script = await request(ex.app).get('/app.js');
+    expect(script.headers['cache-control']).toBe('no-cache');
+    expect(script.headers.etag).toMatch(/^"[\w-]{27}"$/);
+    await request(ex.app).get('/app.js').set('If-None-Match', script.headers.etag as string).expect(304);
     expect((await request(ex.app).get('/api/demo-info')).body).toEqual({ delivery: { email: 'console', phone: 'console' } });
     expect((await request(ex.app).get('/missing.html')).status).toBe(404);
   });

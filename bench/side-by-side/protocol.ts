@@ -37,8 +37,11 @@ export type ServerSpec =
       /** Another build's index.cjs to load instead of dist/index.cjs (bench/guard-cpu.ts: a baseline in the same run). */
       readonly build?: string;
     }
-  /** The example app (createExampleApp, as `npm start` builds it) with a RedisStore: GET /api/payslips. */
-  | { readonly kind: 'example' };
+  /**
+   * The example app (createExampleApp, as `npm start` builds it) with a RedisStore: GET /api/payslips.
+   * `appDir`: another copy of example-app/ beside it (e.g. a former version, measured in the same run).
+   */
+  | { readonly kind: 'example'; readonly appDir?: string };
 
 /** The requests a server expects: the same method, path and headers each time, plus a record id per request in `idHeader`. */
 export interface Target {

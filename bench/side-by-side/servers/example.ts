@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { createExampleApp } from '../../../example-app/app';
-import { answerClientErrorsAsJson } from '../../../example-app/client-errors';
-import { readConfig } from '../../../example-app/config';
+import path from 'node:path';
+import type * as ExampleApp from '../../../example-app/app';
+import type * as ClientErrors from '../../../example-app/client-errors';
+import type * as Config from '../../../example-app/config';
 import { RedisStore } from '../../../lib/index';
 import type { ServerSpec, Target } from '../protocol';
 import { listen } from './listen';
@@ -22,11 +23,16 @@ async function postJson(port: number, path: string, body: unknown, headers: Reco
 /**
  * The example app as example-app/server.ts builds it for `npm start` with REDIS_URL set (the same
  * client options, a RedisStore with its default prefix), on the bench's Redis. Its audit events are
- * logged with console.log as there; the bench starts this child with stdout to /dev/null.
+ * logged to stdout as there (pino's asynchronous destination); the bench starts this child with
+ * stdout to /dev/null.
  * Alice signs in and re-enters her password once over HTTP (a record bound to her session);
  * the load is then GET /api/payslips with her token and that record.
  */
-export async function startExample(_spec: Extract<ServerSpec, { kind: 'example' }>, redisUrl: string): Promise<Target> {
+export async function startExample(spec: Extract<ServerSpec, { kind: 'example' }>, redisUrl: string): Promise<Target> {
+  const dir = path.resolve(__dirname, '../../..', spec.appDir ?? 'example-app');
+  const { createExampleApp } = (await import(path.join(dir, 'app'))) as typeof ExampleApp;
+  const { answerClientErrorsAsJson } = (await import(path.join(dir, 'client-errors'))) as typeof ClientErrors;
+  const { readConfig } = (await import(path.join(dir, 'config'))) as typeof Config;
   const config = readConfig({
     REDIS_URL: redisUrl,
     JWT_SECRET: randomBytes(48).toString('base64'),
