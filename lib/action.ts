@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { keyedRef } from './keyed-ref';
 import { z } from 'zod';
 import { VerificationError } from './errors';
 
@@ -52,12 +52,12 @@ export function canonicalAction(action: Action): string {
  * the action itself (an amount and a payee are personal data), 128 bits in base64url.
  */
 export function actionRef(secret: Buffer, action: Action): string {
-  return createHmac('sha256', secret).update('action\0').update(canonicalAction(action)).digest().subarray(0, 16).toString('base64url');
+  return keyedRef(secret, 'action\0', canonicalAction(action));
 }
 
 /** What a record keeps of a session id: an HMAC under the server secret, 128 bits in base64url. */
 export function sessionRef(secret: Buffer, sessionId: string): string {
-  return createHmac('sha256', secret).update('session\0').update(sessionId).digest().subarray(0, 16).toString('base64url');
+  return keyedRef(secret, 'session\0', sessionId);
 }
 
 /** Control characters are dropped from action text shown in messages, so a field cannot break lines or fake a new one. */

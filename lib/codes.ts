@@ -3,7 +3,8 @@
  * them, and the constant-time comparison. (The Redis store's Lua script compares the same HMACs
  * in constant time on the server; see lib/stores/redis-scripts.ts.)
  */
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { randomInt, timingSafeEqual } from 'node:crypto';
+import { keyedRef } from './keyed-ref';
 
 /** Digits of a code. */
 export const CODE_DIGITS = 6;
@@ -22,7 +23,7 @@ export function newNumericCode(digits: number = CODE_DIGITS): string {
  * record's HMAC says nothing about another's code.
  */
 export function codeHash(secret: Buffer, recordId: string, code: string): string {
-  return createHmac('sha256', secret).update(recordId).update(code).digest().subarray(0, 16).toString('base64url');
+  return keyedRef(secret, recordId, code);
 }
 
 /** Constant-time comparison of two code HMACs (their length is not secret: both are 22 characters). */

@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { VerificationError } from './errors';
 import { MAX_EMAIL_LENGTH } from './http/schemas';
 import type { Identifier } from './records';
+import { keyedRef } from './keyed-ref';
 
 /** E.164 caps a number at 15 digits. Longer input is refused early. */
 const MAX_PHONE_LENGTH = 32;
@@ -44,7 +44,7 @@ export function normalizeIdentifier(input: { type: 'email' | 'phone'; value: str
  * against a list of addresses without the secret.
  */
 export function identifierRef(secret: Buffer, identifier: Identifier): string {
-  return createHmac('sha256', secret).update(`identifier\0${identifier.type}\0`).update(identifier.value).digest().subarray(0, 16).toString('base64url');
+  return keyedRef(secret, `identifier\0${identifier.type}\0`, identifier.value);
 }
 
 /** The user's identifier of this type as the lookup reports it, normalised the same way (null when unusable). */

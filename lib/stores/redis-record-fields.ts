@@ -35,7 +35,7 @@ import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, typ
  */
 
 /** Redis keeps a hash in its compact listpack encoding while every field and value is at most this long. */
-export const LISTPACK_VALUE_BYTES = 64;
+const LISTPACK_VALUE_BYTES = 64;
 /** Identifier pieces at most (an email is at most 254 characters: its type letter and value fill 4 pieces of ASCII). */
 const MAX_IDENTIFIER_PIECES = 16;
 
@@ -65,7 +65,7 @@ const UINT48_MAX = 2 ** 48 - 1;
 export const methodLetter = (method: VerificationMethod): string => (isBuiltInMethod(method) ? METHOD_LETTER[method] : OWN_METHOD_LETTER);
 
 /** The hash field names an identifier's pieces are written under: `i`, `i2`, `i3`, `i4`. */
-export const identifierField = (piece: number) => (piece === 0 ? 'i' : `i${piece + 1}`);
+const identifierField = (piece: number) => (piece === 0 ? 'i' : `i${piece + 1}`);
 
 /** An identifier as an identity record keeps it: its type letter and value. */
 const identifierText = (identifier: Identifier) => `${METHOD_LETTER[identifier.type]}${identifier.value}`;
