@@ -62,13 +62,26 @@ export interface GuardRule {
  * router and the edge middlewares; atomic steps stay in the store.
  */
 export class VerificationService {
+  /**
+   * The requester of each shared principal: jwtAuthenticator hands every request with the same
+   * token one frozen principal, so its session's HMAC is computed once, not per request.
+   */
+  readonly #requesters = new WeakMap<Principal, Requester>();
+
   constructor(private readonly config: ServiceConfig) {}
 
   /** Who asks, as records see it: the user, and a keyed hash of the session when there is one. */
   requesterOf(principal: Principal): Requester {
-    return principal.sessionId === undefined
-      ? { userId: principal.userId }
-      : { userId: principal.userId, sessionRef: sessionRef(this.config.secret, principal.sessionId) };
+    const shared = Object.isFrozen(principal);
+    let requester = shared ? this.#requesters.get(principal) : undefined;
+    if (requester === undefined) {
+      requester =
+        principal.sessionId === undefined
+          ? { userId: principal.userId }
+          : { userId: principal.userId, sessionRef: sessionRef(this.config.secret, principal.sessionId) };
+      if (shared) this.#requesters.set(principal, Object.freeze(requester));
+    }
+    return requester;
   }
 
   /** A verified password record, or 422 `verification.invalid_credentials`. */

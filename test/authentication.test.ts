@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createStepUp, jwtAuthenticator, MemoryStore, RedisStore } from '../lib/index';
@@ -90,6 +90,101 @@ describe('jwtAuthenticator', () => {
     [{ algorithms: ['RS256'] }, /publicKey/],
   ])('misconfiguration %p throws at startup', (options, message) => {
     expect(() => jwtAuthenticator(options as never)).toThrow(message);
+  });
+});
+
+describe('jwtAuthenticator: tokens it verified before', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const signed = (claims: Record<string, unknown>) => jwt.sign({ sub: 'usr_alice', ...claims }, JWT_SECRET, { algorithm: 'HS256' });
+  afterEach(() => jest.useRealTimers());
+
+  test('a token seen before expires at its exp: refused from then on, with the leeway counted as jsonwebtoken counts it', () => {
+    jest.useFakeTimers({ now: 1_800_000_000_000 });
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'], clockToleranceSeconds: 5 });
+    const token = signed({ exp: now() + 10 });
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+    jest.setSystemTime(Date.now() + 14_999);
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+    jest.setSystemTime(Date.now() + 1);
+    expect(() => auth(fakeReq(`Bearer ${token}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+    // Dropped when it failed: a clock set back has it verified in full again, as with no memory at all.
+    jest.setSystemTime(Date.now() - 60_000);
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+  });
+
+  test('nbf is checked on every use, also when the clock goes back after the first', () => {
+    jest.useFakeTimers({ now: 1_800_000_000_000 });
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const token = signed({ nbf: now(), exp: now() + 60 });
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+    jest.setSystemTime(Date.now() - 1_000);
+    expect(() => auth(fakeReq(`Bearer ${token}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+  });
+
+  test('a token that failed is not remembered, and one character changed is another token', () => {
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const token = signed({ exp: now() + 60 });
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'usr_bob', exp: now() + 60 })).toString('base64url')}.${signature}`;
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+    expect(() => auth(fakeReq(`Bearer ${forged}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+    expect(() => auth(fakeReq(`Bearer ${forged}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+    const flipped = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BA' : 'AA'}`;
+    expect(() => auth(fakeReq(`Bearer ${flipped}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+  });
+
+  test('each authenticator remembers only what it verified: a token of one key does not pass another', () => {
+    const mine = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const other = jwtAuthenticator({ secret: 'y'.repeat(32), algorithms: ['HS256'] });
+    const token = signed({ exp: now() + 60 });
+    expect(mine(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+    expect(() => other(fakeReq(`Bearer ${token}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+  });
+
+  test('the principal every request with one token shares cannot be changed by a handler', () => {
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const token = signed({ exp: now() + 60, sid: 'sess-1', amr: ['pwd'] });
+    const first = auth(fakeReq(`Bearer ${token}`)) as { userId: string; amr: string[] };
+    expect(Object.isFrozen(first) && Object.isFrozen(first.amr)).toBe(true);
+    expect(() => {
+      first.userId = 'usr_bob';
+    }).toThrow(TypeError);
+    expect(() => first.amr.push('hwk')).toThrow(TypeError);
+    expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice', sessionId: 'sess-1', amr: ['pwd'] });
+  });
+
+  test('past its capacity it starts again, and every token still passes or fails as before', () => {
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const exp = now() + 60;
+    // Signed with a KeyObject: jsonwebtoken turns a string secret into one on every call, which is slow.
+    const key = createSecretKey(Buffer.from(JWT_SECRET));
+    const tokens = Array.from({ length: 10_050 }, (_, i) => jwt.sign({ sub: `usr_${i}`, exp }, key, { algorithm: 'HS256' }));
+    for (const token of tokens) auth(fakeReq(`Bearer ${token}`));
+    const verify = jest.spyOn(jwt, 'verify');
+    try {
+      // Remembered since the restart at 10,000: no verification.
+      expect(auth(fakeReq(`Bearer ${tokens[10_049]}`))).toEqual({ userId: 'usr_10049' });
+      expect(verify).not.toHaveBeenCalled();
+      // Forgotten at the restart: verified in full, and still valid.
+      expect(auth(fakeReq(`Bearer ${tokens[0]}`))).toEqual({ userId: 'usr_0' });
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
+  test('a remembered token is not verified again; a different one is', () => {
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const verify = jest.spyOn(jwt, 'verify');
+    try {
+      const token = signed({ exp: now() + 60 });
+      for (let i = 0; i < 3; i += 1) expect(auth(fakeReq(`Bearer ${token}`))).toEqual({ userId: 'usr_alice' });
+      expect(verify).toHaveBeenCalledTimes(1);
+      auth(fakeReq(`Bearer ${signed({ exp: now() + 61 })}`));
+      expect(verify).toHaveBeenCalledTimes(2);
+    } finally {
+      verify.mockRestore();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Principal } from './authenticator';
 import { bearerToken, invalidToken } from './bearer';
 import { principalOf } from './claims';
+import { VerifiedTokens } from './verified-tokens';
 import { rejectUnknownOptions, StepUpConfigError } from '../config-error';
 
 export { principalOf } from './claims';
@@ -50,7 +51,9 @@ function toKeyObject(options: JwtAuthenticatorOptions, symmetric: boolean): KeyO
  * The default authenticator: `Authorization: Bearer <JWT>`, verified with
  * jsonwebtoken against an explicit algorithm allowlist; `sub` is the user id and `sid`, when
  * present, the session id; tokens without `exp` are refused.
- * Options are checked here, once, so a misconfiguration fails at startup.
+ * Options are checked here, once, so a misconfiguration fails at startup. A token that passed is
+ * remembered (by its hash) until it expires: its next requests re-check only `exp` and `nbf`
+ * (see VerifiedTokens; the key and rules cannot change, so nothing else could differ).
  * Returns the principal, null without an Authorization header, or throws a 401 error.
  */
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Request) => Principal | null {
@@ -74,9 +77,14 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Reques
     ...(options.audience !== undefined ? { audience: options.audience as string | [string, ...string[]] } : {}),
   };
 
+  const verified = new VerifiedTokens(verifyOptions.clockTolerance ?? 0);
+
   return (req: Request) => {
     const token = bearerToken(req);
     if (token === null) return null;
+    const remembered = verified.keyOf(token);
+    const known = verified.recall(remembered);
+    if (known !== undefined) return known;
     let payload: string | jwt.JwtPayload;
     try {
       payload = jwt.verify(token, key, verifyOptions);
@@ -86,6 +94,8 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Reques
     // A token without `exp` would be valid forever: refused.
     if (typeof payload !== 'object' || typeof payload.exp !== 'number') throw invalidToken();
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw invalidToken();
-    return principalOf(payload);
+    const principal = principalOf(payload);
+    verified.remember(remembered, principal, payload.exp, payload.nbf);
+    return principal;
   };
 }

@@ -1,4 +1,4 @@
-import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, type RecordPurpose, type VerificationMethod, type VerificationRecord } from '../records';
+import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, type PendingCodeRecord, type VerificationMethod, type VerificationRecord, type VerifiedRecord } from '../records';
 
 /**
  * How a record is written into a Redis hash, and how it is read back. Reading parses and checks
@@ -166,6 +166,12 @@ interface RawFields {
   pieces: Buffer[];
 }
 
+/** Shared by every record without an identifier (never written to: rawFields makes its own array for pieces). */
+const NO_PIECES: Buffer[] = [];
+Object.freeze(NO_PIECES);
+/** The one-letter field names by their byte: `d`, `h`, `a`, `m` (`i` is an identifier piece). */
+const SINGLE_FIELDS: Partial<Record<number, 'd' | 'h' | 'a' | 'm'>> = { 0x64: 'd', 0x68: 'h', 0x61: 'a', 0x6d: 'm' };
+
 /** The index of an identifier piece's field name (`i` 0, `i2` 1, … `i16` 15), or -1. */
 function pieceIndex(name: string): number {
   if (name === 'i') return 0;
@@ -175,16 +181,19 @@ function pieceIndex(name: string): number {
 
 /** Sorts a flat reply into fields; null when it holds a field this version never writes (or one twice). */
 function rawFields(flat: readonly Buffer[]): RawFields | null {
-  const fields: RawFields = { pieces: [] };
+  const fields: RawFields = { pieces: NO_PIECES };
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = (flat[i] as Buffer).toString('latin1');
+    const nameBytes = flat[i] as Buffer;
     const value = flat[i + 1] as Buffer;
-    if (name === 'd' || name === 'h' || name === 'a' || name === 'm') {
-      if (fields[name] !== undefined) return null;
-      fields[name] = value;
+    // One-letter names compared as bytes: no string made for them.
+    const single = nameBytes.length === 1 ? SINGLE_FIELDS[nameBytes[0] as number] : undefined;
+    if (single !== undefined) {
+      if (fields[single] !== undefined) return null;
+      fields[single] = value;
       continue;
     }
-    const piece = pieceIndex(name);
+    if (fields.pieces === NO_PIECES) fields.pieces = [];
+    const piece = pieceIndex(nameBytes.toString('latin1'));
     if (piece < 0 || fields.pieces[piece] !== undefined) return null;
     fields.pieces[piece] = value;
   }
@@ -241,31 +250,44 @@ export function parseRecord(id: string, userId: string, flat: readonly Buffer[],
   const identifierRef = flags & IDENTIFIER_REF ? d.toString('base64url', at, at + REF_BYTES) : undefined;
   // An identifier is kept in clear, or as its hash, never both.
   if (identifier !== undefined && identifierRef !== undefined) return null;
-  const base = {
-    id,
-    userId,
-    ...(sessionRef !== undefined ? { sessionRef } : {}),
-    ...(actionRef !== undefined ? { actionRef } : {}),
-    createdAt,
-    expiresAt,
-  };
   if (f.h !== undefined) {
     const attempts = f.a?.toString('latin1');
     // A code went to an email (`e`) or a phone (`s`).
     const channel = kind === 'e' ? 'email' : kind === 's' ? 'phone' : undefined;
     if (channel === undefined || identifierRef === undefined || f.h.length !== REF_BYTES) return null;
     if (attempts !== undefined && !SMALL_INT.test(attempts)) return null;
-    return { ...base, status: 'pending', method: channel, identifierRef, codeHash: f.h.toString('base64url'), attempts: attempts === undefined ? 0 : Number(attempts) };
+    const pending: Mutable<PendingCodeRecord> = {
+      id,
+      userId,
+      createdAt,
+      expiresAt,
+      status: 'pending',
+      method: channel,
+      identifierRef,
+      codeHash: f.h.toString('base64url'),
+      attempts: attempts === undefined ? 0 : Number(attempts),
+    };
+    if (sessionRef !== undefined) pending.sessionRef = sessionRef;
+    if (actionRef !== undefined) pending.actionRef = actionRef;
+    return pending;
   }
   if (f.a !== undefined) return null;
-  const purpose: RecordPurpose = kind === kind.toUpperCase() ? 'new_identifier' : 'identity';
-  return {
-    ...base,
+  // Set field by field (the guard parses one record per request): no spread objects.
+  const verified: Mutable<VerifiedRecord> = {
+    id,
+    userId,
+    createdAt,
+    expiresAt,
     status: 'verified',
     method,
-    purpose,
-    ...(identifier !== undefined ? { identifier } : {}),
-    ...(identifierRef !== undefined ? { identifierRef } : {}),
+    purpose: kind === kind.toUpperCase() ? 'new_identifier' : 'identity',
     verifiedAt: createdAt + d.readInt32BE(VERIFIED_AFTER),
   };
+  if (sessionRef !== undefined) verified.sessionRef = sessionRef;
+  if (actionRef !== undefined) verified.actionRef = actionRef;
+  if (identifier !== undefined) verified.identifier = identifier;
+  if (identifierRef !== undefined) verified.identifierRef = identifierRef;
+  return verified;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
