@@ -1,5 +1,6 @@
 import { actionRef, sessionRef, type Action } from './action';
 import type { Principal } from './auth/authenticator';
+import { isSharedPrincipal } from './auth/verified-tokens';
 import { codeHash, newNumericCode } from './codes';
 import { VerificationError } from './errors';
 import { identifierRef, normalizeIdentifier, normalizeKnown } from './identifiers';
@@ -72,7 +73,7 @@ export class VerificationService {
 
   /** Who asks, as records see it: the user, and a keyed hash of the session when there is one. */
   requesterOf(principal: Principal): Requester {
-    const shared = Object.isFrozen(principal);
+    const shared = isSharedPrincipal(principal);
     let requester = shared ? this.#requesters.get(principal) : undefined;
     if (requester === undefined) {
       requester =

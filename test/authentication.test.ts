@@ -88,6 +88,13 @@ describe('jwtAuthenticator', () => {
     [{ algorithms: ['HS256'] }, /secret/],
     [{ algorithms: ['HS256'], secret: 'short' }, /32 bytes/],
     [{ algorithms: ['RS256'] }, /publicKey/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, clockToleranceSeconds: Number.NaN }, /clockToleranceSeconds/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, clockToleranceSeconds: '30' }, /clockToleranceSeconds/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, clockToleranceSeconds: -1 }, /clockToleranceSeconds/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, clockToleranceSeconds: 301 }, /clockToleranceSeconds/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, audience: /bank/g }, /audience/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, issuer: [] }, /issuer/],
+    [{ algorithms: ['HS256'], secret: JWT_SECRET, issuer: '' }, /issuer/],
   ])('misconfiguration %p throws at startup', (options, message) => {
     expect(() => jwtAuthenticator(options as never)).toThrow(message);
   });
@@ -168,6 +175,32 @@ describe('jwtAuthenticator: tokens it verified before', () => {
       // Forgotten at the restart: verified in full, and still valid.
       expect(auth(fakeReq(`Bearer ${tokens[0]}`))).toEqual({ userId: 'usr_0' });
       expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
+  test('the issuers and audiences are the ones given at startup: changing the array afterwards changes nothing', () => {
+    const issuers = ['https://id.example', 'https://old-id.example'];
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'], issuer: issuers });
+    const fromOld = jwt.sign({ sub: 'usr_alice', iss: 'https://old-id.example', exp: now() + 60 }, JWT_SECRET, { algorithm: 'HS256' });
+    const fromNew = jwt.sign({ sub: 'usr_alice', iss: 'https://new-id.example', exp: now() + 60 }, JWT_SECRET, { algorithm: 'HS256' });
+    issuers.splice(1, 1, 'https://new-id.example');
+    // Seen before the change or not, each token gets the answer of the rules made at startup.
+    for (let i = 0; i < 2; i += 1) {
+      expect(auth(fakeReq(`Bearer ${fromOld}`))).toEqual({ userId: 'usr_alice' });
+      expect(() => auth(fakeReq(`Bearer ${fromNew}`))).toThrow(expect.objectContaining({ code: 'auth.unauthorized' }));
+    }
+  });
+
+  test('a token over 2,048 characters is verified in full every time, never remembered', () => {
+    const auth = jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] });
+    const long = signed({ exp: now() + 60, acr: 'a'.repeat(1600) });
+    expect(long.length).toBeGreaterThan(2048);
+    const verify = jest.spyOn(jwt, 'verify');
+    try {
+      for (let i = 0; i < 3; i += 1) expect(auth(fakeReq(`Bearer ${long}`))).toMatchObject({ userId: 'usr_alice' });
+      expect(verify).toHaveBeenCalledTimes(3);
     } finally {
       verify.mockRestore();
     }

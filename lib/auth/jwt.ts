@@ -22,11 +22,20 @@ export interface JwtAuthenticatorOptions {
   issuer?: string | string[];
   /** Expected `aud`. */
   audience?: string | string[];
-  /** Seconds of leeway for `exp`/`nbf`. Default 0. */
+  /** Seconds of leeway for `exp`/`nbf`, from 0 to 300. Default 0. */
   clockToleranceSeconds?: number;
 }
 
 const SYMMETRIC = /^HS(256|384|512)$/;
+const MAX_CLOCK_TOLERANCE_SECONDS = 300;
+
+/** An issuer or audience option as a frozen copy: one non-empty string or a non-empty list of them (no RegExp: its state could change answers). */
+function fixedStrings(value: string | string[] | undefined, name: string): string | readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0)) return Object.freeze([...value]);
+  throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `jwtAuthenticator: \`${name}\` must be a non-empty string or a non-empty list of them`);
+}
 const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$/;
 /** Turns the key into a KeyObject once: jsonwebtoken is ~45x faster with one than with a string secret. */
 function toKeyObject(options: JwtAuthenticatorOptions, symmetric: boolean): KeyObject {
@@ -70,14 +79,21 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Reques
     );
   }
   const key = toKeyObject(options, symmetric);
-  const verifyOptions: jwt.VerifyOptions = {
-    algorithms: [...algorithms],
-    clockTolerance: options.clockToleranceSeconds ?? 0,
-    ...(options.issuer !== undefined ? { issuer: options.issuer as string | [string, ...string[]] } : {}),
-    ...(options.audience !== undefined ? { audience: options.audience as string | [string, ...string[]] } : {}),
-  };
+  const clockTolerance = options.clockToleranceSeconds ?? 0;
+  // Checked, not passed on as given: jsonwebtoken reads NaN as 0 but a string by concatenation
+  // (`exp + "30"`), and the remembered tokens' expiry must be the same number it uses.
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > MAX_CLOCK_TOLERANCE_SECONDS) {
+    throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `jwtAuthenticator: \`clockToleranceSeconds\` must be a number from 0 to ${MAX_CLOCK_TOLERANCE_SECONDS}`);
+  }
+  // Copied and frozen: a token remembered under these rules must not outlive a change the app
+  // makes to its own arrays afterwards (the rules are the authenticator's, fixed when it is made).
+  const issuer = fixedStrings(options.issuer, 'issuer');
+  const audience = fixedStrings(options.audience, 'audience');
+  const verifyOptions: jwt.VerifyOptions = { algorithms: [...algorithms], clockTolerance };
+  if (issuer !== undefined) verifyOptions.issuer = issuer as string | [string, ...string[]];
+  if (audience !== undefined) verifyOptions.audience = audience as string | [string, ...string[]];
 
-  const verified = new VerifiedTokens(verifyOptions.clockTolerance ?? 0);
+  const verified = new VerifiedTokens(clockTolerance);
 
   return (req: Request) => {
     const token = bearerToken(req);
@@ -95,7 +111,7 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): (req: Reques
     if (typeof payload !== 'object' || typeof payload.exp !== 'number') throw invalidToken();
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw invalidToken();
     const principal = principalOf(payload);
-    verified.remember(remembered, principal, payload.exp, payload.nbf);
+    verified.remember(token, remembered, principal, payload.exp, payload.nbf);
     return principal;
   };
 }

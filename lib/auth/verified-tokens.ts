@@ -3,6 +3,21 @@ import type { Principal } from './authenticator';
 
 /** Tokens remembered at most; when full the memory starts again (a miss costs one full verification). */
 export const VERIFIED_TOKEN_CAPACITY = 10_000;
+/**
+ * Longer tokens are verified on every request, never remembered: this bounds what the memory can
+ * hold (the principal's strings come from the token's claims) to about 20 MB at the very worst.
+ */
+export const REMEMBERED_TOKEN_MAX_LENGTH = 2048;
+
+/** The principals this module froze and hands to every request with their token (see isSharedPrincipal). */
+const SHARED = new WeakSet<Principal>();
+
+/**
+ * Whether a principal is one of the remembered ones: frozen here, with plain data fields, the same
+ * object for every request with its token. What is derived from it (a session's HMAC) may be
+ * kept beside it. An object an app froze itself is not one (it may have getters, or be a proxy).
+ */
+export const isSharedPrincipal = (principal: Principal): boolean => SHARED.has(principal);
 
 interface Remembered {
   readonly principal: Principal;
@@ -26,12 +41,15 @@ interface Remembered {
  *
  * Written here rather than taken from an LRU package: it is a bounded Map cleared when full,
  * keyed by the token's SHA-256 (so the memory holds no bearer token), with two comparisons on a hit.
+ * Tokens over REMEMBERED_TOKEN_MAX_LENGTH characters are not remembered.
  */
 export class VerifiedTokens {
   readonly #entries = new Map<string, Remembered>();
   readonly #toleranceSeconds: number;
 
   constructor(toleranceSeconds: number) {
+    // NaN would make both time checks false, so a remembered token would never expire.
+    if (!Number.isFinite(toleranceSeconds) || toleranceSeconds < 0) throw new RangeError('VerifiedTokens: the leeway is a finite number of seconds, 0 or more');
     this.#toleranceSeconds = toleranceSeconds;
   }
 
@@ -54,10 +72,12 @@ export class VerifiedTokens {
     return entry.principal;
   }
 
-  /** Remembers a token (by its keyOf) that passed every check. The principal is frozen: every request with this token shares it. */
-  remember(key: string, principal: Principal, exp: number, nbf: number | undefined): void {
+  /** Remembers a token (`key` its keyOf) that passed every check, unless it is over REMEMBERED_TOKEN_MAX_LENGTH. The principal is frozen: every request with this token shares it. */
+  remember(token: string, key: string, principal: Principal, exp: number, nbf: number | undefined): void {
+    if (token.length > REMEMBERED_TOKEN_MAX_LENGTH) return;
     if (this.#entries.size >= VERIFIED_TOKEN_CAPACITY) this.#entries.clear();
     if (principal.amr !== undefined) Object.freeze(principal.amr);
-    this.#entries.set(key, { principal: Object.freeze(principal), exp, nbf: nbf ?? Number.NEGATIVE_INFINITY });
+    SHARED.add(Object.freeze(principal));
+    this.#entries.set(key, { principal, exp, nbf: nbf ?? Number.NEGATIVE_INFINITY });
   }
 }
