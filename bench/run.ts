@@ -35,11 +35,16 @@ import { formatInt, printTable, round } from './stats';
 const SETTINGS = {
   jwtIterations: 20_000,
   oidcIterations: 10_000,
-  /** Side by side: autocannon connections (as in issue 10's figures), requests per row and round, rounds, warm-up, MONITOR window. */
+  /**
+   * Side by side: autocannon connections (as in issue 10's figures), requests per row and round,
+   * rounds, warm-up, unmeasured requests right before each measurement (a server that sat idle
+   * while the others were measured ran its first requests about a fifth slower), MONITOR window.
+   */
   httpConnections: 50,
   httpRequests: 5_000,
   httpRounds: 7,
   httpWarmup: 2_000,
+  httpSettle: 1_000,
   httpMonitorRequests: 1_000,
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
@@ -113,6 +118,7 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
       requests: SETTINGS.httpRequests,
       rounds: SETTINGS.httpRounds,
       warmup: SETTINGS.httpWarmup,
+      settleRequests: SETTINGS.httpSettle,
       monitorRequests: SETTINGS.httpMonitorRequests,
       cpuProfile: process.env.BENCH_CPU_PROF || undefined,
       progress: (line) => progress(`  ${line}`),
@@ -175,6 +181,7 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
   printTable(
     `1. Side by side over HTTP, one run: each server in its own process, all on the same private Redis; load from autocannon in another process, ` +
       `${s.connections} connections, keep-alive, no pipelining; ${s.rounds} rounds × ${formatInt(s.requests)} requests per row after ${formatInt(s.warmup)} warm-up, ` +
+      `each measurement right after ${formatInt(s.settleRequests)} unmeasured requests to the same server, ` +
       `rows taking turns; medians of the rounds. × floor / × peer: median of per-round ratios (floor of the same algorithm; peer only for HMAC rows). ` +
       `Redis sent/req: MONITOR over ${formatInt(s.monitorRequests)} more requests (Lua's inner calls not counted); commandstats/req counts them. ` +
       `CPU in cores (server process; load generator: near 1 would make it the bottleneck). ` +

@@ -18,6 +18,12 @@ export interface SideBySideSettings {
   readonly rounds: number;
   /** Requests per row before the rounds (JIT, connections, JWKS fetch), not measured. */
   readonly warmup: number;
+  /**
+   * Requests, not measured, that a row's server answers right before each of its measurements
+   * (0: none). A server that sat idle while the others were measured starts each round with its
+   * code and data out of the CPU's caches.
+   */
+  readonly settleRequests: number;
   /** Requests per row in the MONITOR window after the rounds (commands sent per request). */
   readonly monitorRequests: number;
 }
@@ -29,6 +35,8 @@ export interface SideBySideRow {
   /** Medians over the rounds. */
   readonly requestsPerSecond: number;
   readonly requestsPerSecondRange: readonly [number, number];
+  /** req/s of each round, in round order (a round's rows are measured one after another). */
+  readonly roundRequestsPerSecond: readonly number[];
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Slowest single request over all rounds. */
@@ -122,7 +130,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
   let watched: WatchedServer | undefined;
   try {
     const tokens = await benchTokens(provider);
-    const perRow = options.warmup + options.rounds * options.requests + options.monitorRequests;
+    const perRow = options.warmup + options.rounds * (options.settleRequests + options.requests) + options.monitorRequests;
     const rows = sideBySideRows({ tokens, issuer: provider.issuer, singleUseRecords: perRow });
     const profileDir = path.resolve(__dirname, '../results/profiles');
 
@@ -151,6 +159,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
         const m = measured[(k + r) % measured.length] as Measured;
         const commandsBefore = await commandCounts(options.admin);
         const redisCpuBefore = await redisCpuMicros(options.admin);
+        if (options.settleRequests > 0) expectAllOk(await load.run(job(m, options.settleRequests)), m.row, `round ${r + 1}, before measuring`);
         const cpuBefore = await m.server.cpuMicros();
         const result = await load.run(job(m, options.requests));
         const cpuAfter = await m.server.cpuMicros();
@@ -199,6 +208,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
         alg: m.row.alg,
         requestsPerSecond: round(median(rates), 0),
         requestsPerSecondRange: [Math.min(...rates), Math.max(...rates)],
+        roundRequestsPerSecond: rates,
         p50Ms: round(median(m.rounds.map((r) => r.p50Ms)), 2),
         p99Ms: round(median(m.rounds.map((r) => r.p99Ms)), 2),
         maxMs: round(Math.max(...m.rounds.map((r) => r.maxMs)), 1),
@@ -215,8 +225,8 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
         pass: window.pass,
       };
     });
-    const { connections, requests, rounds, warmup, monitorRequests } = options;
-    return { settings: { connections, requests, rounds, warmup, monitorRequests }, rows: results, providerFetchesDuringRounds };
+    const { connections, requests, rounds, warmup, settleRequests, monitorRequests } = options;
+    return { settings: { connections, requests, rounds, warmup, settleRequests, monitorRequests }, rows: results, providerFetchesDuringRounds };
   } finally {
     watched?.monitor.stop();
     for (const m of measured) await m.server.close().catch(() => undefined);
