@@ -38,7 +38,8 @@ const SETTINGS = {
   /**
    * Side by side: autocannon connections (as in issue 10's figures), requests per row and round,
    * rounds, warm-up, unmeasured requests right before each measurement (a server that sat idle
-   * while the others were measured ran its first requests about a fifth slower), MONITOR window.
+   * while the others were measured starts cold: in two runs side by side, one without the burst and
+   * one with it, every row measured about a fifth faster with it), MONITOR window.
    */
   httpConnections: 50,
   httpRequests: 5_000,

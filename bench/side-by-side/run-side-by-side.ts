@@ -117,7 +117,8 @@ const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 
  * Throughput and latency of each row's server in its own process, all on one private Redis, load
  * from autocannon in another process. All servers start first and are warmed up; then the rows
  * take turns for `rounds` rounds (each round starting one row further, so no row is always first
- * after a pause), and the medians of the rounds are reported. × floor and × peer are medians of
+ * after a pause; each measurement right after `settleRequests` unmeasured requests to the same
+ * server), and the medians of the rounds are reported. × floor and × peer are medians of
  * per-round ratios: a row and its reference measured minutes apart on a shared machine would
  * compare the machine's load as much as the servers. Redis commands are counted twice: INFO
  * commandstats over the rounds (counts what Lua runs too), and MONITOR in a window after the rounds
