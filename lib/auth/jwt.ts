@@ -27,6 +27,7 @@ export interface JwtAuthenticatorOptions {
 }
 
 const SYMMETRIC = /^HS(256|384|512)$/;
+const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$/;
 const MAX_CLOCK_TOLERANCE_SECONDS = 300;
 
 /** An issuer or audience option as a frozen copy: one non-empty string or a non-empty list of them (no RegExp: its state could change answers). */
@@ -36,7 +37,7 @@ function fixedStrings(value: string | string[] | undefined, name: string): strin
   if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0)) return Object.freeze([...value]);
   throw new StepUpConfigError('ERR_STEP_UP_INVALID_OPTION', `jwtAuthenticator: \`${name}\` must be a non-empty string or a non-empty list of them`);
 }
-const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$/;
+
 /** Turns the key into a KeyObject once: jsonwebtoken is ~45x faster with one than with a string secret. */
 function toKeyObject(options: JwtAuthenticatorOptions, symmetric: boolean): KeyObject {
   if (symmetric) {
