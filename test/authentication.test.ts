@@ -282,6 +282,30 @@ describe('createStepUp options', () => {
     const guarded = await request(app).get('/g').set('Verification-Id', created.body.verificationRecordId);
     expect(guarded.body.userId).toBe('42');
   });
+
+  test("an app's own frozen principal is read afresh on every request: its session binding is never taken from an earlier one", async () => {
+    const { default: express } = await import('express');
+    const users = await testUsers();
+    let session = 'sess-a';
+    // One frozen object for every request, whose session changes: only principals the library froze itself share their requester.
+    const principal = Object.freeze({
+      userId: 'usr_alice',
+      get sessionId() {
+        return session;
+      },
+    });
+    const stepUp = createStepUp({ authenticate: () => principal, users: { findById: (id) => users.get(id) ?? null }, secret: randomBytes(32) });
+    const app = express();
+    app.use('/v', stepUp.router);
+    app.get('/g', stepUp.requireVerification(), (_req, res) => res.json({ ok: true }));
+    const created = await request(app).post('/v/password').send({ password: PASSWORDS.usr_alice });
+    expect(created.status).toBe(201);
+    await request(app).get('/g').set('Verification-Id', created.body.verificationRecordId).expect(200);
+    session = 'sess-b';
+    const elsewhere = await request(app).get('/g').set('Verification-Id', created.body.verificationRecordId);
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.body.code).toBe('verification.invalid');
+  });
 });
 
 describe('router authentication', () => {
