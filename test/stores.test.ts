@@ -88,6 +88,9 @@ describe('RedisStore specifics', () => {
       ['a', '1'], // attempts on a verified record
       ['i3', 'e'], // an identifier piece without the ones before it
       ['u', 'usr_alice'], // a field this version never writes
+      ['i1', 'e'], // not an identifier piece's name (the first piece is `i`)
+      ['i02', 'e'], // nor this
+      ['i17', 'e'], // a piece past the sixteenth
     ];
     for (const [field, value] of tampered) {
       const original = await redis.hgetBuffer(key, field);
@@ -289,6 +292,9 @@ describe('RedisStore specifics', () => {
         // req.verification.identifier (the HTTP contract): the identity record keeps the email, in 64-byte pieces.
         expect(result).toMatchObject({ outcome: 'verified', record: { identifier, purpose } });
         expect(await valuesOf(key)).toContain(longest.slice(0, 40));
+        // Its four identifier pieces (`i`, `i2` … `i4`) pass the consuming guard script's structure check.
+        const guard = { userId: 'usr_alice', sessionRef: session, methods: ['email'] as const, maxAgeMs: 60_000, actionRef: actionRef(SECRET, { type: 'payout' }), now: Date.now() };
+        expect(await store.checkForGuard(record.id, guard, true)).toMatchObject({ consumed: true, record: { identifier } });
       } else {
         expect(result).toMatchObject({ outcome: 'verified', record: { identifierRef: identifierRef(SECRET, identifier), purpose } });
         expect(await valuesOf(key)).not.toContain('aaaa@');
