@@ -26,13 +26,21 @@ export interface MemoryResult {
   };
   /** The same 1.5x overflow at a tenth of the size, run to the end. */
   readonly overCapScaled: MemoryResult['overCap'];
-  /** Sweeping 100,000 expired records: how long the slowest write blocked, and how many writes the pass took. */
+  /**
+   * Sweeping 100,000 expired records: how long the slowest write blocked, and how many writes the
+   * pass took. Measured after a pass over 5,000 records in the same process, so that it does not
+   * count compiling the sweep's code; that first write of the process is reported on its own.
+   */
   readonly sweep: {
     readonly expiredRecords: number;
     readonly writesToSweep: number;
     readonly maxWriteMs: number;
+    /** Records left in the store at the slowest write (V8 rehashes a Map's table when it falls to a quarter full). */
+    readonly sizeAtMaxWrite: number;
     readonly p99WriteMs: number;
     readonly sizeAfter: number;
+    /** The first sweeping write of the process (the 5,000-record pass): the sweep's code not yet compiled. */
+    readonly firstWriteOfProcessMs: number;
     /**
      * 99 % of the writes of the pass took at most 5 ms, and every expired record was gone after it (the
      * slowest single write is reported, not asserted: on a shared machine it measures preemption too).
@@ -85,34 +93,53 @@ async function fill(store: MemoryStore, count: number): Promise<string> {
   return firstId;
 }
 
+interface SweepPass {
+  readonly writes: number;
+  /** ms per write, in order, and the store's size after each. */
+  readonly times: readonly number[];
+  readonly sizes: readonly number[];
+  readonly sizeAfter: number;
+}
+
 /**
- * 100,000 records that all expire, then writes once the sweep interval has passed: each write
+ * `count` records that all expire, then writes once the sweep interval has passed: each write
  * sweeps a slice, so none blocks for long; counts the writes until only the new records are left.
  */
-async function measureSweep(): Promise<MemoryResult['sweep']> {
+async function sweepPass(count: number): Promise<SweepPass> {
   let now = Date.now();
-  const store = new MemoryStore({ maxRecords: RECORDS * 2, sweepIntervalMs: 60_000, now: () => now });
-  for (let i = 0; i < RECORDS; i += 1) await store.create({ ...verifiedPasswordRecord(), expiresAt: now + 1000 });
+  const store = new MemoryStore({ maxRecords: count * 2, sweepIntervalMs: 60_000, now: () => now });
+  for (let i = 0; i < count; i += 1) await store.create({ ...verifiedPasswordRecord(), expiresAt: now + 1000 });
   now += 120_000;
   globalThis.gc?.(); // the garbage of filling the store is not the sweep's
   const times: number[] = [];
+  const sizes: number[] = [];
   let writes = 0;
-  while (store.size > writes && writes < RECORDS) {
+  while (store.size > writes && writes < count) {
     const record = { ...verifiedPasswordRecord(), createdAt: now, expiresAt: now + 600_000 };
     const started = performance.now();
     await store.create(record);
     times.push(performance.now() - started);
+    sizes.push(store.size);
     writes += 1;
   }
+  return { writes, times, sizes, sizeAfter: store.size };
+}
+
+async function measureSweep(): Promise<MemoryResult['sweep']> {
+  const warmUp = await sweepPass(5_000);
+  const { writes, times, sizes, sizeAfter } = await sweepPass(RECORDS);
   const sorted = [...times].sort((a, b) => a - b);
-  const maxWriteMs = round(sorted[sorted.length - 1] ?? 0, 3);
+  const p99 = sorted[Math.ceil(sorted.length * 0.99) - 1] ?? 0;
+  const slowest = times.indexOf(sorted[sorted.length - 1] ?? 0);
   return {
     expiredRecords: RECORDS,
     writesToSweep: writes,
-    maxWriteMs,
-    p99WriteMs: round(sorted[Math.ceil(sorted.length * 0.99) - 1] ?? 0, 3),
-    sizeAfter: store.size,
-    pass: (sorted[Math.ceil(sorted.length * 0.99) - 1] ?? 0) <= 5 && store.size === writes,
+    maxWriteMs: round(times[slowest] ?? 0, 3),
+    sizeAtMaxWrite: sizes[slowest] ?? 0,
+    p99WriteMs: round(p99, 3),
+    sizeAfter,
+    firstWriteOfProcessMs: round(warmUp.times[0] ?? 0, 3),
+    pass: p99 <= 5 && sizeAfter === writes,
   };
 }
 

@@ -298,9 +298,20 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
   );
 
   printTable(
-    '   MemoryStore sweep of 100,000 expired records (a slice per write; asserted: p99 of the writes ≤ 5 ms)',
-    ['expired records', 'writes to sweep', 'max ms/write', 'p99 ms/write', 'size after', 'pass'],
-    [[formatInt(memory.sweep.expiredRecords), formatInt(memory.sweep.writesToSweep), memory.sweep.maxWriteMs, memory.sweep.p99WriteMs, formatInt(memory.sweep.sizeAfter), memory.sweep.pass]],
+    '   MemoryStore sweep of 100,000 expired records (a slice per write, after a 5,000-record pass; asserted: p99 of the writes ≤ 5 ms)',
+    ['expired records', 'writes to sweep', 'max ms/write', 'size at max', 'p99 ms/write', 'size after', 'first write of the process ms', 'pass'],
+    [
+      [
+        formatInt(memory.sweep.expiredRecords),
+        formatInt(memory.sweep.writesToSweep),
+        memory.sweep.maxWriteMs,
+        formatInt(memory.sweep.sizeAtMaxWrite),
+        memory.sweep.p99WriteMs,
+        formatInt(memory.sweep.sizeAfter),
+        memory.sweep.firstWriteOfProcessMs,
+        memory.sweep.pass,
+      ],
+    ],
   );
 
   printTable(
