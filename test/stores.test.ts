@@ -100,6 +100,11 @@ describe('RedisStore specifics', () => {
       if (original === null) await redis.hdel(key, field);
       else await redis.hset(key, field, original);
     }
+    // An identifier whose first piece is its type letter alone (the value starting in the second piece): no record on either path.
+    await redis.hset(key, 'i', 'e', 'i2', 'alice@example.com');
+    expect(await store.get(record.userId, record.id)).toBeNull();
+    expect((await store.checkForGuard(record.id, { userId: 'usr_alice', methods: ['password'], maxAgeMs: 60_000, now: Date.now() }, true)).consumed).toBe(false);
+    await redis.hdel(key, 'i', 'i2');
     expect(await store.get(record.userId, record.id)).toEqual(record);
   });
 

@@ -202,6 +202,9 @@ function rawFields(flat: readonly Buffer[]): RawFields | null {
 
 function parseIdentifier(pieces: readonly Buffer[]): Identifier | undefined | null {
   if (pieces.length === 0) return undefined;
+  // The first piece holds the type letter and at least one byte of the value, as the scripts check ('^[es].'):
+  // a record one side reads the other refuses would pass a reusable guard but never a single-use one.
+  if ((pieces[0]?.length ?? 0) < 2) return null;
   let text = '';
   for (const piece of pieces) {
     // A gap (a piece without the ones before it) or an empty or oversized piece is no identifier.
