@@ -55,8 +55,8 @@ export async function startRedisCluster(): Promise<PrivateCluster> {
  * An ioredis Cluster client of the test cluster, once it is ready. The offline queue is on: a
  * Cluster client queues the commands sent while it is still learning the slots.
  */
-export async function connectedCluster(cluster: PrivateCluster): Promise<Cluster> {
-  const client = new Cluster(cluster.nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1 } });
+export async function connectedCluster(cluster: PrivateCluster, options: { readonly enableAutoPipelining?: boolean } = {}): Promise<Cluster> {
+  const client = new Cluster(cluster.nodes, { enableOfflineQueue: true, ...options, redisOptions: { maxRetriesPerRequest: 1 } });
   await new Promise((resolve, reject) => {
     client.once('ready', resolve);
     client.once('error', reject);
