@@ -16,8 +16,10 @@ export type RedisTarget =
   | { readonly kind: 'cluster'; readonly nodes: ReadonlyArray<{ readonly host: string; readonly port: number }> };
 
 /**
- * `recommended`: the README's `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`;
- * `recommended+retry`: the same with a reconnect delay capped at 500 ms (RECONNECT_WITHIN_500_MS);
+ * `recommended`: `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`, the
+ * README's options before it added the retryStrategy (and its options for a Cluster);
+ * `recommended+retry`: the same with a reconnect delay capped at 500 ms (RECONNECT_WITHIN_500_MS):
+ * the README's options for one server now;
  * `defaults`: no options.
  */
 export type ClientOptionsKind = 'recommended' | 'recommended+retry' | 'defaults';
