@@ -35,16 +35,16 @@ import { isBuiltInMethod, isMethodName, type BuiltInMethod, type Identifier, typ
  */
 
 /** Redis keeps a hash in its compact listpack encoding while every field and value is at most this long. */
-const LISTPACK_VALUE_BYTES = 64;
+export const LISTPACK_VALUE_BYTES = 64;
 /** Identifier pieces at most (an email is at most 254 characters: its type letter and value fill 4 pieces of ASCII). */
-const MAX_IDENTIFIER_PIECES = 16;
+export const MAX_IDENTIFIER_PIECES = 16;
 
 const METHOD_LETTER: Readonly<Record<BuiltInMethod, string>> = { password: 'p', email: 'e', phone: 's', passkey: 'k', totp: 't' };
 const LETTER_METHOD: Readonly<Record<string, BuiltInMethod>> = { p: 'password', e: 'email', s: 'phone', k: 'passkey', t: 'totp' };
 /** The kind letter of an app's own method, whose name is then in the `m` field. */
 const OWN_METHOD_LETTER = 'c';
 /** Kind letters a record may carry: any method's, upper case only for a new identifier (a code to an email or phone). */
-const KIND_LETTERS = 'pesktcES';
+export const KIND_LETTERS = 'pesktcES';
 
 /** Byte offsets in `d`. */
 const CREATED_AT = 2;

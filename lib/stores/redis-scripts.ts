@@ -13,13 +13,20 @@
  * so a missing or malformed field never passes (and never raises a script error).
  */
 
-/** The Redis server time in µs (CREATE, PUT_CHALLENGE and REVOKE stamp what they write with it), and the range of a 4-byte delta. */
+import { BUILT_IN_METHODS } from '../records';
+import { KIND_LETTERS, LISTPACK_VALUE_BYTES, MAX_IDENTIFIER_PIECES } from './redis-record-fields';
+
+/** The range of the 4-byte signed deltas a record keeps (its lifetime, server stamp and verifiedAt). */
+const INT32 = `
+local INT32 = 2147483647
+`;
+
+/** The Redis server time in µs (CREATE, PUT_CHALLENGE and REVOKE stamp what they write with it). */
 const SERVER_TIME = `
 local function server_time_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local INT32 = 2147483647
 `;
 
 /**
@@ -32,17 +39,18 @@ local INT32 = 2147483647
  * build no lookup tables: the known kinds and field names are matched with string.find and
  * comparisons. Building the tables (the field names `i2` … `i16` concatenated on every call) took
  * most of the consuming guard check's Redis CPU: 13.8 µs per call, 6.6 µs without them (medians,
- * measured alone on a private redis-server with bench/lua-cost.ts).
+ * measured alone on a private redis-server with bench/lua-cost.ts). The kind letters, built-in
+ * method names and identifier bounds come from redis-record-fields.ts and records.ts, which the
+ * TypeScript parser uses: one list each for both readers.
  */
-const RECORD_HELPERS = `
-local INT32 = 2147483647
+const RECORD_HELPERS = `${INT32}
 local function times(d, pending)
   if d == nil or #d < 16 then return nil end
   -- createdAt's 6 bytes as 2 + 4: struct's integers are C longs, 32 bits on some Redis builds.
   local kind, flags, high, low, lifetime, stamp = struct.unpack('>c1BI2I4i4i4', d)
   local created = high * 4294967296 + low
-  -- The kinds: p e s k t c, and E S for new-identifier records.
-  if flags > 7 or not string.find('pesktcES', kind, 1, true) then return nil end
+  -- Any method's kind letter, upper case for a new-identifier record.
+  if flags > 7 or not string.find('${KIND_LETTERS}', kind, 1, true) then return nil end
   local at = 17
   if not pending then at = 21 end
   local s_bound, x_bound, i_ref = flags % 2 == 1, flags % 4 >= 2, flags >= 4
@@ -68,8 +76,8 @@ local function well_formed(f, r)
     if field ~= 'd' and field ~= 'h' and field ~= 'a' and field ~= 'm' then
       local n = 1
       if field ~= 'i' then n = tonumber(string.match(field, '^i([1-9][0-9]?)$')) end
-      if n == nil or n == 1 and field ~= 'i' or n > 16 then return false end
-      if #value > 64 or (n > 1 and #value == 0) then return false end
+      if n == nil or n == 1 and field ~= 'i' or n > ${MAX_IDENTIFIER_PIECES} then return false end
+      if #value > ${LISTPACK_VALUE_BYTES} or (n > 1 and #value == 0) then return false end
       pieces = pieces + 1
       if n > last then last = n end
     end
@@ -81,7 +89,7 @@ local function well_formed(f, r)
   if (f.m ~= nil) ~= (r.kind == 'c') then return false end
   local m = f.m
   if m ~= nil and (#m > 32 or not string.match(m, '^[a-z][a-z0-9_-]*$')
-    or m == 'password' or m == 'email' or m == 'phone' or m == 'passkey' or m == 'totp') then return false end
+    or ${BUILT_IN_METHODS.map((method) => `m == '${method}'`).join(' or ')}) then return false end
   if f.a ~= nil and (f.h == nil or not string.match(f.a, '^[1-9][0-9]*$')) then return false end
   if f.i ~= nil and r.i ~= nil then return false end
   if f.h ~= nil and r.i == nil then return false end
@@ -116,7 +124,7 @@ end
  * replaces whatever was at its key. An app clock more than 35 minutes away from Redis' does not fit
  * the stamp: the create fails (the caller answers 503) rather than write a record revocation could miss.
  */
-export const CREATE = `${SERVER_TIME}
+export const CREATE = `${SERVER_TIME}${INT32}
 local stamp = server_time_us() - tonumber(ARGV[2]) * 1000
 if not (stamp >= -INT32 and stamp <= INT32) then
   return redis.error_reply('ERR step-up: the app clock and the Redis clock differ by more than 35 minutes')
