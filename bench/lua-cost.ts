@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import type Redis from 'ioredis';
 import { RedisStore } from '../lib/index';
 import * as current from '../lib/stores/redis-scripts';
-import { connectClient, startRedisServer } from './redis-server';
+import { commandStats, connectClient, startRedisServer } from './redis-server';
 import { benchRecord } from './side-by-side/records';
 import { median, printTable, round } from './stats';
 
@@ -39,10 +39,11 @@ interface Scripts {
 
 /** µs per call of `command` in INFO commandstats since the last CONFIG RESETSTAT. */
 async function microsPerCall(admin: Redis, command: string): Promise<number> {
-  const info = await admin.info('commandstats');
-  const match = new RegExp(`cmdstat_${command}:calls=(\\d+),usec=(\\d+)`).exec(info);
-  if (match === null) throw new Error(`no ${command} in commandstats`);
-  return Number(match[2]) / Number(match[1]);
+  const fields = (await commandStats(admin)).get(command);
+  const calls = fields?.get('calls');
+  const usec = fields?.get('usec');
+  if (calls === undefined || usec === undefined || calls === 0) throw new Error(`no ${command} in commandstats`);
+  return usec / calls;
 }
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { MemoryStore } from '../lib/index';
 import { verifiedPasswordRecord } from './app';
 import { isBenchChild, runOnce } from './child';
-import { round } from './stats';
+import { percentile, round } from './stats';
 
 export interface MemoryResult {
   /** True when the numbers come after forced collections (node --expose-gc); otherwise approximate. */
@@ -128,9 +128,8 @@ async function sweepPass(count: number): Promise<SweepPass> {
 async function measureSweep(): Promise<MemoryResult['sweep']> {
   const warmUp = await sweepPass(5_000);
   const { writes, times, sizes, sizeAfter } = await sweepPass(RECORDS);
-  const sorted = [...times].sort((a, b) => a - b);
-  const p99 = sorted[Math.ceil(sorted.length * 0.99) - 1] ?? 0;
-  const slowest = times.indexOf(sorted[sorted.length - 1] ?? 0);
+  const p99 = percentile(times, 99);
+  const slowest = times.indexOf(Math.max(...times));
   return {
     expiredRecords: RECORDS,
     writesToSweep: writes,

@@ -34,15 +34,21 @@ export async function redisCpuMicros(admin: Redis): Promise<number> {
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
-export async function commandCounts(admin: Redis): Promise<CommandCounts> {
+/** INFO commandstats, per command: its fields (`calls`, `usec`, `rejected_calls`, …) as numbers. */
+export async function commandStats(admin: Redis): Promise<ReadonlyMap<string, ReadonlyMap<string, number>>> {
   const info = await admin.info('commandstats');
-  const counts = new Map<string, number>();
+  const stats = new Map<string, ReadonlyMap<string, number>>();
   for (const line of info.split(/\r?\n/)) {
     const match = /^cmdstat_([^:]+):(.*)$/.exec(line);
     if (match === null) continue;
-    const fields = new Map((match[2] as string).split(',').map((pair) => pair.split('=') as [string, string]));
-    counts.set(match[1] as string, Number(fields.get('calls') ?? 0) + Number(fields.get('rejected_calls') ?? 0));
+    stats.set(match[1] as string, new Map((match[2] as string).split(',').map((pair) => pair.split('=')).map(([name, value]) => [name as string, Number(value)])));
   }
+  return stats;
+}
+
+export async function commandCounts(admin: Redis): Promise<CommandCounts> {
+  const counts = new Map<string, number>();
+  for (const [command, fields] of await commandStats(admin)) counts.set(command, (fields.get('calls') ?? 0) + (fields.get('rejected_calls') ?? 0));
   return counts;
 }
 
