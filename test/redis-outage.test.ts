@@ -44,7 +44,48 @@ describe.each([
     await server.stop();
   });
 
+  test('a Redis that stops answering (CLIENT PAUSE): 503 within about a second, never 2xx, and 200 again once it answers', async () => {
+    const created = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    expect(created.status).toBe(201);
+    const reusable = created.body.verificationRecordId as string;
+    const again = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    const singleUse = again.body.verificationRecordId as string;
+    await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', reusable).expect(200);
+
+    // The connection stays open and the commands are accepted, but nothing is answered for 1.8 s:
+    // only a timeout (the client's commandTimeout, or the store's own timeoutMs) ends the wait.
+    const admin = new Redis(server.url);
+    await admin.call('CLIENT', 'PAUSE', '1800', 'ALL');
+    const pausedAt = Date.now();
+    try {
+      const answers = await Promise.all(
+        [
+          request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', reusable),
+          request(app).post('/payout').set('Authorization', bearer('usr_alice')).set('Verification-Id', singleUse),
+        ].map(async (pending) => {
+          const res = await pending;
+          return { status: res.status, body: res.body as unknown, took: Date.now() - pausedAt };
+        }),
+      );
+      for (const answer of answers) {
+        expect(answer).toEqual({ status: 503, body: { code: 'verification.unavailable', message: expect.any(String) }, took: expect.any(Number) });
+        expect(answer.took).toBeLessThan(1500);
+      }
+    } finally {
+      // Wait for the pause to end (the admin's next command is held until then).
+      await admin.ping();
+      admin.disconnect();
+    }
+    expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(1700);
+    await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', reusable).expect(200);
+    // The consuming check that timed out was still carried out when Redis resumed: the record is
+    // used up although its request got a 503 (the user verifies again; nothing passed unchecked).
+    const replay = await request(app).post('/payout').set('Authorization', bearer('usr_alice')).set('Verification-Id', singleUse);
+    expect(replay.status).toBe(403);
+  });
+
   test('503 verification.unavailable within about a second, never 2xx', async () => {
+    events.length = 0;
     const created = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
     expect(created.status).toBe(201);
     const id = created.body.verificationRecordId as string;
