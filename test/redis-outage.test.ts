@@ -108,3 +108,57 @@ describe.each([
     expect(events.filter((e) => e.type === 'guard.refused' && e.reason === 'verification.unavailable')).toHaveLength(2);
   });
 });
+
+describe('Redis not answering, with auto-pipelining', () => {
+  let server: PrivateRedis;
+  let client: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    // commandTimeout ≤ timeoutMs, but a command may first wait for the batch before it: up to twice as long.
+    client = new Redis(server.url, { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 800, lazyConnect: true });
+    client.on('error', () => undefined);
+    await client.connect();
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await server.stop();
+  });
+
+  test("a check queued behind an unanswered batch still fails within the store's timeoutMs", async () => {
+    const users = await testUsers();
+    const stepUp = createStepUp({
+      authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
+      users: { findById: (id) => users.get(id) ?? null },
+      store: new RedisStore({ client, timeoutMs: 900 }),
+      secret: randomBytes(32),
+    });
+    const app = express();
+    app.use('/v', stepUp.router);
+    app.get('/slips', stepUp.requireVerification(), (_req, res) => res.json({ ok: true }));
+    const created = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
+    const id = created.body.verificationRecordId as string;
+    await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
+
+    const admin = new Redis(server.url);
+    await admin.call('CLIENT', 'PAUSE', '2500', 'ALL');
+    try {
+      const timed = async () => {
+        const started = Date.now();
+        const res = await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', id);
+        return { status: res.status, code: (res.body as { code?: unknown }).code, took: Date.now() - started };
+      };
+      // The first check's batch is in flight; the second one, 100 ms later, waits for it (800 ms)
+      // before its own batch is sent: ioredis alone would answer it after about 1.5 s.
+      const first = timed();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const second = await timed();
+      expect(await first).toEqual({ status: 503, code: 'verification.unavailable', took: expect.any(Number) });
+      expect(second).toEqual({ status: 503, code: 'verification.unavailable', took: expect.any(Number) });
+      expect(second.took).toBeLessThan(1200);
+    } finally {
+      await admin.ping();
+      admin.disconnect();
+    }
+  });
+});

@@ -200,9 +200,10 @@ describe('RedisStore specifics', () => {
     expect(await redis.exists(key)).toBe(1);
   });
 
-  test('a client that bounds its own commands (commandTimeout ≤ timeoutMs) gets no timer from the store per call; any other does', async () => {
+  test('a client that bounds its own commands (commandTimeout ≤ timeoutMs, twice it with auto-pipelining) gets no timer from the store per call; any other does', async () => {
     const bounded = new Redis(process.env.TEST_REDIS_URL as string, { commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    await new Promise((resolve) => bounded.once('ready', resolve));
+    const pipelinedBounded = new Redis(process.env.TEST_REDIS_URL as string, { commandTimeout: 500, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    await Promise.all([bounded, pipelinedBounded].map((client) => new Promise((resolve) => client.once('ready', resolve))));
     const prefix = `timer:${randomBytes(6).toString('hex')}:`;
     const record = verifiedRecord();
     const spy = jest.spyOn(global, 'setTimeout');
@@ -221,9 +222,18 @@ describe('RedisStore specifics', () => {
       const unbounded = new RedisStore({ client: redis, prefix, timeoutMs: 4322 });
       await unbounded.get(record.userId, record.id);
       expect(timersOf(4322)).toBe(1);
+      // Auto-pipelining: a command may wait for the batch before it, so the client bounds a call
+      // within 2 × commandTimeout: 1000 ≤ 1000 needs no timer of the store's, 1000 > 999 does.
+      const twice = new RedisStore({ client: pipelinedBounded, prefix, timeoutMs: 1000 });
+      await twice.get(record.userId, record.id);
+      expect(timersOf(1000)).toBe(0);
+      const under = new RedisStore({ client: pipelinedBounded, prefix, timeoutMs: 999 });
+      await under.get(record.userId, record.id);
+      expect(timersOf(999)).toBe(1);
     } finally {
       spy.mockRestore();
       await bounded.quit();
+      await pipelinedBounded.quit();
     }
   });
 

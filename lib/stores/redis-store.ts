@@ -21,8 +21,9 @@ export interface RedisStoreOptions {
   /**
    * Longest wait for one store call, in ms, whatever the client's own settings;
    * past it the call fails with StoreUnavailableError (the guard answers 503). Default 1000.
-   * A standalone client whose `commandTimeout` is at most this already bounds every call, so
-   * the store then sets no timer of its own.
+   * A standalone client whose `commandTimeout` is at most this (at most half of it with
+   * `enableAutoPipelining`, where a command may first wait for the batch before it) already
+   * bounds every call, so the store then sets no timer of its own.
    */
   timeoutMs?: number;
 }
