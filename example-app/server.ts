@@ -3,20 +3,14 @@ import { RedisStore } from '../lib/index';
 import { createExampleApp } from './app';
 import { answerClientErrorsAsJson } from './client-errors';
 import { readConfig } from './config';
+import { REDIS_OPTIONS } from './redis-options';
 
 async function main(): Promise<void> {
   const config = readConfig(process.env);
   let store: RedisStore | undefined;
   let redis: Redis | undefined;
   if (config.redisUrl) {
-    // Fail fast when Redis is down: no offline queue, one retry, a command timeout.
-    redis = new Redis(config.redisUrl, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 500,
-      retryStrategy: (times) => Math.min(times * 50, 500),
-      lazyConnect: true,
-    });
+    redis = new Redis(config.redisUrl, { ...REDIS_OPTIONS, lazyConnect: true });
     // Requests fail closed (503) while Redis is away; log the outage once per error kind, not per retry.
     let lastError = '';
     redis.on('error', (error: NodeJS.ErrnoException) => {

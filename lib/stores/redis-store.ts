@@ -11,9 +11,12 @@ import { StoreUnavailableError, type VerificationStore } from './store';
 export interface RedisStoreOptions {
   /**
    * The app's own ioredis client (`new Redis(url)` or `new Cluster(nodes)`).
-   * Recommended client options so that a Redis outage fails fast instead of queueing:
-   * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, retryStrategy: (times) => Math.min(times * 50, 500) }`
-   * (the capped reconnect delay brings the guard back within half a second of Redis returning).
+   * Recommended client options:
+   * `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, retryStrategy: (times) => Math.min(times * 50, 500), enableAutoPipelining: true }`
+   * (a Redis outage fails fast instead of queueing, the capped reconnect delay brings the guard back
+   * within half a second of Redis returning, and each event-loop turn's commands go out in one write);
+   * for a `Cluster`, `{ enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 500 } }`
+   * (no auto-pipelining there: ioredis' batches follow a migrating slot badly, ioredis issue 2075).
    */
   client: RedisClient;
   /** Key prefix. Default `stepup:`. */

@@ -76,7 +76,14 @@ function expectMissingSdk(create: () => unknown, packageName: string): void {
 expectMissingSdk(() => twilioSender({ accountSid: 'AC0123456789abcdef', authToken: 'not-a-real-token', from: '+14155550100' }), 'twilio');
 expectMissingSdk(() => sendgridSender({ apiKey: 'SG.not-a-real-key', from: 'noreply@example.com' }), '@sendgrid/client');
 
-const redis = new Redis(required('REDIS_URL'), { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 });
+// The README's client options.
+const redis = new Redis(required('REDIS_URL'), {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 500,
+  retryStrategy: (times) => Math.min(times * 50, 500),
+  enableAutoPipelining: true,
+});
 await new Promise((resolve, reject) => redis.once('ready', resolve).once('error', reject));
 
 const ports = {
