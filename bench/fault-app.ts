@@ -16,13 +16,13 @@ export type RedisTarget =
   | { readonly kind: 'cluster'; readonly nodes: ReadonlyArray<{ readonly host: string; readonly port: number }> };
 
 /**
- * `recommended`: `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`, the
- * README's options before it added the retryStrategy (and its options for a Cluster);
- * `recommended+retry`: the same with a reconnect delay capped at 500 ms (RECONNECT_WITHIN_500_MS):
- * the README's options for one server now;
+ * `fail-fast`: `{ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 }`, on one
+ * server with `retryStrategy: RECONNECT_WITHIN_500_MS` (a Cluster's node connections do not use it):
+ * the README's options for a Cluster, and for one server until 2026-12-07;
+ * `fail-fast+pipelining`: the same with `enableAutoPipelining: true`, the README's options for one server;
  * `defaults`: no options.
  */
-export type ClientOptionsKind = 'recommended' | 'recommended+retry' | 'defaults';
+export type ClientOptionsKind = 'fail-fast' | 'fail-fast+pipelining' | 'defaults';
 
 /**
  * ioredis 6's default retryStrategy doubles the delay between reconnection attempts up to 5 s
@@ -44,7 +44,8 @@ type FromChild =
   | { readonly type: 'stats'; readonly clientErrors: number }
   | { readonly type: 'error'; readonly error: string };
 
-const RECOMMENDED = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 } as const;
+/** The README's options for a standalone client, but for enableAutoPipelining. */
+const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, retryStrategy: RECONNECT_WITHIN_500_MS } as const;
 
 /** The parent's handle on the app process. */
 export class FaultApp {
@@ -112,16 +113,17 @@ export class FaultApp {
 }
 
 function createClient(target: RedisTarget, options: ClientOptionsKind): Redis | Cluster {
+  const enableAutoPipelining = options === 'fail-fast+pipelining';
   if (target.kind === 'single') {
     if (options === 'defaults') return new Redis(target.url);
-    return new Redis(target.url, options === 'recommended' ? RECOMMENDED : { ...RECOMMENDED, retryStrategy: RECONNECT_WITHIN_500_MS });
+    return new Redis(target.url, { ...FAIL_FAST, enableAutoPipelining });
   }
   const nodes = target.nodes.map((node) => ({ host: node.host, port: node.port }));
   if (options === 'defaults') return new Cluster(nodes);
   // A Cluster's node connections do not reconnect by themselves (ioredis waits for MOVED and
-  // fetches the slot map again), so `recommended+retry` is the same as `recommended` here.
-  const { enableOfflineQueue, ...redisOptions } = RECOMMENDED;
-  return new Cluster(nodes, { enableOfflineQueue, redisOptions });
+  // fetches the slot map again): no retryStrategy for them.
+  const { enableOfflineQueue, retryStrategy: _single, ...redisOptions } = FAIL_FAST;
+  return new Cluster(nodes, { enableOfflineQueue, enableAutoPipelining, redisOptions });
 }
 
 function waitReady(client: Redis | Cluster): Promise<void> {

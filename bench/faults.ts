@@ -8,7 +8,8 @@
  *   LIMITS.maxFailingMs (the store bounds each call by its `timeoutMs`, 1000 ms by default);
  * - no 2xx for a record no Redis could check (see FaultTimeline.data);
  * - the 2xx rate is back to 90 % of the 3 s before the fault within 2 s of Redis answering again
- *   (with the README's client options; shown in brackets, not asserted, with the others);
+ *   (with the fail-fast client options, with or without auto-pipelining; shown in brackets, not
+ *   asserted, with ioredis defaults);
  * - the app process neither crashes nor leaves an unhandled rejection;
  * - SCRIPT FLUSH costs at most the requests in flight; a killed master's consumed single-use
  *   records do not pass again on the promoted replica.
@@ -16,8 +17,8 @@
  * Faults: one redis-server killed (SIGKILL) for 5 s and started again on the same port, empty;
  * SCRIPT FLUSH; CLIENT PAUSE 3000; and on a three-master Redis Cluster with one replica each, a
  * planned failover (CLUSTER FAILOVER on the replica) and a killed master (its replica promoted).
- * Each with the README's recommended ioredis options, on one server also without their
- * retryStrategy (the README's options before it was added), and with ioredis defaults.
+ * Each with the fail-fast ioredis options, the same with auto-pipelining, and ioredis defaults
+ * (see ClientOptionsKind; README_OPTIONS tells which the README recommends where).
  *
  * Private redis-servers on free ports only (never 6379). Prints a table, writes
  * bench/results/faults.json, exits 1 when a rule is broken. Not run by CI (it takes minutes and
@@ -55,7 +56,7 @@ const SETTINGS = {
   recreated: 20_000,
 } as const;
 
-/** The no-fault comparison of one redis-server and the Cluster: alternating rounds, as in bench/guard.ts. */
+/** The no-fault comparison of one redis-server and the Cluster, with and without auto-pipelining: alternating rounds. */
 const COMPARE = { rounds: 5, requestsPerRound: 2000, concurrency: 20 } as const;
 
 const STORE_TIMEOUT_MS = 1000; // RedisStore's default timeoutMs, which the app uses
@@ -235,12 +236,12 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     const clientErrorEvents = await app.clientErrors().catch(() => -1);
     await app.close();
 
-    // The recovery is asserted with the client options the README recommends: on one server those with the capped
-    // retryStrategy (without it ioredis 6 backs off up to 5 s between reconnection attempts), on the Cluster the
-    // others (its node connections do not reconnect by themselves). With ioredis defaults, and with the README's
-    // earlier options without retryStrategy, only the outage answers are asserted (503 within about a second); the recovery is shown.
-    const readmeOptions = scenario.redis === 'single' ? scenario.options === 'recommended+retry' : scenario.options === 'recommended';
-    const limits: Limits = { ...fault.limits, assertRecovery: fault.limits.assertRecovery && readmeOptions };
+    // The recovery is asserted with the fail-fast options, with and without auto-pipelining (on one server their
+    // capped retryStrategy brings the client back: ioredis 6's own backs off up to 5 s between reconnection
+    // attempts). With ioredis defaults only the outage answers are asserted (503 within about a second); the
+    // recovery is shown.
+    const failFast = scenario.options !== 'defaults';
+    const limits: Limits = { ...fault.limits, assertRecovery: fault.limits.assertRecovery && failFast };
     const analysis = analyze(samples, timeline, limits);
     const count = (kind: string) => app.faults.filter((f) => f.kind === kind).length;
     const health = { crash: app.crash, unhandledRejections: count('unhandledRejection'), uncaughtExceptions: count('uncaughtException') };
@@ -400,45 +401,59 @@ function killedMaster(cluster: ReplicatedCluster, slotOf: (store: RedisStore) =>
 
 // ---- one redis-server and the Cluster, no fault ----
 
-type Rates = { reusable: number[]; singleUse: number[] };
+/** The client options of the no-fault comparison: the fail-fast ones, with and without auto-pipelining. */
+const COMPARED_OPTIONS = ['fail-fast', 'fail-fast+pipelining'] as const;
+
+export interface ComparedSetup {
+  readonly redis: 'single' | 'cluster';
+  readonly options: (typeof COMPARED_OPTIONS)[number];
+  /** Median requests/s over the rounds, per route. */
+  readonly reusable: number;
+  readonly singleUse: number;
+  /** Slowest answer, ms (warm-up included). */
+  readonly maxMs: number;
+}
 
 export interface ThroughputComparison {
   readonly rounds: number;
   readonly requestsPerRound: number;
   readonly concurrency: number;
-  /** Median requests/s over the rounds, per route. */
-  readonly single: { readonly reusable: number; readonly singleUse: number };
-  readonly cluster: { readonly reusable: number; readonly singleUse: number };
-  /** Answers other than 200 (warm-up included), by "redis route status". */
+  readonly setups: readonly ComparedSetup[];
+  /** Answers other than 200 (warm-up included), by "redis options route status". */
   readonly notOk: Readonly<Record<string, number>>;
-  /** Slowest answer, ms (warm-up included). */
-  readonly maxMs: { readonly single: number; readonly cluster: number };
 }
 
 /**
- * The guard's requests/s on one redis-server and on the three-master Cluster, with the README's
- * client options and no fault: after a warm-up round, the two take turns for COMPARE.rounds rounds
- * (each: a reusable and a single-use job), so that drift of a shared machine spreads over both.
+ * The guard's requests/s on one redis-server and on the three-master Cluster, with the fail-fast
+ * client options with and without auto-pipelining, no fault: after a warm-up round, the four
+ * take turns for COMPARE.rounds rounds (each: a reusable and a single-use job), so that drift of a
+ * shared machine spreads over all of them.
  */
 async function compareThroughput(targets: Readonly<Record<'single' | 'cluster', RedisTarget>>): Promise<ThroughputComparison> {
   const load = LoadClient.start();
-  const fixtures: Array<{ redis: 'single' | 'cluster'; supply: RecordSupply; app: FaultApp; reusable: string; fresh: string[]; used: number }> = [];
+  type Fixture = { redis: 'single' | 'cluster'; options: ComparedSetup['options']; supply: RecordSupply; app: FaultApp; reusable: string; fresh: string[]; used: number };
+  const fixtures: Fixture[] = [];
   try {
     for (const redis of ['single', 'cluster'] as const) {
-      const supply = await RecordSupply.open(targets[redis], BENCH_USER);
-      const app = await FaultApp.start(targets[redis], 'recommended', BENCH_USER).catch(async (error: unknown) => {
-        await supply.close();
-        throw error;
-      });
-      const [reusable] = await supply.create(1);
-      const fresh = await supply.create(COMPARE.requestsPerRound * (COMPARE.rounds + 1));
-      fixtures.push({ redis, supply, app, reusable: reusable as string, fresh, used: 0 });
+      for (const options of COMPARED_OPTIONS) {
+        const supply = await RecordSupply.open(targets[redis], BENCH_USER);
+        const app = await FaultApp.start(targets[redis], options, BENCH_USER).catch(async (error: unknown) => {
+          await supply.close();
+          throw error;
+        });
+        // Pushed at once, so that `finally` closes them even if creating the records fails.
+        const fixture: Fixture = { redis, options, supply, app, reusable: '', fresh: [], used: 0 };
+        fixtures.push(fixture);
+        const [reusable] = await supply.create(1);
+        fixture.reusable = reusable as string;
+        fixture.fresh = await supply.create(COMPARE.requestsPerRound * (COMPARE.rounds + 1));
+      }
     }
-    const rates: Record<'single' | 'cluster', Rates> = { single: { reusable: [], singleUse: [] }, cluster: { reusable: [], singleUse: [] } };
+    const rates = new Map<Fixture, { reusable: number[]; singleUse: number[]; maxMs: number }>(fixtures.map((f) => [f, { reusable: [], singleUse: [], maxMs: 0 }]));
     const notOk: Record<string, number> = {};
-    const maxMs = { single: 0, cluster: 0 };
     for (let round = 0; round <= COMPARE.rounds; round += 1) {
       for (const fixture of fixtures) {
+        const measured = rates.get(fixture) as { reusable: number[]; singleUse: number[]; maxMs: number };
         for (const singleUse of [false, true]) {
           const ids = singleUse ? fixture.fresh.slice(fixture.used, fixture.used + COMPARE.requestsPerRound) : fixture.reusable;
           if (singleUse) fixture.used += COMPARE.requestsPerRound;
@@ -456,23 +471,29 @@ async function compareThroughput(targets: Readonly<Record<'single' | 'cluster', 
           // A 503 here is the store's bound at work on a starved machine (a Redis answer later than the client's commandTimeout): counted and shown, not a failure.
           for (const [status, n] of Object.entries(result.statuses)) {
             if (status === '200') continue;
-            const key = `${fixture.redis} ${singleUse ? 'single-use' : 'reusable'} ${status}`;
+            const key = `${fixture.redis} ${fixture.options} ${singleUse ? 'single-use' : 'reusable'} ${status}`;
             notOk[key] = (notOk[key] ?? 0) + n;
           }
-          maxMs[fixture.redis] = Math.max(maxMs[fixture.redis], result.maxMs);
-          if (round > 0) rates[fixture.redis][singleUse ? 'singleUse' : 'reusable'].push(result.requestsPerSecond);
+          measured.maxMs = Math.max(measured.maxMs, result.maxMs);
+          if (round > 0) (singleUse ? measured.singleUse : measured.reusable).push(result.requestsPerSecond);
         }
       }
     }
-    const medians = (r: Rates) => ({ reusable: round(median(r.reusable), 0), singleUse: round(median(r.singleUse), 0) });
     return {
       rounds: COMPARE.rounds,
       requestsPerRound: COMPARE.requestsPerRound,
       concurrency: COMPARE.concurrency,
-      single: medians(rates.single),
-      cluster: medians(rates.cluster),
+      setups: fixtures.map((fixture): ComparedSetup => {
+        const measured = rates.get(fixture) as { reusable: number[]; singleUse: number[]; maxMs: number };
+        return {
+          redis: fixture.redis,
+          options: fixture.options,
+          reusable: round(median(measured.reusable), 0),
+          singleUse: round(median(measured.singleUse), 0),
+          maxMs: round(measured.maxMs, 1),
+        };
+      }),
       notOk,
-      maxMs: { single: round(maxMs.single, 1), cluster: round(maxMs.cluster, 1) },
     };
   } finally {
     for (const fixture of fixtures) {
@@ -496,11 +517,11 @@ function report(results: readonly ScenarioResult[], comparison: ThroughputCompar
   printTable(
     `Guard under Redis faults: steady load, ${SETTINGS.concurrency.reusable} reusable + ${SETTINGS.concurrency.singleUse} single-use requests in flight; ` +
       `store timeoutMs ${STORE_TIMEOUT_MS}; rules: failing answers 503 within ${LIMITS.maxFailingMs} ms, no 2xx for an uncheckable record, ` +
-      `2xx rate ≥ ${LIMITS.recoveryShare * 100} % of the 3 s before within ${LIMITS.maxRecoveryMs} ms of Redis back (README options: recommended+retry on one server, recommended on the Cluster; in brackets where not asserted), no crash or unhandled rejection`,
+      `2xx rate ≥ ${LIMITS.recoveryShare * 100} % of the 3 s before within ${LIMITS.maxRecoveryMs} ms of Redis back (fail-fast options, with or without auto-pipelining; in brackets where not asserted); README: the options the README recommends there, no crash or unhandled rejection`,
     ['redis', 'client', 'fault', 'outage ms', '2xx/s before / settled', 'answers from fault to back+2 s', 'max 503 ms', '2xx in outage', 'first 2xx ms', 'recovered ms', 'crash/unhandled', 'pass'],
     results.map((r) => [
       r.redis,
-      r.options,
+      `${r.options}${README_OPTIONS[r.redis] === r.options ? ' (README)' : ''}`,
       r.fault,
       r.analysis.outageMs,
       `${formatInt(r.analysis.baselinePerSecond)} / ${formatInt(r.analysis.settledPerSecond)}`,
@@ -520,15 +541,30 @@ function report(results: readonly ScenarioResult[], comparison: ThroughputCompar
     if (r.replay !== null) console.log(`   ${r.redis}, ${r.options}, ${r.fault}: ${r.replay.what}: ${r.replay.sent} → ${counts(r.replay.statuses)}`);
   }
   if (comparison !== null) {
-    const { single, cluster } = comparison;
+    const setup = (redis: 'single' | 'cluster', options: ComparedSetup['options']) => comparison.setups.find((c) => c.redis === redis && c.options === options);
     printTable(
-      `Without a fault, README client options: requests/s, medians of ${comparison.rounds} alternating rounds × ${formatInt(comparison.requestsPerRound)} requests per route, concurrency ${comparison.concurrency}`,
-      ['route', 'one redis-server', 'three-master Cluster', 'Cluster ÷ one server'],
-      (['reusable', 'singleUse'] as const).map((route) => [route === 'reusable' ? 'reusable' : 'single-use', formatInt(single[route]), formatInt(cluster[route]), round(cluster[route] / single[route], 2)]),
+      `Without a fault: requests/s, medians of ${comparison.rounds} alternating rounds × ${formatInt(comparison.requestsPerRound)} requests per route and setup, concurrency ${comparison.concurrency}`,
+      ['client options', 'route', 'one redis-server', 'three-master Cluster', 'Cluster ÷ one server'],
+      COMPARED_OPTIONS.flatMap((options) =>
+        (['reusable', 'singleUse'] as const).map((route) => {
+          const single = setup('single', options)?.[route] ?? Number.NaN;
+          const cluster = setup('cluster', options)?.[route] ?? Number.NaN;
+          return [options, route === 'reusable' ? 'reusable' : 'single-use', formatInt(single), formatInt(cluster), round(cluster / single, 2)];
+        }),
+      ),
     );
-    console.log(`   slowest answer: one server ${comparison.maxMs.single} ms, Cluster ${comparison.maxMs.cluster} ms; answers other than 200: ${counts(comparison.notOk)}`);
+    console.log(`   slowest answer: ${comparison.setups.map((c) => `${c.redis} ${c.options} ${c.maxMs} ms`).join(', ')}; answers other than 200: ${counts(comparison.notOk)}`);
   }
 }
+
+/**
+ * The client options the README recommends: on a Cluster without auto-pipelining (ioredis issue
+ * 2075: an auto-pipelined batch follows a MOVED slot badly while slots migrate).
+ */
+const README_OPTIONS: Readonly<Record<'single' | 'cluster', ClientOptionsKind>> = { single: 'fail-fast+pipelining', cluster: 'fail-fast' };
+
+/** The client options every scenario runs with (see ClientOptionsKind). */
+const OPTION_KINDS: readonly ClientOptionsKind[] = ['fail-fast', 'fail-fast+pipelining', 'defaults'];
 
 /**
  * `npm run bench:faults -- <words>`: only the scenarios whose "redis options fault" contains every
@@ -548,7 +584,7 @@ async function main(): Promise<number> {
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     redis: 'unknown',
   };
-  const clusterWanted = ['recommended', 'defaults'].some((options) => [PLANNED_FAILOVER, KILLED_MASTER].some((name) => wanted('cluster', options, name)));
+  const clusterWanted = OPTION_KINDS.some((options) => [PLANNED_FAILOVER, KILLED_MASTER].some((name) => wanted('cluster', options, name)));
   const compare = FILTER.length === 0 || FILTER.includes('compare');
 
   const redis = await RestartableRedis.start();
@@ -564,7 +600,7 @@ async function main(): Promise<number> {
       progress('one redis-server and the Cluster without a fault, alternating rounds');
       comparison = await compareThroughput({ single: { kind: 'single', url: redis.url }, cluster: { kind: 'cluster', nodes: cluster.nodes } });
     }
-    for (const options of ['recommended', 'recommended+retry', 'defaults'] as const) {
+    for (const options of OPTION_KINDS) {
       for (const fault of [killAndRestart(redis), scriptFlush(redis), clientPause(redis)]) {
         if (wanted('single', options, fault.name)) results.push(await runScenario({ redis: 'single', options, fault, target: { kind: 'single', url: redis.url }, userId: BENCH_USER }));
       }
@@ -573,7 +609,7 @@ async function main(): Promise<number> {
       const replicated = cluster;
       const slotOf = (store: RedisStore) => benchUserSlot(replicated, store, BENCH_USER);
       const target: RedisTarget = { kind: 'cluster', nodes: replicated.nodes };
-      for (const options of ['recommended', 'defaults'] as const) {
+      for (const options of OPTION_KINDS) {
         for (const fault of [plannedFailover(replicated, slotOf), killedMaster(replicated, slotOf)]) {
           if (wanted('cluster', options, fault.name)) results.push(await runScenario({ redis: 'cluster', options, fault, target, userId: BENCH_USER }));
         }

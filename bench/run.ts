@@ -183,11 +183,12 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
     `1. Side by side over HTTP, one run: each server in its own process, all on the same private Redis; load from autocannon in another process, ` +
       `${s.connections} connections, keep-alive, no pipelining; ${s.rounds} rounds × ${formatInt(s.requests)} requests per row after ${formatInt(s.warmup)} warm-up, ` +
       `each measurement right after ${formatInt(s.settleRequests)} unmeasured requests to the same server, ` +
-      `rows taking turns; medians of the rounds. × floor / × peer: median of per-round ratios (floor of the same algorithm; peer only for HMAC rows). ` +
+      `rows taking turns; medians of the rounds. × floor / × peer: median of per-round ratios (floor of the same algorithm; peer only for HMAC rows); ` +
+      `× pipelining floor: the same against the HS256 floor with auto-pipelining, for rows whose client auto-pipelines (the README's options). ` +
       `Redis sent/req: MONITOR over ${formatInt(s.monitorRequests)} more requests (Lua's inner calls not counted); commandstats/req counts them. ` +
       `CPU in cores (server process; load generator: near 1 would make it the bottleneck). ` +
       `µs/req: CPU time per request of the server process and of redis-server (steadier than req/s on a shared machine).`,
-    ['server', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', '× floor', '× peer', 'Redis sent/req', 'commandstats/req', 'server CPU', 'server µs/req', 'Redis µs/req', 'load CPU', 'asserted ≤ 1', 'pass'],
+    ['server', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', '× floor', '× pipelining floor', '× peer', 'Redis sent/req', 'commandstats/req', 'server CPU', 'server µs/req', 'Redis µs/req', 'load CPU', 'asserted ≤ 1', 'pass'],
     sideBySide.rows.map((r) => [
       r.name,
       formatInt(r.requestsPerSecond),
@@ -195,6 +196,7 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
       r.p50Ms,
       r.p99Ms,
       r.timesFloor,
+      r.timesPipeliningFloor,
       r.timesPeer,
       `${r.redisSentPerRequest}${Object.keys(r.redisSent).length > 0 ? ` (${counts(r.redisSent)})` : ''}`,
       r.commandstatsPerRequest,

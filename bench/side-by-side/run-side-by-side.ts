@@ -43,6 +43,8 @@ export interface SideBySideRow {
   readonly maxMs: number;
   /** Median over the rounds of (this row's req/s ÷ its floor's req/s in the same round); null for a floor. */
   readonly timesFloor: number | null;
+  /** The same against the HS256 floor with auto-pipelining, for a guard or example app whose client pipelines; null otherwise. */
+  readonly timesPipeliningFloor: number | null;
   /** The same against the peer; null where not meaningful (no HMAC per request, or the peer itself). */
   readonly timesPeer: number | null;
   /** Redis commands the server sent per request, from MONITOR (Lua's inner calls not counted): round trips at most. */
@@ -200,9 +202,10 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       if (window === undefined) throw new Error(`${m.row.name}: no MONITOR window`);
       const rates = m.rounds.map((r) => r.requestsPerSecond);
       const totalRequests = m.rounds.reduce((sum, r) => sum + r.count, 0);
-      // A pipelining row against the floor that pipelines too; the pipelining floor itself against the plain one.
-      const floor =
-        m.row.kind === 'floor' ? (m.row.autoPipelining ? floorOf(m.row.alg, false) : undefined) : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg, m.row.autoPipelining);
+      // Every row against the floor (the pipelining floor too; none for a floor itself); a pipelining
+      // guard or example app also against the floor that pipelines.
+      const floor = m.row.kind === 'floor' ? (m.row.autoPipelining ? floorOf(m.row.alg, false) : undefined) : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg, false);
+      const pipeliningFloor = m.row.kind !== 'floor' && m.row.autoPipelining ? floorOf(m.row.alg, true) : undefined;
       return {
         name: m.row.name,
         kind: m.row.kind,
@@ -214,6 +217,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
         p99Ms: round(median(m.rounds.map((r) => r.p99Ms)), 2),
         maxMs: round(Math.max(...m.rounds.map((r) => r.maxMs)), 1),
         timesFloor: perRoundRatio(m, floor),
+        timesPipeliningFloor: perRoundRatio(m, pipeliningFloor),
         timesPeer: m.row.versusPeer ? perRoundRatio(m, peer) : null,
         redisSentPerRequest: window.sentPerCheck ?? Number.NaN,
         redisSent: window.sent,

@@ -22,7 +22,11 @@ export class ServerChild {
    */
   static async start(spec: ServerSpec, redisUrl: string, nodeFlags: readonly string[] = [], wrapper: readonly string[] = []): Promise<ServerChild> {
     const child = forkBenchModule(__filename, nodeFlags, { stdout: spec.kind === 'example' ? 'ignore' : 'inherit', wrapper });
-    const target = await ask(child, { start: spec, redisUrl }, 'ready');
+    const target = await ask(child, { start: spec, redisUrl }, 'ready').catch((error: unknown) => {
+      // A child that failed to start leaves on disconnect, and then cannot keep the bench alive.
+      if (child.connected) child.disconnect();
+      throw error;
+    });
     return new ServerChild(child, target);
   }
 

@@ -5,6 +5,7 @@ import type * as ExampleApp from '../../../example-app/app';
 import type * as ClientErrors from '../../../example-app/client-errors';
 import type * as Config from '../../../example-app/config';
 import { RedisStore } from '../../../lib/index';
+import { REDIS_OPTIONS } from '../../../example-app/redis-options';
 import type { ServerSpec, Target } from '../protocol';
 import { listen } from './listen';
 
@@ -38,7 +39,8 @@ export async function startExample(spec: Extract<ServerSpec, { kind: 'example' }
     JWT_SECRET: randomBytes(48).toString('base64'),
     VERIFICATION_SECRET: randomBytes(48).toString('base64'),
   });
-  const redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, lazyConnect: true });
+  // The client options of the current example app (an older copy in appDir may predate the file).
+  const redis = new Redis(redisUrl, { ...REDIS_OPTIONS, lazyConnect: true });
   await redis.connect();
   const { app } = await createExampleApp({ config, store: new RedisStore({ client: redis }) });
   const { server, port } = await listen(app);

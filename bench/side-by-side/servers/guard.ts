@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import express from 'express';
+import Redis from 'ioredis';
 import type * as Library from '../../../lib/index';
 import { BENCH_COMMAND_TIMEOUT_MS, connectClient } from '../../redis-server';
 import { BENCH_USER, keyObjectOf } from '../keys';
@@ -54,12 +55,21 @@ export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, r
   if (spec.singleUse) app.post('/single-use', stepUp.requireVerification({ singleUse: true }), ok);
   else app.get('/reusable', stepUp.requireVerification(), ok);
 
+  // The records are written before the run through a store on a client without the fail-fast
+  // options (the same keys: same prefix): with 16 servers starting at once on 2 cores, a batch of
+  // writes may take longer than the measured client's 500 ms commandTimeout.
+  const setupClient = client !== undefined ? new Redis(redisUrl) : undefined;
+  const setupStore = setupClient !== undefined ? new build.RedisStore({ client: setupClient, prefix, timeoutMs: 60_000 }) : stepUp.store;
   const ids: string[] = [];
   const count = spec.singleUse ? spec.records : 1;
-  for (let start = 0; start < count; start += CREATE_BATCH) {
-    const batch = Array.from({ length: Math.min(CREATE_BATCH, count - start) }, benchRecord);
-    await Promise.all(batch.map((record) => stepUp.store.create(record)));
-    ids.push(...batch.map((record) => record.id));
+  try {
+    for (let start = 0; start < count; start += CREATE_BATCH) {
+      const batch = Array.from({ length: Math.min(CREATE_BATCH, count - start) }, benchRecord);
+      await Promise.all(batch.map((record) => setupStore.create(record)));
+      ids.push(...batch.map((record) => record.id));
+    }
+  } finally {
+    await setupClient?.quit();
   }
 
   const { port } = await listen(app);
