@@ -3,6 +3,8 @@ import Redis from 'ioredis';
 import { MAX_EMAIL_LENGTH } from '../lib/http/schemas';
 import { MemoryStore } from '../lib/stores/memory-store';
 import { RedisStore } from '../lib/stores/redis-store';
+import { clientBoundsCommands } from '../lib/redis/bounded-call';
+import type { RedisClient } from '../lib/redis/client';
 import { StoreUnavailableError } from '../lib/stores/store';
 import { storeContract } from './store.contract';
 import { actionRef, sessionRef } from '../lib/action';
@@ -235,6 +237,14 @@ describe('RedisStore specifics', () => {
       await bounded.quit();
       await pipelinedBounded.quit();
     }
+  });
+
+  test('auto-pipelining counts when ioredis counts it: any truthy enableAutoPipelining (a plain-JavaScript app may pass 1)', () => {
+    const client = (options: Record<string, unknown>) => ({ options }) as unknown as RedisClient;
+    expect(clientBoundsCommands(client({ commandTimeout: 500, enableAutoPipelining: 1 }), 999)).toBe(false);
+    expect(clientBoundsCommands(client({ commandTimeout: 500, enableAutoPipelining: 'true' }), 1000)).toBe(true);
+    expect(clientBoundsCommands(client({ commandTimeout: 500, enableAutoPipelining: 0 }), 500)).toBe(true);
+    expect(clientBoundsCommands({ isCluster: true, options: { commandTimeout: 100 } } as unknown as RedisClient, 1000)).toBe(false);
   });
 
   test('method names are tamper-checked too: a name only on an app-defined method, never a built-in one in disguise', async () => {

@@ -41,6 +41,7 @@ export function clientBoundsCommands(client: RedisClient, timeoutMs: number): bo
   const { isCluster, options } = client as { isCluster?: unknown; options?: { commandTimeout?: unknown; enableAutoPipelining?: unknown } };
   const commandTimeout = options?.commandTimeout;
   if (isCluster === true || typeof commandTimeout !== 'number' || !(commandTimeout > 0)) return false;
-  const longestWait = options?.enableAutoPipelining === true ? 2 * commandTimeout : commandTimeout;
+  // Truthy, as ioredis reads it (a plain-JavaScript app may pass 1 or 'true').
+  const longestWait = options?.enableAutoPipelining ? 2 * commandTimeout : commandTimeout;
   return longestWait <= timeoutMs;
 }
