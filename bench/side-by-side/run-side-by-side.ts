@@ -43,7 +43,7 @@ export interface SideBySideRow {
   readonly maxMs: number;
   /** Median over the rounds of (this row's req/s ÷ its floor's req/s in the same round); null for a floor. */
   readonly timesFloor: number | null;
-  /** The same against the HS256 floor with auto-pipelining, for a guard or example app whose client pipelines; null otherwise. */
+  /** The same against the HS256 floor with auto-pipelining, for an HS256 guard or example app whose client pipelines; null otherwise (there is no RS256 or ES256 floor that pipelines). */
   readonly timesPipeliningFloor: number | null;
   /** The same against the peer; null where not meaningful (no HMAC per request, or the peer itself). */
   readonly timesPeer: number | null;
@@ -203,7 +203,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       const rates = m.rounds.map((r) => r.requestsPerSecond);
       const totalRequests = m.rounds.reduce((sum, r) => sum + r.count, 0);
       // Every row against the floor (the pipelining floor too; none for a floor itself); a pipelining
-      // guard or example app also against the floor that pipelines.
+      // HS256 guard or example app also against the floor that pipelines (only HS256 has one).
       const floor = m.row.kind === 'floor' ? (m.row.autoPipelining ? floorOf(m.row.alg, false) : undefined) : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg, false);
       const pipeliningFloor = m.row.kind !== 'floor' && m.row.autoPipelining ? floorOf(m.row.alg, true) : undefined;
       return {
