@@ -6,6 +6,38 @@ import { createStepUp, jwtAuthenticator, RedisStore, type AuditEvent } from '../
 import { bearer, JWT_SECRET, PASSWORDS, testUsers } from './helpers/harness';
 import { startRedisServer, type PrivateRedis } from './helpers/redis-server';
 
+/** The app of these tests, on `client`: the router at /v, GET /slips (reusable guard) and POST /payout (single use). */
+async function guardedApp(client: Redis, timeoutMs: number, onEvent?: (event: AuditEvent) => void): Promise<express.Express> {
+  const users = await testUsers();
+  const stepUp = createStepUp({
+    authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
+    users: { findById: (id) => users.get(id) ?? null },
+    store: new RedisStore({ client, timeoutMs }),
+    secret: randomBytes(32),
+    ...(onEvent !== undefined ? { onEvent } : {}),
+  });
+  const app = express();
+  app.use('/v', stepUp.router);
+  app.post('/payout', stepUp.requireVerification({ singleUse: true }), (_req, res) => res.status(201).json({ ok: true }));
+  app.get('/slips', stepUp.requireVerification(), (_req, res) => res.json({ ok: true }));
+  return app;
+}
+
+/**
+ * `CLIENT PAUSE <ms> ALL` on the Redis at `url`: its connections stay open and take commands, but
+ * nothing is answered until the pause ends. `ended()` resolves then (its own next command is held until then).
+ */
+async function pauseRedis(url: string, ms: number): Promise<{ ended(): Promise<void> }> {
+  const admin = new Redis(url);
+  await admin.call('CLIENT', 'PAUSE', String(ms), 'ALL');
+  return {
+    ended: async () => {
+      await admin.ping();
+      admin.disconnect();
+    },
+  };
+}
+
 /**
  * Redis stops in the middle: the guard fails closed with 503 quickly, never a pass.
  * Runs on a redis-server of its own, since it kills it.
@@ -26,18 +58,7 @@ describe.each([
     client = new Redis(server.url, { ...clientOptions, lazyConnect: true, disconnectTimeout: 100 });
     client.on('error', () => undefined); // connection errors are expected once the server is gone
     await client.connect();
-    const users = await testUsers();
-    const stepUp = createStepUp({
-      authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
-      users: { findById: (id) => users.get(id) ?? null },
-      store: new RedisStore({ client, timeoutMs: 1000 }),
-      secret: randomBytes(32),
-      onEvent: (event) => void events.push(event),
-    });
-    app = express();
-    app.use('/v', stepUp.router);
-    app.post('/payout', stepUp.requireVerification({ singleUse: true }), (_req, res) => res.status(201).json({ ok: true }));
-    app.get('/slips', stepUp.requireVerification(), (_req, res) => res.json({ ok: true }));
+    app = await guardedApp(client, 1000, (event) => void events.push(event));
   });
   afterAll(async () => {
     client.disconnect();
@@ -52,10 +73,8 @@ describe.each([
     const singleUse = again.body.verificationRecordId as string;
     await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', reusable).expect(200);
 
-    // The connection stays open and the commands are accepted, but nothing is answered for 1.8 s:
-    // only a timeout (the client's commandTimeout, or the store's own timeoutMs) ends the wait.
-    const admin = new Redis(server.url);
-    await admin.call('CLIENT', 'PAUSE', '1800', 'ALL');
+    // Nothing is answered for 1.8 s: only a timeout (the client's commandTimeout, or the store's own timeoutMs) ends the wait.
+    const pause = await pauseRedis(server.url, 1800);
     const pausedAt = Date.now();
     try {
       const answers = await Promise.all(
@@ -72,9 +91,7 @@ describe.each([
         expect(answer.took).toBeLessThan(1500);
       }
     } finally {
-      // Wait for the pause to end (the admin's next command is held until then).
-      await admin.ping();
-      admin.disconnect();
+      await pause.ended();
     }
     expect(Date.now() - pausedAt).toBeGreaterThanOrEqual(1700);
     await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', reusable).expect(200);
@@ -126,22 +143,12 @@ describe('Redis not answering, with auto-pipelining', () => {
   });
 
   test("a check queued behind an unanswered batch still fails within the store's timeoutMs", async () => {
-    const users = await testUsers();
-    const stepUp = createStepUp({
-      authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
-      users: { findById: (id) => users.get(id) ?? null },
-      store: new RedisStore({ client, timeoutMs: 900 }),
-      secret: randomBytes(32),
-    });
-    const app = express();
-    app.use('/v', stepUp.router);
-    app.get('/slips', stepUp.requireVerification(), (_req, res) => res.json({ ok: true }));
+    const app = await guardedApp(client, 900);
     const created = await request(app).post('/v/password').set('Authorization', bearer('usr_alice')).send({ password: PASSWORDS.usr_alice });
     const id = created.body.verificationRecordId as string;
     await request(app).get('/slips').set('Authorization', bearer('usr_alice')).set('Verification-Id', id).expect(200);
 
-    const admin = new Redis(server.url);
-    await admin.call('CLIENT', 'PAUSE', '2500', 'ALL');
+    const pause = await pauseRedis(server.url, 2500);
     try {
       const timed = async () => {
         const started = Date.now();
@@ -157,8 +164,7 @@ describe('Redis not answering, with auto-pipelining', () => {
       expect(second).toEqual({ status: 503, code: 'verification.unavailable', took: expect.any(Number) });
       expect(second.took).toBeLessThan(1200);
     } finally {
-      await admin.ping();
-      admin.disconnect();
+      await pause.ended();
     }
   });
 });
