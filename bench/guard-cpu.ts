@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/guard-cpu.ts [--baseline path/to/index.cjs] [--rounds N] [--requests N] [--no-build]`:
+ * `npx tsx bench/guard-cpu.ts [--baseline path/to/index.cjs] [--rounds N] [--requests N] [--no-build] [--pipelining] [--callgrind]`:
  * CPU time per request of the guard's server process beside the floor's, in one run.
  *
  * The HS256 floor and the guard from dist/ (reusable and single use, RedisStore and MemoryStore)
@@ -13,6 +13,9 @@
  * (deterministic, so unaffected by whatever else runs): each server runs alone under valgrind,
  * counting is switched on (callgrind_control) after the warm-up and dumped after `requests`
  * requests, in one round. Slow (about 50× slower than plain node): use fewer requests.
+ *
+ * `--pipelining`: the floor's and the guards' ioredis clients auto-pipeline (`enableAutoPipelining`,
+ * as in the README's recommended options): the like-for-like comparison for the README's setup.
  *
  * `--cpu-prof` writes each server's CPU profile to bench/results/profiles/ (see bench/profile-summary.ts).
  *
@@ -61,24 +64,27 @@ const { values: args } = parseArgs({
     callgrind: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     only: { type: 'string' },
+    pipelining: { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(args.rounds);
 const REQUESTS = Number(args.requests);
 const WARMUP = Number(args.warmup);
 const CONNECTIONS = Number(args.connections);
+/** `--pipelining`: the floor's and the guards' ioredis clients with enableAutoPipelining (the README's options). */
+const PIPELINING = args.pipelining;
 
 function rows(key: VerificationKey, token: string, baseline: string | undefined): Row[] {
   const baselineBuild = baseline === undefined ? undefined : path.resolve(baseline);
   const perRow = WARMUP + ROUNDS * REQUESTS;
   const guard = (store: 'redis' | 'memory', singleUse: boolean, build?: string): Row => ({
     name: `${build !== undefined && build === baselineBuild ? 'baseline ' : ''}guard ${singleUse ? 'single-use' : 'reusable'}, ${store === 'redis' ? 'RedisStore' : 'MemoryStore'}`,
-    spec: { kind: 'guard', authenticator: { kind: 'jwt', key }, store, singleUse, records: singleUse ? perRow : 1, token, ...(build === undefined ? {} : { build }) },
+    spec: { kind: 'guard', authenticator: { kind: 'jwt', key }, store, singleUse, records: singleUse ? perRow : 1, token, autoPipelining: PIPELINING, ...(build === undefined ? {} : { build }) },
     floor: false,
   });
   const guards = (build = args.build === undefined ? undefined : path.resolve(args.build)) => [guard('redis', false, build), guard('redis', true, build), guard('memory', false, build), guard('memory', true, build)];
   const all = [
-    { name: 'floor HS256', spec: { kind: 'floor', key, token } as const, floor: true },
+    { name: 'floor HS256', spec: { kind: 'floor', key, token, autoPipelining: PIPELINING } as const, floor: true },
     ...(baselineBuild === undefined ? [] : guards(baselineBuild)),
     ...guards(),
   ];
@@ -146,7 +152,7 @@ async function main(): Promise<void> {
       }
       const floor = counted.find((c) => c.row.floor) as (typeof counted)[number];
       printTable(
-        `Server instructions per request (callgrind), ${REQUESTS} requests after ${WARMUP} (${CONNECTIONS} connections, HS256)`,
+        `Server instructions per request (callgrind), ${REQUESTS} requests after ${WARMUP} (${CONNECTIONS} connections, HS256${PIPELINING ? ", auto-pipelining" : ""})`,
         ['row', 'instructions/request', '× floor'],
         counted.map((c) => [c.row.name, Math.round(c.instructions), round(c.instructions / floor.instructions, 3)]),
       );
@@ -172,7 +178,7 @@ async function main(): Promise<void> {
     }
     const floor = measured.find((m) => m.row.floor) as Measured;
     printTable(
-      `Server CPU µs per request, median of ${ROUNDS} rounds of ${REQUESTS} (${CONNECTIONS} connections, HS256, load average ${os.loadavg().map((l) => round(l, 2)).join(' / ')})`,
+      `Server CPU µs per request, median of ${ROUNDS} rounds of ${REQUESTS} (${CONNECTIONS} connections, HS256${PIPELINING ? ", auto-pipelining" : ""}, load average ${os.loadavg().map((l) => round(l, 2)).join(' / ')})`,
       ['row', 'µs/request', 'min', 'max', '× floor (median of rounds)'],
       measured.map((m) => [
         m.row.name,
