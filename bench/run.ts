@@ -185,6 +185,7 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
       `each measurement right after ${formatInt(s.settleRequests)} unmeasured requests to the same server, ` +
       `rows taking turns; medians of the rounds. × floor / × peer: median of per-round ratios (floor of the same algorithm; peer only for HMAC rows); ` +
       `× pipelining floor: the same against the HS256 floor with auto-pipelining, for HS256 rows whose client auto-pipelines (the README's options). ` +
+      `The floor's second server (A/A) runs the floor's code: its × floor is what this run's noise alone makes of a ratio. ` +
       `Redis sent/req: MONITOR over ${formatInt(s.monitorRequests)} more requests (Lua's inner calls not counted); commandstats/req counts them. ` +
       `CPU in cores (server process; load generator: near 1 would make it the bottleneck). ` +
       `µs/req: CPU time per request of the server process and of redis-server (steadier than req/s on a shared machine).`,

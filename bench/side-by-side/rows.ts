@@ -22,6 +22,11 @@ export interface Row {
    * app): besides the floor, it is compared with the floor that pipelines too.
    */
   readonly autoPipelining: boolean;
+  /**
+   * A second server of the HS256 floor, the same code (an A/A check): its × floor is what the
+   * machine's noise alone makes of a ratio in this run. It is never a reference itself.
+   */
+  readonly floorCopy?: boolean;
 }
 
 export interface RowOptions {
@@ -34,7 +39,7 @@ export interface RowOptions {
 
 /**
  * The rows, in the order of the table: the three floors, the HS256 floor with ioredis
- * `enableAutoPipelining`, and the peer; the guard from the build with jwtAuthenticator HS256
+ * `enableAutoPipelining`, a second server of the HS256 floor (A/A), and the peer; the guard from the build with jwtAuthenticator HS256
  * (reusable and single use, RedisStore with the README's client options, then without their
  * auto-pipelining, and MemoryStore); the example app's GET /api/payslips; the guard with provider
  * tokens (RS256, ES256) through jwtAuthenticator given the public key and through oidcAuthenticator
@@ -77,6 +82,7 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
     floor('RS256'),
     floor('ES256'),
     floor('HS256', true),
+    { ...floor('HS256'), name: 'floor HS256 again: a second server of the same floor (A/A check)', versusPeer: false, floorCopy: true },
     {
       name: 'peer: express-session + connect-redis, sudo time in session',
       kind: 'peer',

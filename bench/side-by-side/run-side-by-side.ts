@@ -192,7 +192,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
     }
 
     const floorOf = (alg: string | null, autoPipelining: boolean) =>
-      measured.find((m) => m.row.kind === 'floor' && m.row.alg === alg && m.row.autoPipelining === autoPipelining);
+      measured.find((m) => m.row.kind === 'floor' && m.row.floorCopy !== true && m.row.alg === alg && m.row.autoPipelining === autoPipelining);
     const peer = measured.find((m) => m.row.kind === 'peer');
     const perRoundRatio = (m: Measured, reference: Measured | undefined) =>
       reference === undefined ? null : round(median(m.rounds.map((r, i) => ratio(r.requestsPerSecond, reference.rounds[i]?.requestsPerSecond))), 2);
@@ -202,9 +202,11 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       if (window === undefined) throw new Error(`${m.row.name}: no MONITOR window`);
       const rates = m.rounds.map((r) => r.requestsPerSecond);
       const totalRequests = m.rounds.reduce((sum, r) => sum + r.count, 0);
-      // Every row against the floor (the pipelining floor too; none for a floor itself); a pipelining
-      // HS256 guard or example app also against the floor that pipelines (only HS256 has one).
-      const floor = m.row.kind === 'floor' ? (m.row.autoPipelining ? floorOf(m.row.alg, false) : undefined) : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg, false);
+      // Every row against the floor (the pipelining floor and the floor's second server too; none for
+      // a floor itself); a pipelining HS256 guard or example app also against the floor that
+      // pipelines (only HS256 has one).
+      const floor =
+        m.row.kind === 'floor' ? (m.row.autoPipelining || m.row.floorCopy === true ? floorOf(m.row.alg, false) : undefined) : floorOf(m.row.kind === 'peer' ? 'HS256' : m.row.alg, false);
       const pipeliningFloor = m.row.kind !== 'floor' && m.row.autoPipelining ? floorOf(m.row.alg, true) : undefined;
       return {
         name: m.row.name,
