@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       }
       const floor = counted.find((c) => c.row.floor) as (typeof counted)[number];
       printTable(
-        `Server instructions per request (callgrind), ${REQUESTS} requests after ${WARMUP} (${CONNECTIONS} connections, HS256${PIPELINING ? ", auto-pipelining" : ""})`,
+        `Server instructions per request (callgrind), ${REQUESTS} requests after ${WARMUP} (${CONNECTIONS} connections, HS256${PIPELINING ? ', auto-pipelining' : ''})`,
         ['row', 'instructions/request', '× floor'],
         counted.map((c) => [c.row.name, Math.round(c.instructions), round(c.instructions / floor.instructions, 3)]),
       );
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     }
     const floor = measured.find((m) => m.row.floor) as Measured;
     printTable(
-      `Server CPU µs per request, median of ${ROUNDS} rounds of ${REQUESTS} (${CONNECTIONS} connections, HS256${PIPELINING ? ", auto-pipelining" : ""}, load average ${os.loadavg().map((l) => round(l, 2)).join(' / ')})`,
+      `Server CPU µs per request, median of ${ROUNDS} rounds of ${REQUESTS} (${CONNECTIONS} connections, HS256${PIPELINING ? ', auto-pipelining' : ''}, load average ${os.loadavg().map((l) => round(l, 2)).join(' / ')})`,
       ['row', 'µs/request', 'min', 'max', '× floor (median of rounds)'],
       measured.map((m) => [
         m.row.name,
