@@ -57,7 +57,7 @@ export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, r
   else app.get('/reusable', stepUp.requireVerification(), ok);
 
   // The records are written before the run through a store on a client without the fail-fast
-  // options (the same keys: same prefix): with 16 servers starting at once on 2 cores, a batch of
+  // options (the same keys: same prefix): with every row's server starting at once on 2 cores, a batch of
   // writes may take longer than the measured client's 500 ms commandTimeout.
   const setupClient = client !== undefined ? new Redis(redisUrl) : undefined;
   const setupStore = setupClient !== undefined ? new build.RedisStore({ client: setupClient, prefix, timeoutMs: 60_000 }) : stepUp.store;
