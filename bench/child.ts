@@ -55,3 +55,52 @@ export async function runOnce<T>(file: string, nodeFlags: readonly string[] = []
   await exited;
   return result;
 }
+
+/**
+ * The parent's handle on a child that runs jobs one at a time: it sends `{ job }` and the child
+ * answers `{ result }` or `{ error }` (a child's side: `answerJobs`).
+ */
+export class JobChild<Job, Result> {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+
+  constructor(file: string, readonly what: string) {
+    this.#child = forkBenchModule(file);
+    this.#exited = exitOf(this.#child);
+    this.#exited.catch(() => undefined); // reported by run() or close()
+  }
+
+  /** The child's process id. */
+  get pid(): number {
+    return this.#child.pid as number;
+  }
+
+  run(job: Job): Promise<Result> {
+    return new Promise((resolve, reject) => {
+      const onExit = () => reject(new Error(`the ${this.what} exited`));
+      this.#child.once('exit', onExit);
+      this.#child.once('message', (message: { readonly result: Result } | { readonly error: string }) => {
+        this.#child.removeListener('exit', onExit);
+        if ('error' in message) reject(new Error(`${this.what}: ${message.error}`));
+        else resolve(message.result);
+      });
+      this.#child.send({ job });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#child.connected) this.#child.disconnect();
+    await this.#exited;
+  }
+}
+
+/** The child's side of JobChild: runs each job it is sent, answers with its result; leaves when the parent does. */
+export function answerJobs<Job, Result>(run: (job: Job) => Promise<Result>): void {
+  process.on('message', (message: { readonly job: Job }) => {
+    run(message.job).then(
+      (result) => process.send?.({ result }),
+      (error: unknown) => process.send?.({ error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  process.once('disconnect', () => process.exit(0));
+}

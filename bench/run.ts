@@ -47,6 +47,12 @@ const SETTINGS = {
   httpWarmup: 2_000,
   httpSettle: 1_000,
   httpMonitorRequests: 1_000,
+  /**
+   * The paired phase (bench/side-by-side/paired.ts): rounds, the window answers are counted in, the
+   * time before it, and each single-use connection's records per run (400 × 50 connections last a
+   * server answering some 7,000 requests a second on its half of a CPU; this one answers 2,000–3,000).
+   */
+  paired: { rounds: 5, windowMs: 2_000, leadMs: 500, connections: 50, idsPerConnection: 400 },
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
   clusterRoundTripChecks: 999,
@@ -58,8 +64,8 @@ const SETTINGS = {
   bcryptSamples: 10,
 } as const;
 
-/** Past this the run is stuck: it stops (the redis-server is killed on exit). A whole run takes about 8 minutes on 2 cores (the bcrypt-beside-the-guard section alone about 4). */
-const HARD_TIMEOUT_MS = 900_000;
+/** Past this the run is stuck: it stops (the redis-server is killed on exit). A whole run takes about 13 minutes on 2 cores (the bcrypt-beside-the-guard section alone about 4). */
+const HARD_TIMEOUT_MS = 1_500_000;
 
 interface Machine {
   readonly node: string;
@@ -114,7 +120,9 @@ async function measure(loadAverageAtStart: readonly number[]): Promise<Results> 
     const sideBySide = await runSideBySide({
       redisUrl: redis.url,
       redisPort: redis.port,
+      redisPid: redis.process.pid as number,
       admin,
+      paired: SETTINGS.paired,
       connections: SETTINGS.httpConnections,
       requests: SETTINGS.httpRequests,
       rounds: SETTINGS.httpRounds,
@@ -210,6 +218,31 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
     ]),
   );
   console.log(`   JWKS or discovery fetches during the rounds: ${sideBySide.providerFetchesDuringRounds} (oidcAuthenticator's key set is cached after warm-up)`);
+
+  const paired = sideBySide.paired;
+  const p = paired.settings;
+  if ('skipped' in paired) console.log(`\n1b. Paired: skipped (${paired.skipped})`);
+  else
+    printTable(
+      `1b. Paired, the same servers: a row and its reference under load at the same time, both servers pinned to CPU ${paired.cpus.servers}, ` +
+        `the load generators (one per server, ${p.connections} connections each), redis-server and the bench on CPU ${paired.cpus.rest}; ` +
+        `answers counted in the same ${formatInt(p.windowMs)} ms window (after ${p.leadMs} ms of load), ${p.rounds} rounds, pairs taking turns. ` +
+        `Two busy servers on one CPU get equal CPU time, so × reference is how many requests one serves for each the other does, measured in the same seconds: ` +
+        `the floor's second server (A/A) shows what is left of the noise. req/s is on half of one CPU. p99 × reference: median of per-round ratios.`,
+      ['server', 'against', '× reference', 'range', 'req/s', 'reference req/s', 'p99 ms', 'reference p99 ms', 'p99 × reference', 'p99 range'],
+      paired.rows.map((r) => [
+        r.name,
+        r.reference,
+        r.ratio,
+        r.ratioRange.join('–'),
+        formatInt(r.requestsPerSecond),
+        formatInt(r.referenceRequestsPerSecond),
+        r.p99Ms,
+        r.referenceP99Ms,
+        r.p99Ratio,
+        r.p99RatioRange.join('–'),
+      ]),
+    );
 
   printTable(
     `2. JWT verification, HS256 (${formatInt(SETTINGS.jwtIterations)} iterations each, after 1,000 warm-up)`,

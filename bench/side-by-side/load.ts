@@ -1,10 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { exitOf, forkBenchModule, isBenchChild } from '../child';
+import { answerJobs, isBenchChild, JobChild } from '../child';
 import type { LoadResult } from '../load-client';
 import { percentile, round } from '../stats';
 import type { Target } from './protocol';
+import { requestsOf } from './requests';
 
 /**
  * The load generator of the side-by-side bench: autocannon in its own Node process. autocannon
@@ -30,49 +30,11 @@ export interface SideLoadResult extends LoadResult {
   readonly errors: number;
 }
 
-type FromLoad = { readonly result: SideLoadResult } | { readonly error: string };
-
 /** The parent's handle on the load-generator process. */
-export class AutocannonLoad {
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<void>;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    this.#exited = exitOf(child);
-    this.#exited.catch(() => undefined); // reported by run() or close()
-  }
-
+export class AutocannonLoad extends JobChild<LoadJob, SideLoadResult> {
   static start(): AutocannonLoad {
-    return new AutocannonLoad(forkBenchModule(__filename));
+    return new AutocannonLoad(__filename, 'load generator');
   }
-
-  run(job: LoadJob): Promise<SideLoadResult> {
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error('the load generator exited'));
-      this.#child.once('exit', onExit);
-      this.#child.once('message', (message: FromLoad) => {
-        this.#child.removeListener('exit', onExit);
-        if ('error' in message) reject(new Error(`load generator: ${message.error}`));
-        else resolve(message.result);
-      });
-      this.#child.send({ job });
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#child.connected) this.#child.disconnect();
-    await this.#exited;
-  }
-}
-
-/** The requests one connection sends: its own slice of the ids when each id serves one request. */
-function requestsOf(target: Target, from: number, count: number): autocannon.Request[] {
-  const base = { method: target.method, path: target.path };
-  if (target.idHeader === null) return [{ ...base, headers: { ...target.headers } }];
-  if (typeof target.ids === 'string') return [{ ...base, headers: { ...target.headers, [target.idHeader]: target.ids } }];
-  const header = target.idHeader;
-  return target.ids.slice(from, from + count).map((id) => ({ ...base, headers: { ...target.headers, [header]: id } }));
 }
 
 async function runJob(job: LoadJob): Promise<SideLoadResult> {
@@ -133,12 +95,4 @@ async function runJob(job: LoadJob): Promise<SideLoadResult> {
   };
 }
 
-if (isBenchChild()) {
-  process.on('message', (message: { job: LoadJob }) => {
-    runJob(message.job).then(
-      (result) => process.send?.({ result } satisfies FromLoad),
-      (error: unknown) => process.send?.({ error: String(error) } satisfies FromLoad),
-    );
-  });
-  process.once('disconnect', () => process.exit(0));
-}
+if (isBenchChild()) answerJobs(runJob);

@@ -55,7 +55,11 @@ export interface Target {
   readonly ids: string | readonly string[];
 }
 
-export type ToServer = { readonly start: ServerSpec; readonly redisUrl: string } | { readonly cpuUsage: true };
+/**
+ * `refresh`: the target to use from now on. The example app's record and token expire before a
+ * whole bench run ends, so it signs in and verifies again; the other servers answer their target as it was.
+ */
+export type ToServer = { readonly start: ServerSpec; readonly redisUrl: string } | { readonly cpuUsage: true } | { readonly refresh: true };
 export type FromServer =
   | { readonly ready: Target }
   | { readonly cpuUsage: NodeJS.CpuUsage }

@@ -4,6 +4,9 @@ import type { BenchToken } from './tokens';
 
 export type RowKind = 'floor' | 'peer' | 'guard' | 'example';
 
+/** A reference a row is measured against in the paired phase (bench/side-by-side/paired.ts). */
+export type PairReference = 'floor' | 'pipelining floor' | 'peer';
+
 /** One row of the side-by-side table: a server, and what it is compared with. */
 export interface Row {
   readonly name: string;
@@ -27,6 +30,11 @@ export interface Row {
    * machine's noise alone makes of a ratio in this run. It is never a reference itself.
    */
   readonly floorCopy?: boolean;
+  /**
+   * The references this row is also measured against in the paired phase: both servers under load
+   * at the same time, sharing one core (bench/side-by-side/paired.ts). None for most rows.
+   */
+  readonly pairedWith?: readonly PairReference[];
 }
 
 export interface RowOptions {
@@ -35,6 +43,8 @@ export interface RowOptions {
   readonly issuer: string;
   /** Records a single-use row's child creates: every request of the run consumes one. */
   readonly singleUseRecords: number;
+  /** Records a single-use row consumes at most per paired reference (added for the rows that have any). Default 0: no paired phase. */
+  readonly pairedRecordsPerReference?: number;
 }
 
 /**
@@ -44,9 +54,11 @@ export interface RowOptions {
  * auto-pipelining, and MemoryStore); the example app's GET /api/payslips; the guard with provider
  * tokens (RS256, ES256) through jwtAuthenticator given the public key and through oidcAuthenticator
  * reading the JWKS, each against its floor. A Redis guard's client has the README's options,
- * auto-pipelining included, unless its name says otherwise.
+ * auto-pipelining included, unless its name says otherwise. The paired phase measures the floor's
+ * second server and the pipelining floor against the floor, the HS256 Redis guards against the
+ * floor, the pipelining floor and the peer, and the example app against both floors.
  */
-export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions): Row[] {
+export function sideBySideRows({ tokens, issuer, singleUseRecords, pairedRecordsPerReference = 0 }: RowOptions): Row[] {
   const floor = (alg: TokenAlgorithm, autoPipelining = false): Row => ({
     name: `floor ${alg}: jsonwebtoken + KeyObject, Redis GET, JSON.parse${autoPipelining ? ', auto-pipelining' : ''}`,
     kind: 'floor',
@@ -64,15 +76,25 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
     store: 'redis' | 'memory',
     singleUse: boolean,
     autoPipelining = store === 'redis',
+    pairedWith: readonly PairReference[] = [],
   ): Row => ({
     name,
     kind: 'guard',
     alg,
-    spec: { kind: 'guard', authenticator, store, singleUse, autoPipelining, records: singleUse ? singleUseRecords : 1, token: tokens[alg].token },
+    spec: {
+      kind: 'guard',
+      authenticator,
+      store,
+      singleUse,
+      autoPipelining,
+      records: singleUse ? singleUseRecords + pairedWith.length * pairedRecordsPerReference : 1,
+      token: tokens[alg].token,
+    },
     singleUse,
     versusPeer: alg === 'HS256',
     atMostOneCommand: store === 'redis',
     autoPipelining,
+    pairedWith,
   });
   const hs256 = { kind: 'jwt', key: tokens.HS256.key } as const;
   const provider = (alg: 'RS256' | 'ES256') => ({ kind: 'jwt', key: tokens[alg].key, issuer, audience: BENCH_AUDIENCE }) as const;
@@ -81,8 +103,8 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
     floor('HS256'),
     floor('RS256'),
     floor('ES256'),
-    floor('HS256', true),
-    { ...floor('HS256'), name: 'floor HS256 again: a second server of the same floor (A/A check)', versusPeer: false, floorCopy: true },
+    { ...floor('HS256', true), pairedWith: ['floor'] },
+    { ...floor('HS256'), name: 'floor HS256 again: a second server of the same floor (A/A check)', versusPeer: false, floorCopy: true, pairedWith: ['floor'] },
     {
       name: 'peer: express-session + connect-redis, sudo time in session',
       kind: 'peer',
@@ -93,8 +115,8 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
       atMostOneCommand: false,
       autoPipelining: false,
     },
-    guard('guard HS256 reusable, RedisStore', 'HS256', hs256, 'redis', false),
-    guard('guard HS256 single-use, RedisStore', 'HS256', hs256, 'redis', true),
+    guard('guard HS256 reusable, RedisStore', 'HS256', hs256, 'redis', false, true, ['floor', 'pipelining floor', 'peer']),
+    guard('guard HS256 single-use, RedisStore', 'HS256', hs256, 'redis', true, true, ['floor', 'pipelining floor', 'peer']),
     guard('guard HS256 reusable, RedisStore, without auto-pipelining', 'HS256', hs256, 'redis', false, false),
     guard('guard HS256 single-use, RedisStore, without auto-pipelining', 'HS256', hs256, 'redis', true, false),
     guard('guard HS256 reusable, MemoryStore', 'HS256', hs256, 'memory', false),
@@ -108,6 +130,7 @@ export function sideBySideRows({ tokens, issuer, singleUseRecords }: RowOptions)
       versusPeer: true,
       atMostOneCommand: true,
       autoPipelining: true,
+      pairedWith: ['floor', 'pipelining floor'],
     },
     guard('guard RS256 reusable, RedisStore, jwtAuthenticator', 'RS256', provider('RS256'), 'redis', false),
     guard('guard RS256 reusable, RedisStore, oidcAuthenticator', 'RS256', oidc('RS256'), 'redis', false),

@@ -5,6 +5,7 @@ import { commandCounts, commandDelta, redisCpuMicros } from '../redis-server';
 import { measureWindow, watchServer, type RoundTripRow, type WatchedServer } from '../round-trip-window';
 import { median, round } from '../stats';
 import { AutocannonLoad, type SideLoadResult } from './load';
+import { runPaired, type PairedResult, type PairedSettings } from './paired';
 import type { Target } from './protocol';
 import { sideBySideRows, type Row, type RowKind } from './rows';
 import { ServerChild } from './server-child';
@@ -73,12 +74,17 @@ export interface SideBySideResult {
   readonly rows: readonly SideBySideRow[];
   /** JWKS and discovery requests the provider stand-in answered during the rounds (expected 0: cached). */
   readonly providerFetchesDuringRounds: number;
+  /** The paired phase: rows and their references under load at the same time on one CPU. */
+  readonly paired: PairedResult;
 }
 
 export interface SideBySideOptions extends SideBySideSettings {
   readonly redisUrl: string;
   readonly redisPort: number;
+  /** redis-server's process id (the paired phase keeps it off the servers' CPU). */
+  readonly redisPid: number;
   readonly admin: Redis;
+  readonly paired: PairedSettings;
   /** Rows whose name contains one of these `|`-separated strings get their server started with --cpu-prof (into bench/results/profiles). */
   readonly cpuProfile?: string | undefined;
   readonly progress: (line: string) => void;
@@ -96,9 +102,10 @@ interface Measured {
   readonly redisCpuPerRequest: number[];
 }
 
-function idsOf(target: Target): (count: number) => Target['ids'] {
-  if (typeof target.ids === 'string') return () => target.ids;
-  const all = target.ids;
+/** The ids of a server's requests: its current one (refresh() may change it), or the next `count` of a single-use row's. */
+function idsOf(server: ServerChild): (count: number) => Target['ids'] {
+  const all = server.target.ids;
+  if (typeof all === 'string') return () => server.target.ids;
   let used = 0;
   return (count) => {
     if (used + count > all.length) throw new Error('a single-use row ran out of records');
@@ -124,7 +131,9 @@ const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 
  * per-round ratios: a row and its reference measured minutes apart on a shared machine would
  * compare the machine's load as much as the servers. Redis commands are counted twice: INFO
  * commandstats over the rounds (counts what Lua runs too), and MONITOR in a window after the rounds
- * (tells the commands the server sent, its round trips, from those a script runs).
+ * (tells the commands the server sent, its round trips, from those a script runs). Between the two,
+ * the paired phase (paired.ts) measures the rows that have `pairedWith` against their references
+ * at the same time on one CPU, which the machine's noise moves far less.
  */
 export async function runSideBySide(options: SideBySideOptions): Promise<SideBySideResult> {
   const provider = await OidcStandIn.start();
@@ -134,7 +143,9 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
   try {
     const tokens = await benchTokens(provider);
     const perRow = options.warmup + options.rounds * (options.settleRequests + options.requests) + options.monitorRequests;
-    const rows = sideBySideRows({ tokens, issuer: provider.issuer, singleUseRecords: perRow });
+    const { paired } = options;
+    const pairedRecordsPerReference = paired.rounds * paired.connections * paired.idsPerConnection;
+    const rows = sideBySideRows({ tokens, issuer: provider.issuer, singleUseRecords: perRow, pairedRecordsPerReference });
     const profileDir = path.resolve(__dirname, '../results/profiles');
 
     options.progress(`starting ${rows.length} servers, each in its own process`);
@@ -146,10 +157,12 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
     );
     for (const [i, row] of rows.entries()) {
       const outcome = started[i];
-      if (outcome?.status === 'fulfilled') measured.push({ row, server: outcome.value, ids: idsOf(outcome.value.target), rounds: [], commands: [], serverCpu: [], serverCpuPerRequest: [], redisCpuPerRequest: [] });
+      if (outcome?.status === 'fulfilled') measured.push({ row, server: outcome.value, ids: idsOf(outcome.value), rounds: [], commands: [], serverCpu: [], serverCpuPerRequest: [], redisCpuPerRequest: [] });
     }
     const failed = started.findIndex((outcome) => outcome.status === 'rejected');
     if (failed >= 0) throw new Error(`${rows[failed]?.name}: ${String((started[failed] as PromiseRejectedResult).reason)}`);
+    // The example app's record and token expire within a run (10 and 15 minutes): fresh ones before every round and phase.
+    const refreshAll = () => Promise.all(measured.map((m) => m.server.refresh()));
     const job = (m: Measured, count: number) => ({ target: { ...m.server.target, ids: m.ids(count) }, count, connections: options.connections });
 
     options.progress(`warm-up: ${options.warmup} requests per row`);
@@ -158,6 +171,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
     const fetchesBefore = provider.requests.jwks + provider.requests.discovery;
     for (let r = 0; r < options.rounds; r += 1) {
       options.progress(`round ${r + 1} of ${options.rounds}: ${options.requests} requests per row, ${options.connections} connections`);
+      await refreshAll();
       for (let k = 0; k < measured.length; k += 1) {
         const m = measured[(k + r) % measured.length] as Measured;
         const commandsBefore = await commandCounts(options.admin);
@@ -177,6 +191,22 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
     }
     const providerFetchesDuringRounds = provider.requests.jwks + provider.requests.discovery - fetchesBefore;
 
+    const floorOf = (alg: string | null, autoPipelining: boolean) =>
+      measured.find((m) => m.row.kind === 'floor' && m.row.floorCopy !== true && m.row.alg === alg && m.row.autoPipelining === autoPipelining);
+    const peer = measured.find((m) => m.row.kind === 'peer');
+
+    await refreshAll();
+    options.progress(`paired: ${paired.rounds} rounds, ${paired.windowMs} ms windows, ${paired.connections} connections per server`);
+    const pairedResult = await runPaired({
+      settings: paired,
+      servers: measured,
+      referenceOf: (row, reference) => (reference === 'peer' ? peer : floorOf(row.alg, reference === 'pipelining floor')),
+      otherPids: [options.redisPid, load.pid],
+      progress: options.progress,
+    });
+    if ('skipped' in pairedResult) options.progress(`paired phase skipped: ${pairedResult.skipped}`);
+
+    await refreshAll();
     options.progress(`Redis commands sent per request: MONITOR, ${options.monitorRequests} requests per row`);
     watched = await watchServer(options.redisPort, options.admin);
     const windows: RoundTripRow[] = [];
@@ -191,9 +221,6 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       );
     }
 
-    const floorOf = (alg: string | null, autoPipelining: boolean) =>
-      measured.find((m) => m.row.kind === 'floor' && m.row.floorCopy !== true && m.row.alg === alg && m.row.autoPipelining === autoPipelining);
-    const peer = measured.find((m) => m.row.kind === 'peer');
     const perRoundRatio = (m: Measured, reference: Measured | undefined) =>
       reference === undefined ? null : round(median(m.rounds.map((r, i) => ratio(r.requestsPerSecond, reference.rounds[i]?.requestsPerSecond))), 2);
 
@@ -233,7 +260,7 @@ export async function runSideBySide(options: SideBySideOptions): Promise<SideByS
       };
     });
     const { connections, requests, rounds, warmup, settleRequests, monitorRequests } = options;
-    return { settings: { connections, requests, rounds, warmup, settleRequests, monitorRequests }, rows: results, providerFetchesDuringRounds };
+    return { settings: { connections, requests, rounds, warmup, settleRequests, monitorRequests }, rows: results, providerFetchesDuringRounds, paired: pairedResult };
   } finally {
     watched?.monitor.stop();
     for (const m of measured) await m.server.close().catch(() => undefined);

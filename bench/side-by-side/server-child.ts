@@ -10,8 +10,11 @@ export class ServerChild {
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
 
-  private constructor(child: ChildProcess, readonly target: Target) {
+  #target: Target;
+
+  private constructor(child: ChildProcess, target: Target) {
     this.#child = child;
+    this.#target = target;
     this.#exited = exitOf(child);
     this.#exited.catch(() => undefined); // reported by close()
   }
@@ -28,6 +31,16 @@ export class ServerChild {
       throw error;
     });
     return new ServerChild(child, target);
+  }
+
+  /** The requests the server expects (see refresh()). */
+  get target(): Target {
+    return this.#target;
+  }
+
+  /** Asks the server for fresh credentials where its own expire within a run (the example app's); `target` is then the new one. */
+  async refresh(): Promise<void> {
+    this.#target = await ask(this.#child, { refresh: true }, 'ready');
   }
 
   /** The child's process id (a wrapper such as valgrind keeps it). */
@@ -67,7 +80,16 @@ function ask<K extends keyof Answers>(child: ChildProcess, message: ToServer, ke
   });
 }
 
+/** The example app's: signs in and verifies again (set when the child started one). */
+let refreshTarget: (() => Promise<Target>) | undefined;
+let startedTarget: Target | undefined;
+
 async function startServer(spec: ServerSpec, redisUrl: string): Promise<Target> {
+  startedTarget = await startKind(spec, redisUrl);
+  return startedTarget;
+}
+
+async function startKind(spec: ServerSpec, redisUrl: string): Promise<Target> {
   switch (spec.kind) {
     case 'floor':
       return (await import('./servers/floor')).startFloor(spec, redisUrl);
@@ -75,8 +97,11 @@ async function startServer(spec: ServerSpec, redisUrl: string): Promise<Target> 
       return (await import('./servers/peer')).startPeer(spec, redisUrl);
     case 'guard':
       return (await import('./servers/guard')).startGuard(spec, redisUrl);
-    case 'example':
-      return (await import('./servers/example')).startExample(spec, redisUrl);
+    case 'example': {
+      const { target, refresh } = await (await import('./servers/example')).startExample(spec, redisUrl);
+      refreshTarget = refresh;
+      return target;
+    }
   }
 }
 
@@ -84,6 +109,13 @@ if (isBenchChild()) {
   process.on('message', (message: ToServer) => {
     const reply = (answer: FromServer) => process.send?.(answer);
     if ('cpuUsage' in message) return void reply({ cpuUsage: process.cpuUsage() });
+    if ('refresh' in message) {
+      const fresh = refreshTarget !== undefined ? refreshTarget() : Promise.resolve(startedTarget as Target);
+      return void fresh.then(
+        (ready) => reply({ ready }),
+        (error: unknown) => reply({ error: error instanceof Error ? error.message : String(error) }),
+      );
+    }
     startServer(message.start, message.redisUrl).then(
       (ready) => reply({ ready }),
       (error: unknown) => reply({ error: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error) }),

@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import { connectClient } from '../../redis-server';
 import type { ServerSpec, Target } from '../protocol';
 import { keyObjectOf } from '../keys';
-import { benchRecord } from '../records';
+import { BENCH_RECORD_SECONDS, benchRecord } from '../records';
 import { listen } from './listen';
 
 const PREFIX = 'bench:floor:';
@@ -20,7 +20,7 @@ export async function startFloor(spec: Extract<ServerSpec, { kind: 'floor' }>, r
   const key = keyObjectOf(spec.key);
   const verifyOptions: jwt.VerifyOptions = { algorithms: [spec.key.alg] };
   const record = benchRecord();
-  await redis.set(`${PREFIX}${record.id}`, JSON.stringify(record), 'EX', 3600);
+  await redis.set(`${PREFIX}${record.id}`, JSON.stringify(record), 'EX', BENCH_RECORD_SECONDS);
 
   const app = express();
   app.disable('x-powered-by');

@@ -6,7 +6,7 @@ import type * as Library from '../../../lib/index';
 import { BENCH_COMMAND_TIMEOUT_MS, connectClient } from '../../redis-server';
 import { BENCH_USER, keyObjectOf } from '../keys';
 import type { GuardAuthenticator, ServerSpec, Target } from '../protocol';
-import { benchRecord } from '../records';
+import { BENCH_RECORD_SECONDS, benchRecord } from '../records';
 import { listen } from './listen';
 
 /** The compiled build, as a CommonJS user of the package loads it (`npm run build` writes it; the bench builds first). */
@@ -29,7 +29,8 @@ function authenticatorOf(build: typeof Library, spec: GuardAuthenticator): Libra
 /**
  * The library's guard in a minimal app, from dist/index.cjs (types from lib/, which it is built
  * from): createStepUp with the given authenticator and store, and one guarded route,
- * GET /reusable (requireVerification()) or POST /single-use (requireVerification({ singleUse: true })).
+ * GET /reusable (requireVerification()) or POST /single-use (requireVerification({ singleUse: true })),
+ * each with a maxAge of BENCH_RECORD_SECONDS.
  * The RedisStore's client has the options the README recommends. Records are created through the
  * store before the run: one for a reusable route, `records` for a single-use one.
  */
@@ -53,8 +54,9 @@ export async function startGuard(spec: Extract<ServerSpec, { kind: 'guard' }>, r
   const app = express();
   app.disable('x-powered-by');
   const ok = (req: express.Request, res: express.Response) => void res.json({ verificationId: req.verification?.id });
-  if (spec.singleUse) app.post('/single-use', stepUp.requireVerification({ singleUse: true }), ok);
-  else app.get('/reusable', stepUp.requireVerification(), ok);
+  // maxAge as long as the records live: the run measures the same records for over ten minutes (the default is 600 s).
+  if (spec.singleUse) app.post('/single-use', stepUp.requireVerification({ singleUse: true, maxAge: BENCH_RECORD_SECONDS }), ok);
+  else app.get('/reusable', stepUp.requireVerification({ maxAge: BENCH_RECORD_SECONDS }), ok);
 
   // The records are written before the run through a store on a client without the fail-fast
   // options (the same keys: same prefix): with every row's server starting at once on 2 cores, a batch of

@@ -1,0 +1,149 @@
+import { median, round } from '../stats';
+import { PairedLoad, type PairedLoadResult } from './paired-load';
+import { cpuSplit, pin } from './pinning';
+import type { Target } from './protocol';
+import type { PairReference, Row } from './rows';
+import type { ServerChild } from './server-child';
+
+/**
+ * The paired phase of the side-by-side bench: a row and its reference under load at the same
+ * time, each from its own autocannon process, both servers pinned to one CPU and everything else
+ * (the load generators, redis-server, the bench) to the others.
+ *
+ * Why: measured one after the other, two servers' req/s compare the machine's state at two
+ * moments as much as the servers. On this bench's 2-core machine the floor's rounds spread
+ * 2,273–6,152 req/s in one run, and two servers running the same code came out 0.49–1.74× each
+ * other round by round. Sharing one CPU in the same seconds, two busy servers get equal CPU time
+ * from the scheduler, so the ratio of their answers is the inverse ratio of what a request costs
+ * each (its own CPU, and its waits on the shared Redis), and whatever slows the machine slows both.
+ * The floor's second server (A/A) measures what is left: 0.99–1.02× in the experiment that led here.
+ */
+export interface PairedSettings {
+  readonly rounds: number;
+  /** The window the answers are counted in, per pair and round. */
+  readonly windowMs: number;
+  /** From the first request to the window's start: connections open and both servers busy. */
+  readonly leadMs: number;
+  /** Connections per server (one request in flight on each). */
+  readonly connections: number;
+  /** Records a single-use server's connection has per run (it fails the run if it uses them all before the window ends). */
+  readonly idsPerConnection: number;
+}
+
+/** A server the side-by-side bench started, as the paired phase uses it. */
+export interface PairedServer {
+  readonly row: Row;
+  readonly server: ServerChild;
+  /** Hands out the next `count` ids of a single-use row (each once), or the one id of the others. */
+  readonly ids: (count: number) => Target['ids'];
+}
+
+export interface PairedRow {
+  readonly name: string;
+  readonly reference: PairReference;
+  readonly referenceName: string;
+  /** Median over the rounds of (this row's answers ÷ the reference's answers in the same window). */
+  readonly ratio: number;
+  readonly ratioRange: readonly [number, number];
+  readonly roundRatios: readonly number[];
+  /** Medians over the rounds, in the window (each server had about half of one CPU). */
+  readonly requestsPerSecond: number;
+  readonly referenceRequestsPerSecond: number;
+  readonly p99Ms: number;
+  readonly referenceP99Ms: number;
+  /** Median over the rounds of (this row's p99 ÷ the reference's p99 in the same window), and their range. */
+  readonly p99Ratio: number;
+  readonly p99RatioRange: readonly [number, number];
+}
+
+export type PairedResult = { readonly settings: PairedSettings; readonly rows: readonly PairedRow[] } & (
+  | { readonly cpus: { readonly servers: string; readonly rest: string } }
+  | { readonly skipped: string }
+);
+
+export interface PairedOptions {
+  readonly settings: PairedSettings;
+  readonly servers: readonly PairedServer[];
+  /** The server a row is measured against for a reference; undefined when there is none. */
+  readonly referenceOf: (row: Row, reference: PairReference) => PairedServer | undefined;
+  /** Processes besides the servers to keep off the servers' CPU (redis-server, an idle load generator). */
+  readonly otherPids: readonly number[];
+  readonly progress: (line: string) => void;
+}
+
+interface Pair {
+  readonly measured: PairedServer;
+  readonly reference: PairedServer;
+  readonly as: PairReference;
+  readonly rounds: { readonly row: PairedLoadResult; readonly reference: PairedLoadResult }[];
+}
+
+/** Time for the two jobs' messages to reach their processes before the common start. */
+const START_DELAY_MS = 200;
+
+function expectAllOk(result: PairedLoadResult, row: Row, round: number): void {
+  const others = Object.entries(result.statuses).filter(([status]) => status !== '200');
+  if (others.length > 0) throw new Error(`${row.name}, paired round ${round}: expected only 200s, got ${JSON.stringify(result.statuses)}`);
+}
+
+export async function runPaired({ settings, servers, referenceOf, otherPids, progress }: PairedOptions): Promise<PairedResult> {
+  const split = cpuSplit();
+  if ('unavailable' in split) return { settings, rows: [], skipped: split.unavailable };
+  const pairs: Pair[] = servers.flatMap((measured) =>
+    (measured.row.pairedWith ?? []).map((as) => {
+      const reference = referenceOf(measured.row, as);
+      if (reference === undefined) throw new Error(`${measured.row.name}: no ${as} to pair it with`);
+      return { measured, reference, as, rounds: [] };
+    }),
+  );
+  const loads = [PairedLoad.start(), PairedLoad.start()] as const;
+  try {
+    for (const { server } of servers) pin(server.pid, split.servers);
+    for (const pid of [...otherPids, process.pid, ...loads.map((load) => load.pid)]) pin(pid, split.rest);
+    const job = (m: PairedServer, startAt: number) => ({
+      target: { ...m.server.target, ids: m.ids(settings.connections * settings.idsPerConnection) },
+      connections: settings.connections,
+      startAt,
+      windowFrom: startAt + settings.leadMs,
+      windowTo: startAt + settings.leadMs + settings.windowMs,
+      idsPerConnection: settings.idsPerConnection,
+    });
+    for (let r = 0; r < settings.rounds; r += 1) {
+      progress(`paired round ${r + 1} of ${settings.rounds}: ${pairs.length} pairs on CPU ${split.servers}, load and Redis on CPU ${split.rest}`);
+      for (let k = 0; k < pairs.length; k += 1) {
+        const pair = pairs[(k + r) % pairs.length] as Pair;
+        const startAt = Date.now() + START_DELAY_MS;
+        // The load generators swap servers every round, in case one of them is slower.
+        const [first, second] = r % 2 === 0 ? loads : ([loads[1], loads[0]] as const);
+        const [row, reference] = await Promise.all([first.run(job(pair.measured, startAt)), second.run(job(pair.reference, startAt))]);
+        expectAllOk(row, pair.measured.row, r + 1);
+        expectAllOk(reference, pair.reference.row, r + 1);
+        pair.rounds.push({ row, reference });
+      }
+    }
+  } finally {
+    for (const { server } of servers) pin(server.pid, split.all);
+    for (const pid of [...otherPids, process.pid]) pin(pid, split.all);
+    await Promise.all(loads.map((load) => load.close().catch(() => undefined)));
+  }
+  const perSecond = (answered: number) => (answered / settings.windowMs) * 1000;
+  const rows = pairs.map(({ measured, reference, as, rounds }): PairedRow => {
+    const ratios = rounds.map((x) => x.row.answered / x.reference.answered);
+    const p99Ratios = rounds.map((x) => x.row.p99Ms / x.reference.p99Ms);
+    return {
+      name: measured.row.name,
+      reference: as,
+      referenceName: reference.row.name,
+      ratio: round(median(ratios), 3),
+      ratioRange: [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)],
+      roundRatios: ratios.map((x) => round(x, 3)),
+      requestsPerSecond: round(median(rounds.map((x) => perSecond(x.row.answered))), 0),
+      referenceRequestsPerSecond: round(median(rounds.map((x) => perSecond(x.reference.answered))), 0),
+      p99Ms: round(median(rounds.map((x) => x.row.p99Ms)), 2),
+      referenceP99Ms: round(median(rounds.map((x) => x.reference.p99Ms)), 2),
+      p99Ratio: round(median(p99Ratios), 2),
+      p99RatioRange: [round(Math.min(...p99Ratios), 2), round(Math.max(...p99Ratios), 2)],
+    };
+  });
+  return { settings, rows, cpus: { servers: split.servers, rest: split.rest } };
+}
