@@ -48,11 +48,12 @@ const SETTINGS = {
   httpSettle: 1_000,
   httpMonitorRequests: 1_000,
   /**
-   * The paired phase (bench/side-by-side/paired.ts): rounds, the window answers are counted in, the
+   * The paired phase (bench/side-by-side/paired.ts): rounds (even: the two load generators swap
+   * servers every round), the window answers are counted in, the
    * time before it, and each single-use connection's records per run (400 × 50 connections last a
    * server answering some 7,000 requests a second on its half of a CPU; this one answers 2,000–3,000).
    */
-  paired: { rounds: 5, windowMs: 2_000, leadMs: 500, connections: 50, idsPerConnection: 400 },
+  paired: { rounds: 6, windowMs: 2_000, leadMs: 500, connections: 50, idsPerConnection: 400 },
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
   clusterRoundTripChecks: 999,
@@ -228,8 +229,9 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
         `the load generators (one per server, ${p.connections} connections each), redis-server and the bench on CPU ${paired.cpus.rest}; ` +
         `answers counted in the same ${formatInt(p.windowMs)} ms window (after ${p.leadMs} ms of load), ${p.rounds} rounds, pairs taking turns. ` +
         `Two busy servers on one CPU get equal CPU time, so × reference is how many requests one serves for each the other does, measured in the same seconds: ` +
-        `the floor's second server (A/A) shows what is left of the noise. req/s is on half of one CPU. p99 × reference: median of per-round ratios.`,
-      ['server', 'against', '× reference', 'range', 'req/s', 'reference req/s', 'p99 ms', 'reference p99 ms', 'p99 × reference', 'p99 range'],
+        `the floor's second server (A/A) shows what is left of the noise. req/s is on half of one CPU. p99 × reference: median of per-round ratios. ` +
+        `CPU: each server's CPU over its job, in cores (about 0.5 each when they shared the CPU evenly); µs/req: its CPU time per 200 answer over the job.`,
+      ['server', 'against', '× reference', 'range', 'req/s', 'reference req/s', 'p99 ms', 'reference p99 ms', 'p99 × reference', 'p99 range', 'CPU', 'reference CPU', 'µs/req', 'reference µs/req'],
       paired.rows.map((r) => [
         r.name,
         r.reference,
@@ -241,6 +243,10 @@ function report({ machine, jwt, oidc, sideBySide, roundTrips, clusterRoundTrips,
         r.referenceP99Ms,
         r.p99Ratio,
         r.p99RatioRange.join('–'),
+        r.cpuShare,
+        r.referenceCpuShare,
+        r.cpuUsPerRequest,
+        r.referenceCpuUsPerRequest,
       ]),
     );
 

@@ -28,8 +28,12 @@ export interface PairedLoadJob {
 }
 
 export interface PairedLoadResult {
+  /** How long after `startAt` the first request went out (the two jobs of a pair must start together). */
+  readonly lateMs: number;
   /** 200 answers that arrived inside the window. */
   readonly answered: number;
+  /** 200 answers of the whole job (for the server's CPU per request over the job). */
+  readonly answeredInJob: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Every answer of the job, in or out of the window, by status ("error" for a failed request). */
@@ -61,8 +65,11 @@ async function runJob(job: PairedLoadJob): Promise<PairedLoadResult> {
     nextId += perConnection ?? 0;
   };
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, job.startAt - Date.now())));
-  // Past the window by a little, so the window's last answers are not cut by closing connections.
-  const durationSeconds = (windowTo - Date.now() + 250) / 1000;
+  const lateMs = Date.now() - job.startAt;
+  // Past the window by a little, so the window's last answers are not cut by closing connections
+  // (autocannon ends at its first one-second tick after that: the load goes on a little longer).
+  // (At least a tenth of a second: a job that started too late is refused by the parent, from lateMs.)
+  const durationSeconds = Math.max(0.1, (windowTo - Date.now() + 250) / 1000);
   await new Promise<void>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -94,7 +101,7 @@ async function runJob(job: PairedLoadJob): Promise<PairedLoadResult> {
   });
   if (exhausted) throw new Error(`a connection used its ${perConnection} ids before the window ended: the server needs more records for the paired phase`);
   const measured = latencies.subarray(0, answered);
-  return { answered, p50Ms: round(percentile(measured, 50), 3), p99Ms: round(percentile(measured, 99), 3), statuses };
+  return { lateMs, answered, answeredInJob: statuses['200'] ?? 0, p50Ms: round(percentile(measured, 50), 3), p99Ms: round(percentile(measured, 99), 3), statuses };
 }
 
 if (isBenchChild()) answerJobs(runJob);

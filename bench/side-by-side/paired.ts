@@ -1,5 +1,5 @@
 import { median, round } from '../stats';
-import { PairedLoad, type PairedLoadResult } from './paired-load';
+import { PairedLoad, type PairedLoadJob, type PairedLoadResult } from './paired-load';
 import { cpuSplit, pin } from './pinning';
 import type { Target } from './protocol';
 import type { PairReference, Row } from './rows';
@@ -17,6 +17,9 @@ import type { ServerChild } from './server-child';
  * from the scheduler, so the ratio of their answers is the inverse ratio of what a request costs
  * each (its own CPU, and its waits on the shared Redis), and whatever slows the machine slows both.
  * The floor's second server (A/A) measures what is left: 0.99–1.02× in the experiment that led here.
+ * Each server's CPU time over its job is recorded too: its share of the CPU says whether the two
+ * did get the same, and its CPU per request is measured in the same regime as the ratio (a server on
+ * half a CPU, with more requests waiting per event-loop turn, batches more than one with a CPU of its own).
  */
 export interface PairedSettings {
   readonly rounds: number;
@@ -51,6 +54,12 @@ export interface PairedRow {
   readonly referenceRequestsPerSecond: number;
   readonly p99Ms: number;
   readonly referenceP99Ms: number;
+  /** Medians over the rounds of each server's CPU over its job (first request to last answer), in cores (0.5: half of the shared CPU). */
+  readonly cpuShare: number;
+  readonly referenceCpuShare: number;
+  /** Medians over the rounds of each server's CPU time per 200 answer over its job, µs. */
+  readonly cpuUsPerRequest: number;
+  readonly referenceCpuUsPerRequest: number;
   /** Median over the rounds of (this row's p99 ÷ the reference's p99 in the same window), and their range. */
   readonly p99Ratio: number;
   readonly p99RatioRange: readonly [number, number];
@@ -71,19 +80,47 @@ export interface PairedOptions {
   readonly progress: (line: string) => void;
 }
 
+/** One server's side of a pair's run: what its load generator counted, and the server's CPU over the job (µs). */
+interface Side extends PairedLoadResult {
+  readonly cpuMicros: number;
+  readonly jobMs: number;
+}
+
 interface Pair {
   readonly measured: PairedServer;
   readonly reference: PairedServer;
   readonly as: PairReference;
-  readonly rounds: { readonly row: PairedLoadResult; readonly reference: PairedLoadResult }[];
+  readonly rounds: { readonly row: Side; readonly reference: Side }[];
 }
 
 /** Time for the two jobs' messages to reach their processes before the common start. */
 const START_DELAY_MS = 200;
 
-function expectAllOk(result: PairedLoadResult, row: Row, round: number): void {
+function expectAllOk(result: PairedLoadResult, row: Row, round: number, leadMs: number): void {
   const others = Object.entries(result.statuses).filter(([status]) => status !== '200');
   if (others.length > 0) throw new Error(`${row.name}, paired round ${round}: expected only 200s, got ${JSON.stringify(result.statuses)}`);
+  if (result.answered === 0) throw new Error(`${row.name}, paired round ${round}: no answer in the window`);
+  // A job that started late would have the server to itself for a while: the pair would not be fair.
+  if (result.lateMs > leadMs / 2) throw new Error(`${row.name}, paired round ${round}: its load started ${result.lateMs} ms late`);
+}
+
+/** Runs `job` on `load` and reads the server's CPU time around it. */
+async function side(load: PairedLoad, server: ServerChild, job: PairedLoadJob): Promise<Side> {
+  const before = await server.cpuMicros();
+  const result = await load.run(job);
+  const endedAt = Date.now();
+  return { ...result, cpuMicros: (await server.cpuMicros()) - before, jobMs: endedAt - job.startAt };
+}
+
+/** Sets every pid's CPUs back, each on its own (a server that exited makes taskset fail for it alone). */
+function restore(pids: readonly number[], cpus: string): void {
+  for (const pid of pids) {
+    try {
+      pin(pid, cpus);
+    } catch {
+      // gone: nothing to restore
+    }
+  }
 }
 
 export async function runPaired({ settings, servers, referenceOf, otherPids, progress }: PairedOptions): Promise<PairedResult> {
@@ -100,7 +137,7 @@ export async function runPaired({ settings, servers, referenceOf, otherPids, pro
   try {
     for (const { server } of servers) pin(server.pid, split.servers);
     for (const pid of [...otherPids, process.pid, ...loads.map((load) => load.pid)]) pin(pid, split.rest);
-    const job = (m: PairedServer, startAt: number) => ({
+    const job = (m: PairedServer, startAt: number): PairedLoadJob => ({
       target: { ...m.server.target, ids: m.ids(settings.connections * settings.idsPerConnection) },
       connections: settings.connections,
       startAt,
@@ -108,25 +145,42 @@ export async function runPaired({ settings, servers, referenceOf, otherPids, pro
       windowTo: startAt + settings.leadMs + settings.windowMs,
       idsPerConnection: settings.idsPerConnection,
     });
+    // Both load generators up, autocannon loaded: a short unmeasured run each, on a server with one id for every request.
+    const warm = servers.find(({ server }) => typeof server.target.ids === 'string');
+    if (warm !== undefined) {
+      const now = Date.now();
+      await Promise.all(loads.map((load) => load.run({ target: warm.server.target, connections: 5, startAt: now, windowFrom: now, windowTo: now + 300, idsPerConnection: 1 })));
+    }
     for (let r = 0; r < settings.rounds; r += 1) {
       progress(`paired round ${r + 1} of ${settings.rounds}: ${pairs.length} pairs on CPU ${split.servers}, load and Redis on CPU ${split.rest}`);
       for (let k = 0; k < pairs.length; k += 1) {
         const pair = pairs[(k + r) % pairs.length] as Pair;
         const startAt = Date.now() + START_DELAY_MS;
-        // The load generators swap servers every round, in case one of them is slower.
+        // The load generators swap servers every round (an even number of rounds), in case one of them is slower.
         const [first, second] = r % 2 === 0 ? loads : ([loads[1], loads[0]] as const);
-        const [row, reference] = await Promise.all([first.run(job(pair.measured, startAt)), second.run(job(pair.reference, startAt))]);
-        expectAllOk(row, pair.measured.row, r + 1);
-        expectAllOk(reference, pair.reference.row, r + 1);
+        const [row, reference] = await Promise.all([
+          side(first, pair.measured.server, job(pair.measured, startAt)),
+          side(second, pair.reference.server, job(pair.reference, startAt)),
+        ]);
+        expectAllOk(row, pair.measured.row, r + 1, settings.leadMs);
+        expectAllOk(reference, pair.reference.row, r + 1, settings.leadMs);
         pair.rounds.push({ row, reference });
       }
     }
   } finally {
-    for (const { server } of servers) pin(server.pid, split.all);
-    for (const pid of [...otherPids, process.pid]) pin(pid, split.all);
-    await Promise.all(loads.map((load) => load.close().catch(() => undefined)));
+    try {
+      restore(
+        servers.map(({ server }) => server.pid),
+        split.all,
+      );
+      restore([...otherPids, process.pid], split.all);
+    } finally {
+      await Promise.all(loads.map((load) => load.close().catch(() => undefined)));
+    }
   }
   const perSecond = (answered: number) => (answered / settings.windowMs) * 1000;
+  const share = (x: Side) => x.cpuMicros / 1000 / x.jobMs;
+  const perRequest = (x: Side) => x.cpuMicros / x.answeredInJob;
   const rows = pairs.map(({ measured, reference, as, rounds }): PairedRow => {
     const ratios = rounds.map((x) => x.row.answered / x.reference.answered);
     const p99Ratios = rounds.map((x) => x.row.p99Ms / x.reference.p99Ms);
@@ -139,6 +193,10 @@ export async function runPaired({ settings, servers, referenceOf, otherPids, pro
       roundRatios: ratios.map((x) => round(x, 3)),
       requestsPerSecond: round(median(rounds.map((x) => perSecond(x.row.answered))), 0),
       referenceRequestsPerSecond: round(median(rounds.map((x) => perSecond(x.reference.answered))), 0),
+      cpuShare: round(median(rounds.map((x) => share(x.row))), 3),
+      referenceCpuShare: round(median(rounds.map((x) => share(x.reference))), 3),
+      cpuUsPerRequest: round(median(rounds.map((x) => perRequest(x.row))), 1),
+      referenceCpuUsPerRequest: round(median(rounds.map((x) => perRequest(x.reference))), 1),
       p99Ms: round(median(rounds.map((x) => x.row.p99Ms)), 2),
       referenceP99Ms: round(median(rounds.map((x) => x.reference.p99Ms)), 2),
       p99Ratio: round(median(p99Ratios), 2),
