@@ -8,7 +8,16 @@ export function percentile(samples: ArrayLike<number>, p: number): number {
   return sorted[rank - 1] as number;
 }
 
-export const median = (samples: ArrayLike<number>): number => percentile(samples, 50);
+/**
+ * The median: the middle sample, or the mean of the two middle ones for an even count (the
+ * nearest-rank percentile would take the lower of them, which biases an even number of rounds low).
+ */
+export function median(samples: ArrayLike<number>): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(samples).sort();
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
 
 /** Rounds to `digits` decimals (keeps the JSON results short). */
 export function round(value: number, digits = 2): number {
