@@ -88,15 +88,24 @@ export class JobChild<Job, Result> {
     });
   }
 
+  /** Sends the child a message of its own (not a job): see answerJobs' `onOther`. */
+  protected send(message: object): void {
+    this.#child.send(message);
+  }
+
   async close(): Promise<void> {
     if (this.#child.connected) this.#child.disconnect();
     await this.#exited;
   }
 }
 
-/** The child's side of JobChild: runs each job it is sent, answers with its result; leaves when the parent does. */
-export function answerJobs<Job, Result>(run: (job: Job) => Promise<Result>): void {
-  process.on('message', (message: { readonly job: Job }) => {
+/**
+ * The child's side of JobChild: runs each job it is sent, answers with its result; leaves when the
+ * parent does. Other messages (a subclass's own, sent with `send`) go to `onOther`.
+ */
+export function answerJobs<Job, Result>(run: (job: Job) => Promise<Result>, onOther?: (message: object) => void): void {
+  process.on('message', (message: { readonly job: Job } | object) => {
+    if (!('job' in message)) return void onOther?.(message);
     run(message.job).then(
       (result) => process.send?.({ result }),
       (error: unknown) => process.send?.({ error: error instanceof Error ? error.message : String(error) }),

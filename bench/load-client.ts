@@ -1,7 +1,6 @@
 import http from 'node:http';
-import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { exitOf, forkBenchModule, isBenchChild } from './child';
+import { answerJobs, isBenchChild, JobChild } from './child';
 import { percentile, round } from './stats';
 
 /**
@@ -38,35 +37,10 @@ export interface LoadResult {
   readonly statuses: Readonly<Record<string, number>>;
 }
 
-type ToChild = { readonly job: LoadJob } | { readonly stop: true };
-type FromChild = { readonly result: LoadResult } | { readonly error: string };
-
 /** The parent's handle on the load-generator process. */
-export class LoadClient {
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<void>;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    this.#exited = exitOf(child);
-    this.#exited.catch(() => undefined); // reported by run() or close()
-  }
-
+export class LoadClient extends JobChild<LoadJob, LoadResult> {
   static start(): LoadClient {
-    return new LoadClient(forkBenchModule(__filename));
-  }
-
-  run(job: LoadJob): Promise<LoadResult> {
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error('the load generator exited'));
-      this.#child.once('exit', onExit);
-      this.#child.once('message', (message: FromChild) => {
-        this.#child.removeListener('exit', onExit);
-        if ('error' in message) reject(new Error(`load generator: ${message.error}`));
-        else resolve(message.result);
-      });
-      this.#child.send({ job } satisfies ToChild);
-    });
+    return new LoadClient(__filename, 'load generator');
   }
 
   /**
@@ -74,13 +48,7 @@ export class LoadClient {
    * requests in flight finish, and run() resolves with the requests sent so far.
    */
   stop(): void {
-    this.#child.send({ stop: true } satisfies ToChild);
-  }
-
-  /** Closes the IPC channel: the child exits by itself. */
-  async close(): Promise<void> {
-    if (this.#child.connected) this.#child.disconnect();
-    await this.#exited;
+    this.send({ stop: true });
   }
 }
 
@@ -173,15 +141,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
 }
 
 if (isBenchChild()) {
-  process.on('message', (message: ToChild) => {
-    if ('stop' in message) {
-      stopRunningJob?.();
-      return;
-    }
-    runJob(message.job).then(
-      (result) => process.send?.({ result } satisfies FromChild),
-      (error: unknown) => process.send?.({ error: String(error) } satisfies FromChild),
-    );
+  answerJobs(runJob, (message) => {
+    if ('stop' in message) stopRunningJob?.();
   });
-  process.once('disconnect', () => process.exit(0));
 }

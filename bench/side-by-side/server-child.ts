@@ -80,28 +80,28 @@ function ask<K extends keyof Answers>(child: ChildProcess, message: ToServer, ke
   });
 }
 
-/** The example app's: signs in and verifies again (set when the child started one). */
+/** The target to use from now on (the example app signs in and verifies again; the others keep theirs). Set once started. */
 let refreshTarget: (() => Promise<Target>) | undefined;
-let startedTarget: Target | undefined;
 
 async function startServer(spec: ServerSpec, redisUrl: string): Promise<Target> {
-  startedTarget = await startKind(spec, redisUrl);
-  return startedTarget;
+  const { target, refresh } = await startKind(spec, redisUrl);
+  refreshTarget = refresh;
+  return target;
 }
 
-async function startKind(spec: ServerSpec, redisUrl: string): Promise<Target> {
+type Started = { readonly target: Target; readonly refresh: () => Promise<Target> };
+const kept = (target: Target): Started => ({ target, refresh: () => Promise.resolve(target) });
+
+async function startKind(spec: ServerSpec, redisUrl: string): Promise<Started> {
   switch (spec.kind) {
     case 'floor':
-      return (await import('./servers/floor')).startFloor(spec, redisUrl);
+      return kept(await (await import('./servers/floor')).startFloor(spec, redisUrl));
     case 'peer':
-      return (await import('./servers/peer')).startPeer(spec, redisUrl);
+      return kept(await (await import('./servers/peer')).startPeer(spec, redisUrl));
     case 'guard':
-      return (await import('./servers/guard')).startGuard(spec, redisUrl);
-    case 'example': {
-      const { target, refresh } = await (await import('./servers/example')).startExample(spec, redisUrl);
-      refreshTarget = refresh;
-      return target;
-    }
+      return kept(await (await import('./servers/guard')).startGuard(spec, redisUrl));
+    case 'example':
+      return (await import('./servers/example')).startExample(spec, redisUrl);
   }
 }
 
@@ -110,7 +110,7 @@ if (isBenchChild()) {
     const reply = (answer: FromServer) => process.send?.(answer);
     if ('cpuUsage' in message) return void reply({ cpuUsage: process.cpuUsage() });
     if ('refresh' in message) {
-      const fresh = refreshTarget !== undefined ? refreshTarget() : Promise.resolve(startedTarget as Target);
+      const fresh = refreshTarget !== undefined ? refreshTarget() : Promise.reject(new Error('refresh before the server started'));
       return void fresh.then(
         (ready) => reply({ ready }),
         (error: unknown) => reply({ error: error instanceof Error ? error.message : String(error) }),
