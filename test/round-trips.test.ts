@@ -40,7 +40,7 @@ describe('Redis round trips per request, every limit on', () => {
     const stepUp = createStepUp({
       authenticate: jwtAuthenticator({ secret: JWT_SECRET, algorithms: ['HS256'] }),
       users: { findById: (id) => users.get(id) ?? null },
-      // A timeout well above the proxy's holding time (it lets replies go after 60 ms without a command).
+      // A timeout well above the proxy's holding time (it lets replies go after 300 ms without a command).
       store: new RedisStore({ client, prefix, timeoutMs: 2000 }),
       secret: randomBytes(32),
       sender: { send: async (message) => void sent.push(message) },

@@ -1,8 +1,14 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { sleep } from './records';
 
-/** No command for this long after the last one: the app waits for a reply (a generous bound, for a loaded machine). */
-const QUIET_MS = 60;
+/**
+ * No command for this long after the last one: the app waits for a reply. Generous, for a loaded
+ * machine: a pause of the app's process between two commands it sends without waiting for a reply
+ * (a garbage collection in a busy test worker) longer than this would count as one more round trip.
+ * 60 ms was once too short in a CI run (3 counted for 2). Longer cannot merge two real round trips:
+ * the app cannot send what depends on a reply before the replies are let go.
+ */
+const QUIET_MS = 300;
 
 /** What one request cost in Redis round trips, counted by a SteppingRedisProxy. */
 export interface SteppedRequest<T> {
