@@ -49,11 +49,15 @@ const SETTINGS = {
   httpMonitorRequests: 1_000,
   /**
    * The paired phase (bench/side-by-side/paired.ts): rounds (even: the two load generators swap
-   * servers every round), the window answers are counted in, the
-   * time before it, and each single-use connection's records per run (400 × 50 connections last a
-   * server answering some 7,000 requests a second on its half of a CPU; this one answers 2,000–3,000).
+   * servers every round), the window answers are counted in, the time under load before it, and
+   * each single-use connection's records per run (500 × 50 connections last a server answering
+   * some 5,000 requests a second on its half of a CPU over lead and window; this one answers 2,000–3,000).
+   * The lead: with half a second the A/A's rounds spread 0.87–1.02 (runs P and Q), with 2.5
+   * seconds 0.98–1.01 (runs R and S). In a temporary script whose servers had not been under load
+   * before, the first round of each pair against the floor came out 0.17–0.25 below the median of
+   * its later rounds with half a second, and within 0.05 of it with 2.5 seconds.
    */
-  paired: { rounds: 6, windowMs: 2_000, leadMs: 500, connections: 50, idsPerConnection: 400 },
+  paired: { rounds: 6, windowMs: 2_000, leadMs: 2_500, connections: 50, idsPerConnection: 500 },
   roundTripChecks: 1_000,
   roundTripWarmup: 50,
   clusterRoundTripChecks: 999,
@@ -65,7 +69,7 @@ const SETTINGS = {
   bcryptSamples: 10,
 } as const;
 
-/** Past this the run is stuck: it stops (the redis-server is killed on exit). A whole run takes about 13 minutes on 2 cores (the bcrypt-beside-the-guard section alone about 4). */
+/** Past this the run is stuck: it stops (the redis-server is killed on exit). A whole run takes about 15 minutes on 2 cores (the bcrypt-beside-the-guard section alone about 4). */
 const HARD_TIMEOUT_MS = 1_500_000;
 
 interface Machine {

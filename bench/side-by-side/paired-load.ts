@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 import { answerJobs, isBenchChild, JobChild } from '../child';
 import { percentile, round } from '../stats';
 import type { Target } from './protocol';
-import { requestsOf } from './requests';
+import { requestsWithIds, staticRequests } from './requests';
 
 /**
  * The load generator of the paired phase (bench/side-by-side/paired.ts): autocannon in its own
@@ -25,11 +25,19 @@ export interface PairedLoadJob {
    * window ended fails the job: sending an id again would measure refusals.
    */
   readonly idsPerConnection: number;
+  /**
+   * Build every request just before it is sent (requestsWithIds) instead of once per connection:
+   * required for a target with one id per request, and used for both sides of its pair, so the two
+   * load generators do the same work per request.
+   */
+  readonly buildEachRequest: boolean;
 }
 
 export interface PairedLoadResult {
-  /** How long after `startAt` the first request went out (the two jobs of a pair must start together). */
+  /** How long after `startAt` the load began: autocannon started (the two jobs of a pair must start together). */
   readonly lateMs: number;
+  /** How long after `startAt` the first answer came: a load generator slow to send its first requests starts late too. */
+  readonly firstAnswerMs: number;
   /** 200 answers that arrived inside the window. */
   readonly answered: number;
   /** 200 answers of the whole job (for the server's CPU per request over the job). */
@@ -53,16 +61,20 @@ const MAX_ANSWERS_PER_SECOND = 200_000;
 async function runJob(job: PairedLoadJob): Promise<PairedLoadResult> {
   const { target, connections, windowFrom, windowTo } = job;
   const perConnection = typeof target.ids === 'string' ? null : job.idsPerConnection;
+  if (perConnection !== null && !job.buildEachRequest) throw new Error('a target with one id per request needs buildEachRequest');
   if (perConnection !== null && target.ids.length < connections * perConnection) throw new Error(`${target.ids.length} ids for ${connections} connections`);
   const latencies = new Float64Array(Math.ceil(((windowTo - windowFrom) / 1000) * MAX_ANSWERS_PER_SECOND));
   const statuses: Record<string, number> = {};
   const sentBy = new Map<autocannon.Client, number>();
   let answered = 0;
   let exhausted = false;
+  let firstAnswerAt: number | undefined;
   let nextId = 0;
   const setupClient = (client: autocannon.Client) => {
-    client.setRequests(requestsOf(target, nextId, perConnection ?? 1));
-    nextId += perConnection ?? 0;
+    const { ids } = target;
+    if (typeof ids === 'string') return void client.setRequests(job.buildEachRequest ? requestsWithIds(target, ids) : staticRequests({ ...target, ids }));
+    client.setRequests(requestsWithIds(target, ids.slice(nextId, nextId + job.idsPerConnection)));
+    nextId += job.idsPerConnection;
   };
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, job.startAt - Date.now())));
   const lateMs = Date.now() - job.startAt;
@@ -84,6 +96,7 @@ async function runJob(job: PairedLoadJob): Promise<PairedLoadResult> {
     );
     instance.on('response', (client, statusCode, _bytes, responseTime) => {
       const now = Date.now();
+      firstAnswerAt ??= now;
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
       if (perConnection !== null) {
         const sent = (sentBy.get(client) ?? 0) + 1;
@@ -101,7 +114,7 @@ async function runJob(job: PairedLoadJob): Promise<PairedLoadResult> {
   });
   if (exhausted) throw new Error(`a connection used its ${perConnection} ids before the window ended: the server needs more records for the paired phase`);
   const measured = latencies.subarray(0, answered);
-  return { lateMs, answered, answeredInJob: statuses['200'] ?? 0, p50Ms: round(percentile(measured, 50), 3), p99Ms: round(percentile(measured, 99), 3), statuses };
+  return { lateMs, firstAnswerMs: (firstAnswerAt ?? Date.now()) - job.startAt, answered, answeredInJob: statuses['200'] ?? 0, p50Ms: round(percentile(measured, 50), 3), p99Ms: round(percentile(measured, 99), 3), statuses };
 }
 
 if (isBenchChild()) answerJobs(runJob);
