@@ -63,6 +63,8 @@ export interface PairedRow {
   /** Median over the rounds of (this row's p99 ÷ the reference's p99 in the same window), and their range. */
   readonly p99Ratio: number;
   readonly p99RatioRange: readonly [number, number];
+  /** Each round's p99 (ms) of this row and of the reference, in round order. */
+  readonly roundP99Ms: readonly (readonly [number, number])[];
 }
 
 export type PairedResult = { readonly settings: PairedSettings; readonly rows: readonly PairedRow[] } & (
@@ -212,6 +214,7 @@ export async function runPaired({ settings, servers, referenceOf, otherPids, pro
       referenceP99Ms: round(median(rounds.map((x) => x.reference.p99Ms)), 2),
       p99Ratio: round(median(p99Ratios), 2),
       p99RatioRange: [round(Math.min(...p99Ratios), 2), round(Math.max(...p99Ratios), 2)],
+      roundP99Ms: rounds.map((x) => [round(x.row.p99Ms, 1), round(x.reference.p99Ms, 1)] as const),
     };
   });
   return { settings, rows, cpus: { servers: split.servers, rest: split.rest } };
